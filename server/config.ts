@@ -1,0 +1,66 @@
+/**
+ * Configuration from the environment, parsed once at start-up (never at import time) and
+ * passed down. Every limit names its unit. See docs/configuration.md.
+ */
+import { z } from 'zod';
+
+const int = (def: number) => z.coerce.number().int().positive().default(def);
+
+export const ConfigSchema = z.object({
+	port: z.coerce.number().int().min(0).max(65535).default(3000),
+	host: z.string().default('0.0.0.0'),
+	/** SQLite file of the embedded store. */
+	databasePath: z.string().default('data/parley.db'),
+	/** Key for Parley's own session tokens (customer widget sessions). Random per start if unset. */
+	sessionSecret: z.string().min(32).optional(),
+	/** Load demo workstreams, agents and customers on start when the store is empty. */
+	seedDemo: z.boolean().default(true),
+	/** Shared secret of the demo persistent workstream (the demo host page signs with it). */
+	demoWidgetSecret: z.string().min(16).default('demo-widget-secret-change-me'),
+	logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+	limits: z.object({
+		/** Largest websocket frame accepted; bigger frames close the socket with 4413. */
+		maxMessageBytes: int(256 * 1024),
+		/** Largest outbox document, in bytes of its encoded state. */
+		maxOutboxBytes: int(2 * 1024 * 1024),
+		/** Sustained websocket messages per second per connection (token bucket refill). */
+		messagesPerSecond: int(50),
+		/** Burst allowance of the same bucket. */
+		messageBurst: int(200),
+		/** How long an unused document stays in memory. */
+		docIdleMs: int(30_000),
+		/** Updates appended before a document is compacted into a snapshot. */
+		compactAfterUpdates: int(500),
+		/** Agent session cookie lifetime. */
+		agentSessionMs: int(7 * 24 * 3600_000),
+		/** Customer widget session lifetime. */
+		customerSessionMs: int(90 * 24 * 3600_000),
+		/** Keep-alive interval; y-websocket clients drop a socket silent for 30 s. */
+		keepAliveMs: int(10_000)
+	})
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+	return ConfigSchema.parse({
+		port: env.PORT,
+		host: env.HOST,
+		databasePath: env.PARLEY_DB,
+		sessionSecret: env.PARLEY_SESSION_SECRET,
+		seedDemo: env.PARLEY_SEED_DEMO ? env.PARLEY_SEED_DEMO !== 'false' : undefined,
+		demoWidgetSecret: env.PARLEY_DEMO_WIDGET_SECRET,
+		logLevel: env.LOG_LEVEL,
+		limits: {
+			maxMessageBytes: env.PARLEY_MAX_MESSAGE_BYTES,
+			messagesPerSecond: env.PARLEY_MESSAGES_PER_SECOND,
+			messageBurst: env.PARLEY_MESSAGE_BURST,
+			docIdleMs: env.PARLEY_DOC_IDLE_MS
+		}
+	});
+}
+
+/** A config for tests and tools: defaults plus overrides. */
+export function testConfig(overrides: Partial<Omit<Config, 'limits'>> & { limits?: Partial<Config['limits']> } = {}): Config {
+	const base = ConfigSchema.parse({ limits: {} });
+	return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } };
+}

@@ -1,0 +1,297 @@
+/**
+ * The JSON HTTP API used by the workspace and the widget (`/api/...`) and `/healthz`.
+ * Every handler authenticates for itself. Errors are `{ error: { code, message, fields? } }`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Repo } from '../repo';
+import { newId } from '../repo';
+import type { Sessions } from '../auth/sessions';
+import { SESSION_COOKIE, parseCookies } from '../auth/sessions';
+import type { ConversationService } from '../conversations';
+import { DomainError } from '../conversations';
+import type { Clock } from '../clock';
+import type { Config } from '../config';
+import { verifyPassword } from '../auth/passwords';
+import { TokenError, signWidgetSession, verifyHostToken } from '../auth/tokens';
+import { PRESENCE_CHOICES } from '../../src/lib/domain/presence';
+import type { Principal } from '../principal';
+
+export class HttpError extends Error {
+	constructor(
+		readonly status: number,
+		readonly code: string,
+		message: string,
+		readonly fields?: Record<string, string>
+	) {
+		super(message);
+	}
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface ApiDeps {
+	config: Config;
+	clock: Clock;
+	log: Logger;
+	repo: Repo;
+	sessions: Sessions;
+	conversations: ConversationService;
+	widgetKey: Uint8Array;
+	health: () => Record<string, unknown>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<unknown>;
+
+export function createApi(deps: ApiDeps) {
+	const { repo, sessions, conversations, clock, config } = deps;
+
+	const routes: [string, RegExp, Handler][] = [
+		['GET', /^\/healthz$/, async () => ({ ok: true, ...deps.health() })],
+
+		[
+			'POST',
+			/^\/api\/auth\/login$/,
+			async (req, res) => {
+				const body = parse(LoginSchema, await readJson(req));
+				const agent = await repo.agentByEmail(body.email);
+				// Same message and a password check either way, so emails cannot be probed.
+				const ok = await verifyPassword(body.password, agent?.password_hash ?? DUMMY_HASH);
+				if (!agent || !ok) throw new HttpError(401, 'bad_credentials', 'Wrong email or password.');
+				const { token, expiresAt } = await sessions.createAgentSession(agent.id);
+				res.setHeader('Set-Cookie', sessionCookie(token, Math.floor((expiresAt - clock.now()) / 1000), req));
+				return { agent: agentView(agent) };
+			}
+		],
+		[
+			'POST',
+			/^\/api\/auth\/logout$/,
+			async (req, res) => {
+				const token = parseCookies(req.headers.cookie)[SESSION_COOKIE];
+				if (token) await sessions.endAgentSession(token);
+				res.setHeader('Set-Cookie', sessionCookie('', 0, req));
+				return { ok: true };
+			}
+		],
+		[
+			'GET',
+			/^\/api\/agent\/me$/,
+			async (req) => {
+				const me = await requireAgent(req);
+				const agent = await repo.agentById(me.id);
+				if (!agent) throw new HttpError(401, 'unauthorized', 'Sign in again.');
+				return { agent: agentView(agent) };
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/presence$/,
+			async (req) => {
+				const me = await requireAgent(req);
+				const body = parse(z.object({ presence: z.enum(PRESENCE_CHOICES) }), await readJson(req));
+				await conversations.setPresence(me.id, body.presence);
+				return { presence: body.presence };
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/offers\/([A-Za-z0-9_-]+)\/accept$/,
+			async (req, _res, [offerId]) => {
+				const me = await requireAgent(req);
+				return conversations.acceptOffer(me.id, offerId);
+			}
+		],
+
+		[
+			'GET',
+			/^\/api\/widget\/workstreams\/([A-Za-z0-9_-]+)$/,
+			async (_req, _res, [slug]) => {
+				const ws = await repo.workstreamBySlug(slug);
+				if (!ws) throw new HttpError(404, 'not_found', `No workstream "${slug}".`);
+				return { workstream: workstreamView(ws) };
+			}
+		],
+		[
+			'POST',
+			/^\/api\/widget\/session$/,
+			async (req) => {
+				const body = parse(WidgetSessionSchema, await readJson(req));
+				const ws = await repo.workstreamBySlug(body.workstream);
+				if (!ws) throw new HttpError(404, 'not_found', `No workstream "${body.workstream}".`);
+				const now = clock.now();
+				let customerId: string | null = null;
+				if (body.hostToken || ws.auth_required) {
+					let claims;
+					try {
+						claims = await verifyHostToken(body.hostToken ?? '', ws.secret, now);
+					} catch (e) {
+						if (e instanceof TokenError) throw new HttpError(401, e.code, e.message);
+						throw e;
+					}
+					const existing = await repo.db
+						.selectFrom('customers')
+						.selectAll()
+						.where('workstream_id', '=', ws.id)
+						.where('external_id', '=', claims.sub)
+						.executeTakeFirst();
+					if (existing) {
+						customerId = existing.id;
+						if ((claims.name && claims.name !== existing.name) || (claims.email && claims.email !== existing.email))
+							await repo.db
+								.updateTable('customers')
+								.set({ name: claims.name ?? existing.name, email: claims.email ?? existing.email })
+								.where('id', '=', existing.id)
+								.execute();
+					} else {
+						customerId = newId('cu');
+						await repo.db
+							.insertInto('customers')
+							.values({
+								id: customerId,
+								workstream_id: ws.id,
+								external_id: claims.sub,
+								name: claims.name ?? claims.sub,
+								email: claims.email ?? null,
+								authenticated: 1,
+								created_at: now
+							})
+							.execute();
+					}
+				} else {
+					if (body.resumeToken) {
+						const resumed = await sessions.customerFromToken(body.resumeToken);
+						if (resumed.ok && resumed.principal.kind === 'customer' && resumed.principal.workstreamId === ws.id)
+							customerId = resumed.principal.id;
+					}
+					if (!customerId) {
+						customerId = newId('cu');
+						await repo.db
+							.insertInto('customers')
+							.values({
+								id: customerId,
+								workstream_id: ws.id,
+								external_id: null,
+								name: body.name?.trim() || `Visitor ${customerId.slice(-4).toUpperCase()}`,
+								email: body.email ?? null,
+								authenticated: 0,
+								created_at: now
+							})
+							.execute();
+					}
+				}
+				const customer = await repo.customerById(customerId);
+				if (!customer) throw new HttpError(500, 'internal', 'Customer could not be stored.');
+				const conv = await conversations.openConversationFor(customer.id, ws);
+				const sessionToken = await signWidgetSession(
+					deps.widgetKey,
+					{ customerId: customer.id, workstreamId: ws.id },
+					{ now, ttlMs: config.limits.customerSessionMs }
+				);
+				return {
+					sessionToken,
+					expiresAt: now + config.limits.customerSessionMs,
+					customer: { id: customer.id, principal: `customer:${customer.id}`, name: customer.name, authenticated: customer.authenticated === 1 },
+					conversationId: conv.id,
+					workstream: workstreamView(ws)
+				};
+			}
+		]
+	];
+
+	async function requireAgent(req: IncomingMessage): Promise<Extract<Principal, { kind: 'agent' }>> {
+		const auth = await sessions.agentFromCookie(req.headers.cookie);
+		if (!auth.ok || auth.principal.kind !== 'agent') throw new HttpError(401, 'unauthorized', 'Sign in to continue.');
+		return auth.principal;
+	}
+
+	/** Returns false when the request is not an API route (the UI handles it). */
+	return async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+		const path = (req.url ?? '/').split('?')[0];
+		if (!path.startsWith('/api/') && path !== '/healthz') return false;
+		const matches = routes.filter(([, re]) => re.test(path));
+		try {
+			if (matches.length === 0) throw new HttpError(404, 'not_found', 'No such endpoint.');
+			const route = matches.find(([m]) => m === req.method);
+			if (!route) throw new HttpError(405, 'method_not_allowed', `Use ${matches.map(([m]) => m).join(', ')}.`);
+			if (req.method !== 'GET') checkCsrf(req);
+			const params = route[1].exec(path)?.slice(1) ?? [];
+			const body = await route[2](req, res, params);
+			sendJson(res, 200, body);
+		} catch (e) {
+			if (e instanceof HttpError) sendJson(res, e.status, { error: { code: e.code, message: e.message, fields: e.fields } });
+			else if (e instanceof DomainError)
+				sendJson(res, e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : e.code === 'forbidden' ? 403 : 400, {
+					error: { code: e.code, message: e.message }
+				});
+			else {
+				deps.log.error({ err: e, path }, 'request failed');
+				sendJson(res, 500, { error: { code: 'internal', message: 'Something went wrong on the server.' } });
+			}
+		}
+		return true;
+	};
+}
+
+const LoginSchema = z.object({ email: z.string().email().max(320), password: z.string().min(1).max(200) });
+const WidgetSessionSchema = z.object({
+	workstream: z.string().min(1).max(64),
+	hostToken: z.string().max(8192).optional(),
+	resumeToken: z.string().max(8192).optional(),
+	name: z.string().max(120).optional(),
+	email: z.string().email().max(320).optional()
+});
+
+/** Hash of a random password: logins for unknown emails take as long as real ones. */
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+	const r = schema.safeParse(value);
+	if (r.success) return r.data;
+	const fields: Record<string, string> = {};
+	for (const issue of r.error.issues) fields[issue.path.join('.') || '_'] ??= issue.message;
+	throw new HttpError(400, 'invalid_input', 'Some fields are not valid.', fields);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+	if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
+		throw new HttpError(415, 'unsupported_media_type', 'Send JSON (Content-Type: application/json).');
+	const chunks: Buffer[] = [];
+	let size = 0;
+	for await (const chunk of req) {
+		size += (chunk as Buffer).length;
+		if (size > MAX_BODY_BYTES) throw new HttpError(413, 'too_large', `Body over ${MAX_BODY_BYTES} bytes.`);
+		chunks.push(chunk as Buffer);
+	}
+	try {
+		return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+	} catch {
+		throw new HttpError(400, 'invalid_json', 'The body is not valid JSON.');
+	}
+}
+
+/** Cookie-authenticated writes must come from our own origin (SameSite=Lax covers the rest). */
+function checkCsrf(req: IncomingMessage) {
+	const origin = req.headers.origin;
+	if (origin && new URL(origin).host !== req.headers.host)
+		throw new HttpError(403, 'cross_origin', 'Cross-origin requests are not allowed here.');
+}
+
+function sessionCookie(token: string, maxAgeSeconds: number, req: IncomingMessage) {
+	const secure = (req.headers['x-forwarded-proto'] ?? '') === 'https' ? '; Secure' : '';
+	return `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure}`;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+	const text = JSON.stringify(body);
+	res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+	res.end(text);
+}
+
+function agentView(a: { id: string; email: string; name: string; role: string; capacity: number; presence: string }) {
+	return { id: a.id, principal: `agent:${a.id}`, email: a.email, name: a.name, role: a.role, capacity: a.capacity, presence: a.presence };
+}
+
+function workstreamView(ws: { slug: string; name: string; mode: string; title: string; greeting: string; auth_required: number }) {
+	return { slug: ws.slug, name: ws.name, mode: ws.mode, title: ws.title, greeting: ws.greeting, authRequired: ws.auth_required === 1 };
+}

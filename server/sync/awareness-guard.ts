@@ -1,0 +1,83 @@
+/**
+ * Binds awareness (typing, presence) to the authenticated identity.
+ *
+ * y-protocols applies any awareness update as given, so a client could set another client's
+ * state or claim any name. This module decodes the update (format: y-protocols/awareness
+ * `encodeAwarenessUpdate`: count, then clientID, clock, JSON state), keeps only client ids the
+ * connection owns, and replaces each state with one the server builds. Written by hand because
+ * no library rewrites awareness updates; the format is three varints and a string.
+ */
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+
+export interface AwarenessIdentity {
+	principal: string;
+	name: string;
+	role: 'customer' | 'agent';
+}
+
+export interface SanitizedAwareness {
+	update: Uint8Array;
+	/** Client ids this update claimed for the connection. */
+	claimed: number[];
+	/** Number of entries dropped (not owned, or over the per-connection limit). */
+	dropped: number;
+}
+
+export const MAX_CLIENT_IDS_PER_CONNECTION = 4;
+
+/**
+ * @param owns returns true if the client id belongs to this connection, false if it belongs to
+ *   another, undefined if nobody claimed it yet.
+ */
+export function sanitizeAwarenessUpdate(
+	raw: Uint8Array,
+	identity: AwarenessIdentity,
+	owned: ReadonlySet<number>,
+	ownerOf: (clientId: number) => 'self' | 'other' | 'none'
+): SanitizedAwareness {
+	const decoder = decoding.createDecoder(raw);
+	const count = decoding.readVarUint(decoder);
+	if (count > 64) throw new Error('too many awareness entries');
+	const out: { clientId: number; clock: number; state: string }[] = [];
+	const claimed: number[] = [];
+	let dropped = 0;
+	for (let i = 0; i < count; i++) {
+		const clientId = decoding.readVarUint(decoder);
+		const clock = decoding.readVarUint(decoder);
+		const stateJson = decoding.readVarString(decoder);
+		const owner = ownerOf(clientId);
+		if (owner === 'other') {
+			dropped++;
+			continue;
+		}
+		if (owner === 'none') {
+			if (owned.size + claimed.length >= MAX_CLIENT_IDS_PER_CONNECTION) {
+				dropped++;
+				continue;
+			}
+			claimed.push(clientId);
+		}
+		const state = JSON.parse(stateJson) as unknown;
+		out.push({ clientId, clock, state: JSON.stringify(boundState(state, identity)) });
+	}
+	const encoder = encoding.createEncoder();
+	encoding.writeVarUint(encoder, out.length);
+	for (const e of out) {
+		encoding.writeVarUint(encoder, e.clientId);
+		encoding.writeVarUint(encoder, e.clock);
+		encoding.writeVarString(encoder, e.state);
+	}
+	return { update: encoding.toUint8Array(encoder), claimed, dropped };
+}
+
+/** The only awareness state a client can have: who they are (from the server) and typing. */
+function boundState(state: unknown, identity: AwarenessIdentity) {
+	if (state === null) return null;
+	const typing =
+		typeof state === 'object' && state !== null && (state as { typing?: unknown }).typing === true;
+	return {
+		user: { principal: identity.principal, name: identity.name, role: identity.role },
+		typing
+	};
+}

@@ -1,0 +1,219 @@
+/**
+ * The websocket side of the server: upgrades on `/sync/<document>`, authentication and
+ * authorization before anything syncs, one SyncConnection per socket, awareness fan-out,
+ * keep-alive and orderly shutdown.
+ */
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { Clock, TimerHandle } from '../clock';
+import type { Sessions } from '../auth/sessions';
+import type { ConversationService } from '../conversations';
+import type { Room, RoomManager } from './rooms';
+import { SyncConnection, ConnectionError, closeWith, encodeAwareness, KEEPALIVE } from './connection';
+import { parseDocName } from '../../src/lib/domain/doc-names';
+import { CloseCode } from '../../src/lib/domain/protocol';
+
+type AwarenessChange = { added: number[]; updated: number[]; removed: number[] };
+
+export const SYNC_PATH_PREFIX = '/sync/';
+
+/** Frames a client may send before its authentication finishes; more is flooding. */
+const MAX_EARLY_FRAMES = 64;
+
+export interface SyncServerDeps {
+	config: Config;
+	clock: Clock;
+	log: Logger;
+	sessions: Sessions;
+	conversations: ConversationService;
+	rooms: RoomManager;
+}
+
+export class SyncServer {
+	readonly #wss: WebSocketServer;
+	readonly #byRoom = new Map<Room, Set<SyncConnection>>();
+	readonly #sockets = new Set<WebSocket>();
+	readonly #awarenessHandlers = new Map<Room, (change: AwarenessChange) => void>();
+	#sweep: TimerHandle | null = null;
+	#closing = false;
+
+	constructor(private readonly deps: SyncServerDeps) {
+		// ws enforces a hard cap above ours, so our own check (with a clear close code) runs first.
+		this.#wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.limits.maxMessageBytes * 2 });
+		this.#scheduleSweep();
+	}
+
+	get connectionCount() {
+		return this.#sockets.size;
+	}
+
+	handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+		if (this.#closing) {
+			socket.destroy();
+			return;
+		}
+		this.#wss.handleUpgrade(req, socket, head, (ws) => {
+			this.#sockets.add(ws);
+			ws.once('close', () => this.#sockets.delete(ws));
+			void this.#accept(ws, req);
+		});
+	}
+
+	async #accept(ws: WebSocket, req: IncomingMessage) {
+		const { log, sessions, conversations, rooms, config } = this.deps;
+		const early: Uint8Array[] = [];
+		let conn: SyncConnection | null = null;
+		let chain: Promise<void> = Promise.resolve();
+		let closedEarly = false;
+		const handle = (data: Uint8Array) => {
+			const c = conn;
+			if (!c) return;
+			chain = chain
+				.then(() => (c.closed ? undefined : c.receive(data)))
+				.catch((err) => {
+					if (err instanceof ConnectionError) {
+						log.warn({ principal: c.principal.principal, doc: c.room.key, code: err.closeCode, reason: err.message }, 'closing connection');
+						c.close(err.closeCode, err.message);
+					} else {
+						log.error({ err, doc: c.room.key }, 'connection handler failed');
+						c.close(1011, 'internal error');
+					}
+				});
+		};
+		ws.on('message', (raw: RawData) => {
+			const data = toUint8(raw);
+			if (conn) handle(data);
+			else if (early.length < MAX_EARLY_FRAMES) early.push(data);
+			else closeWith(ws, CloseCode.rateLimited, 'too many messages before authentication');
+		});
+		ws.on('pong', () => {
+			if (conn) conn.alive = true;
+		});
+		ws.on('close', () => {
+			closedEarly = true;
+			if (conn) this.#detach(conn);
+		});
+		ws.on('error', (err) => log.debug({ err }, 'socket error'));
+
+		try {
+			const url = new URL(req.url ?? '/', 'http://x');
+			const docName = decodeURIComponent(url.pathname.slice(SYNC_PATH_PREFIX.length));
+			const request = parseDocName(docName);
+			if (!request) return closeWith(ws, CloseCode.notFound, `no document named "${docName.slice(0, 60)}"`);
+			const auth = await sessions.authenticate(req);
+			if (!auth.ok) return closeWith(ws, CloseCode.unauthorized, auth.reason);
+			const access = await conversations.authorize(auth.principal, request);
+			if (!access.ok) return closeWith(ws, CloseCode[access.code], access.reason);
+			const room = await rooms.acquire(access.key);
+			if (closedEarly) {
+				rooms.release(room);
+				return;
+			}
+			const c = new SyncConnection(ws, auth.principal, room, access, config.limits, log, (r, id, self) =>
+				this.#ownerOf(r, id, self)
+			);
+			this.#attach(c);
+			conn = c;
+			await c.start();
+			for (const data of early.splice(0)) handle(data);
+			log.debug({ principal: auth.principal.principal, doc: access.key }, 'connected');
+		} catch (err) {
+			log.error({ err }, 'could not open connection');
+			closeWith(ws, 1011, 'internal error');
+		}
+	}
+
+	#attach(conn: SyncConnection) {
+		let set = this.#byRoom.get(conn.room);
+		if (!set) {
+			const room = conn.room;
+			const members = new Set<SyncConnection>();
+			const onAwareness = ({ added, updated, removed }: AwarenessChange) => {
+				const changed = [...added, ...updated, ...removed];
+				if (changed.length === 0) return;
+				const message = encodeAwareness(room, changed);
+				for (const c of members) c.send(message);
+			};
+			room.awareness.on('update', onAwareness);
+			this.#awarenessHandlers.set(room, onAwareness);
+			this.#byRoom.set(room, members);
+			set = members;
+		}
+		set.add(conn);
+	}
+
+	#detach(conn: SyncConnection) {
+		conn.close(1000, 'closed');
+		const set = this.#byRoom.get(conn.room);
+		set?.delete(conn);
+		if (set && set.size === 0) {
+			this.#byRoom.delete(conn.room);
+			const handler = this.#awarenessHandlers.get(conn.room);
+			if (handler) conn.room.awareness.off('update', handler);
+			this.#awarenessHandlers.delete(conn.room);
+		}
+		this.deps.rooms.release(conn.room);
+	}
+
+	#ownerOf(room: Room, clientId: number, self: SyncConnection): 'self' | 'other' | 'none' {
+		if (self.clientIds.has(clientId)) return 'self';
+		for (const c of this.#byRoom.get(room) ?? []) if (c !== self && c.clientIds.has(clientId)) return 'other';
+		return 'none';
+	}
+
+	/**
+	 * Keeps quiet sockets alive for y-websocket's 30 s watchdog and drops dead TCP peers.
+	 * Transport liveness runs on real time, not the domain clock: it is about the network.
+	 */
+	#scheduleSweep() {
+		const { config } = this.deps;
+		const timer = setInterval(() => {
+			const now = Date.now();
+			for (const set of this.#byRoom.values())
+				for (const c of set) {
+					if (!c.alive) {
+						c.ws.terminate();
+						continue;
+					}
+					c.alive = false;
+					c.ws.ping();
+					if (now - c.lastSentAt >= config.limits.keepAliveMs) c.send(KEEPALIVE);
+				}
+		}, config.limits.keepAliveMs);
+		timer.unref();
+		this.#sweep = { cancel: () => clearInterval(timer) };
+	}
+
+	/** Stops accepting, tells clients to come back later, and waits for their sockets to close. */
+	async close() {
+		this.#closing = true;
+		this.#sweep?.cancel();
+		for (const set of this.#byRoom.values()) for (const c of set) c.close(1012, 'server restarting');
+		for (const ws of this.#sockets) closeWith(ws, 1012, 'server restarting');
+		await new Promise<void>((resolve) => {
+			const t = setTimeout(resolve, 1000);
+			if (this.#sockets.size === 0) {
+				clearTimeout(t);
+				resolve();
+			}
+			for (const ws of this.#sockets)
+				ws.once('close', () => {
+					if (this.#sockets.size === 0) {
+						clearTimeout(t);
+						resolve();
+					}
+				});
+		});
+		for (const ws of this.#sockets) ws.terminate();
+		this.#wss.close();
+	}
+}
+
+function toUint8(raw: RawData): Uint8Array {
+	if (Array.isArray(raw)) return new Uint8Array(Buffer.concat(raw));
+	if (raw instanceof ArrayBuffer) return new Uint8Array(raw);
+	return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+}

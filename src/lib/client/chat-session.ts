@@ -1,0 +1,255 @@
+/**
+ * A participant's view of one conversation, framework-free so the browser UI and Node tests
+ * share it. It opens two stock y-websocket providers:
+ *  - `conversation/<id>` (read-only, server-written): the transcript, read marks, typing;
+ *  - `conversation/<id>/outbox` (ours): what we write, kept on the device until merged.
+ * Optional local persistence (IndexedDB in the browser) keeps both across reloads and offline.
+ */
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import * as decoding from 'lib0/decoding';
+import { MESSAGE_LIMITS, OutboxEntrySchema, type Message, type Role } from '../domain/message';
+import {
+	messagesOf,
+	metaOf,
+	readsOf,
+	outboxEntriesOf,
+	outboxCursorOf,
+	type ConversationMeta
+} from '../domain/conversation-doc';
+import { conversationDocName, outboxDocName } from '../domain/doc-names';
+import { MessageType, type Notice } from '../domain/protocol';
+
+export type DeliveryState = 'pending' | 'sent' | 'read' | 'rejected';
+
+export interface TranscriptItem {
+	id: string;
+	kind: Message['kind'];
+	role: Role;
+	name: string;
+	text: string;
+	time: number;
+	mine: boolean;
+	/** Only for own messages. */
+	state?: DeliveryState;
+	rejection?: string;
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'offline' | 'closed';
+
+export interface LocalPersistence {
+	whenSynced: Promise<unknown>;
+	destroy(): unknown;
+}
+
+export interface ChatSessionOptions {
+	/** e.g. `ws://localhost:3000/sync` */
+	serverUrl: string;
+	conversationId: string;
+	me: { principal: string; role: Exclude<Role, 'system'>; name: string };
+	/** URL parameters for the sockets, e.g. `{ token }` for a customer. */
+	params?: Record<string, string>;
+	WebSocketPolyfill?: unknown;
+	persistence?: (name: string, doc: Y.Doc) => LocalPersistence;
+	now?: () => number;
+	newId?: () => string;
+	connect?: boolean;
+}
+
+export interface TypingUser {
+	principal: string;
+	name: string;
+	role: string;
+}
+
+export class ChatSession {
+	readonly conversation = new Y.Doc();
+	readonly outbox = new Y.Doc();
+	readonly conversationProvider: WebsocketProvider;
+	readonly outboxProvider: WebsocketProvider;
+	readonly ready: Promise<void>;
+	closedReason: string | null = null;
+	#listeners = new Set<() => void>();
+	#rejections = new Map<string, string>();
+	#persistences: LocalPersistence[] = [];
+	#now: () => number;
+	#newId: () => string;
+
+	constructor(readonly opts: ChatSessionOptions) {
+		this.#now = opts.now ?? Date.now;
+		this.#newId = opts.newId ?? (() => crypto.randomUUID());
+		const common = {
+			connect: false,
+			params: opts.params ?? {},
+			disableBc: true,
+			maxBackoffTime: 5000,
+			...(opts.WebSocketPolyfill ? { WebSocketPolyfill: opts.WebSocketPolyfill as typeof WebSocket } : {})
+		};
+		this.conversationProvider = new WebsocketProvider(
+			opts.serverUrl,
+			conversationDocName(opts.conversationId),
+			this.conversation,
+			common
+		);
+		this.outboxProvider = new WebsocketProvider(opts.serverUrl, outboxDocName(opts.conversationId), this.outbox, {
+			...common
+		});
+		// The outbox carries no presence; only the conversation socket publishes typing.
+		this.outboxProvider.awareness.setLocalState(null);
+		this.conversationProvider.awareness.setLocalState({ typing: false });
+		this.outboxProvider.messageHandlers[MessageType.parley] = (_enc, decoder) =>
+			this.#onNotice(JSON.parse(decoding.readVarString(decoder)) as Notice);
+		this.conversationProvider.messageHandlers[MessageType.parley] = (_enc, decoder) =>
+			this.#onNotice(JSON.parse(decoding.readVarString(decoder)) as Notice);
+
+		const changed = () => this.#emit();
+		this.conversation.on('update', changed);
+		this.outbox.on('update', changed);
+		this.conversationProvider.awareness.on('change', changed);
+		for (const p of [this.conversationProvider, this.outboxProvider]) {
+			p.on('status', changed);
+			p.on('closed', (event: { code: number; reason: string }) => {
+				this.closedReason = event.reason || `closed (${event.code})`;
+				this.#emit();
+			});
+		}
+		if (opts.persistence) {
+			const key = `${opts.me.principal}/${opts.conversationId}`;
+			this.#persistences = [
+				opts.persistence(`parley/${key}/conversation`, this.conversation),
+				opts.persistence(`parley/${key}/outbox`, this.outbox)
+			];
+		}
+		this.ready = Promise.all(this.#persistences.map((p) => p.whenSynced)).then(() => {
+			this.#emit();
+			if (opts.connect !== false) this.connect();
+		});
+	}
+
+	#onNotice(notice: Notice) {
+		if (notice.type === 'rejected' && notice.id) this.#rejections.set(notice.id, notice.reason);
+		this.#emit();
+	}
+
+	onChange(fn: () => void): () => void {
+		this.#listeners.add(fn);
+		return () => this.#listeners.delete(fn);
+	}
+
+	#emit() {
+		for (const fn of this.#listeners) fn();
+	}
+
+	connect() {
+		this.closedReason = null;
+		this.conversationProvider.connect();
+		this.outboxProvider.connect();
+	}
+
+	disconnect() {
+		this.conversationProvider.disconnect();
+		this.outboxProvider.disconnect();
+	}
+
+	get connection(): ConnectionState {
+		if (this.closedReason) return 'closed';
+		const a = this.conversationProvider;
+		const b = this.outboxProvider;
+		if (a.wsconnected && b.wsconnected) return 'connected';
+		if (!a.shouldConnect && !b.shouldConnect) return 'offline';
+		return a.wsconnecting || b.wsconnecting ? 'connecting' : 'offline';
+	}
+
+	get meta(): Partial<ConversationMeta> {
+		return metaOf(this.conversation).toJSON() as Partial<ConversationMeta>;
+	}
+
+	/** Writes a message into the outbox. It shows as pending until the server merges it. */
+	send(text: string): { ok: true; id: string } | { ok: false; error: string } {
+		const entry = { id: this.#newId().replace(/[^A-Za-z0-9_-]/g, ''), text, time: this.#now() };
+		const parsed = OutboxEntrySchema.safeParse(entry);
+		if (!parsed.success) return { ok: false, error: parsed.error.issues[0]?.message ?? 'invalid message' };
+		outboxEntriesOf(this.outbox).push([parsed.data]);
+		return { ok: true, id: entry.id };
+	}
+
+	/** Tells the others we have seen the whole transcript (drives their *read* marks). */
+	markSeen() {
+		const seen = messagesOf(this.conversation).length;
+		const cursor = outboxCursorOf(this.outbox);
+		if (((cursor.get('seen') as number | undefined) ?? 0) < seen) cursor.set('seen', seen);
+	}
+
+	setTyping(typing: boolean) {
+		const state = this.conversationProvider.awareness.getLocalState() as { typing?: boolean } | null;
+		if (state?.typing !== typing) this.conversationProvider.awareness.setLocalState({ typing });
+	}
+
+	/** Others currently typing, as the server vouches for them. */
+	get typing(): TypingUser[] {
+		const out: TypingUser[] = [];
+		for (const [clientId, state] of this.conversationProvider.awareness.getStates()) {
+			const s = state as { user?: TypingUser; typing?: boolean };
+			if (clientId === this.conversation.clientID || !s.typing || !s.user) continue;
+			if (s.user.principal === this.opts.me.principal) continue;
+			out.push(s.user);
+		}
+		return out;
+	}
+
+	/** Transcript plus own pending entries, with delivery states. */
+	get transcript(): TranscriptItem[] {
+		const me = this.opts.me;
+		const messages = messagesOf(this.conversation).toArray();
+		let seenByOthers = 0;
+		for (const [principal, mark] of readsOf(this.conversation).entries())
+			if (principal !== me.principal) seenByOthers = Math.max(seenByOthers, mark.seen);
+		const merged = new Set<string>();
+		const items: TranscriptItem[] = messages.map((m, index) => {
+			const mine = m.author === me.principal;
+			if (mine) merged.add(m.id);
+			return {
+				id: m.id,
+				kind: m.kind,
+				role: m.role,
+				name: m.name,
+				text: m.text,
+				time: m.time,
+				mine,
+				state: mine ? (index < seenByOthers ? 'read' : 'sent') : undefined
+			};
+		});
+		for (const raw of outboxEntriesOf(this.outbox).toArray()) {
+			const e = raw as { id?: string; text?: string; time?: number };
+			if (typeof e.id !== 'string' || merged.has(e.id)) continue;
+			const rejection = this.#rejections.get(e.id);
+			items.push({
+				id: e.id,
+				kind: 'text',
+				role: me.role,
+				name: me.name,
+				text: String(e.text ?? ''),
+				time: Number(e.time ?? 0),
+				mine: true,
+				state: rejection ? 'rejected' : 'pending',
+				rejection
+			});
+		}
+		return items;
+	}
+
+	get pendingCount() {
+		return this.transcript.filter((t) => t.state === 'pending').length;
+	}
+
+	destroy() {
+		this.conversationProvider.destroy();
+		this.outboxProvider.destroy();
+		for (const p of this.#persistences) p.destroy();
+		this.conversation.destroy();
+		this.outbox.destroy();
+		this.#listeners.clear();
+	}
+}
+
+export { MESSAGE_LIMITS };

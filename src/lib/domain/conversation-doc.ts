@@ -1,0 +1,42 @@
+/**
+ * The conversation document's layout, read the same way by the server and every client.
+ * See docs/document-schema.md. Only the server writes this document.
+ */
+import * as Y from 'yjs';
+import type { Message, Role } from './message';
+import type { ConversationStatus } from './conversation-state';
+
+export interface ConversationMeta {
+	id: string;
+	mode: 'live' | 'persistent';
+	workstream: string;
+	status: ConversationStatus;
+	customerName: string;
+	/** Agents currently in the conversation, in join order. */
+	agents: { principal: string; name: string }[];
+}
+
+export interface ReadMark {
+	role: Exclude<Role, 'system'>;
+	/** Number of transcript messages this participant has seen. */
+	seen: number;
+}
+
+export const messagesOf = (doc: Y.Doc) => doc.getArray<Message>('messages');
+export const metaOf = (doc: Y.Doc) => doc.getMap<unknown>('meta');
+export const readsOf = (doc: Y.Doc) => doc.getMap<ReadMark>('reads');
+
+export function readMeta(doc: Y.Doc): Partial<ConversationMeta> {
+	return metaOf(doc).toJSON() as Partial<ConversationMeta>;
+}
+
+/** Highest `seen` among participants of another role: a message below it has been read. */
+export function seenByOthers(doc: Y.Doc, role: ReadMark['role']): number {
+	let seen = 0;
+	for (const mark of readsOf(doc).values()) if (mark.role !== role) seen = Math.max(seen, mark.seen);
+	return seen;
+}
+
+/** The outbox document: a participant's own writes for one conversation. */
+export const outboxEntriesOf = (doc: Y.Doc) => doc.getArray<unknown>('entries');
+export const outboxCursorOf = (doc: Y.Doc) => doc.getMap<unknown>('cursor');

@@ -1,0 +1,27 @@
+/** The agent inbox document's layout (server-written, one per agent). See docs/document-schema.md. */
+import * as Y from 'yjs';
+import type { Presence } from './presence';
+
+export interface OfferView {
+	offerId: string;
+	conversationId: string;
+	customerName: string;
+	queue: string;
+	workstream: string;
+	/** When the customer's request arrived (ms since epoch). */
+	requestedAt: number;
+	offeredAt: number;
+}
+
+export interface InboxConversation {
+	conversationId: string;
+	customerName: string;
+	workstream: string;
+	mode: 'live' | 'persistent';
+	acceptedAt: number;
+}
+
+export const offersOf = (doc: Y.Doc) => doc.getMap<OfferView>('offers');
+export const inboxConversationsOf = (doc: Y.Doc) => doc.getMap<InboxConversation>('conversations');
+export const agentStateOf = (doc: Y.Doc) =>
+	doc.getMap<Presence | string | number>('agent') as Y.Map<unknown>;

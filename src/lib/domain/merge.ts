@@ -1,0 +1,70 @@
+/**
+ * The fork → transcript merge: which outbox entries become transcript messages.
+ *
+ * Pure: the server calls it with what it knows (the authenticated author, the ids already in
+ * the transcript, the clock) and appends what it returns. Idempotent by message id, and it
+ * keeps each outbox's order, so offline writes arrive in the order written and exactly once.
+ */
+import { MESSAGE_LIMITS, parseOutboxEntry, type Message, type Rejection, type Role } from './message';
+
+export interface Author {
+	/** Principal id, e.g. `customer:c_12` or `agent:a_1`. */
+	principal: string;
+	role: Exclude<Role, 'system'>;
+	name: string;
+}
+
+export interface MergeInput {
+	author: Author;
+	/** Outbox entries in outbox order, as untrusted JSON. */
+	entries: readonly unknown[];
+	/** Author principal of every message already in the transcript, by id. */
+	authorsById: ReadonlyMap<string, string>;
+	/** Ids already rejected for this outbox; they are not reported again. */
+	rejectedIds: ReadonlySet<string>;
+	/** Written time of the author's latest message, so times never run backwards per author. */
+	lastTimeOfAuthor: number;
+	now: number;
+}
+
+export interface MergeResult {
+	accepted: Message[];
+	rejected: Rejection[];
+}
+
+export function mergeOutbox(input: MergeInput): MergeResult {
+	const accepted: Message[] = [];
+	const rejected: Rejection[] = [];
+	const seen = new Set<string>();
+	let lastTime = input.lastTimeOfAuthor;
+	for (const raw of input.entries) {
+		const parsed = parseOutboxEntry(raw, input.author.principal);
+		if (!parsed.ok) {
+			const id = parsed.rejection.id;
+			if (id === null || !input.rejectedIds.has(id)) rejected.push(parsed.rejection);
+			continue;
+		}
+		const { entry } = parsed;
+		const existingAuthor = input.authorsById.get(entry.id);
+		if (existingAuthor === input.author.principal || seen.has(entry.id)) continue; // merged already
+		if (existingAuthor !== undefined) {
+			if (!input.rejectedIds.has(entry.id))
+				rejected.push({ id: entry.id, code: 'duplicate_id', reason: 'another message has this id' });
+			continue;
+		}
+		seen.add(entry.id);
+		const written = Math.min(entry.time, input.now + MESSAGE_LIMITS.maxClockSkewMs);
+		lastTime = Math.max(lastTime, Math.min(written, input.now));
+		accepted.push({
+			id: entry.id,
+			kind: 'text',
+			role: input.author.role,
+			author: input.author.principal,
+			name: input.author.name,
+			text: entry.text,
+			time: lastTime,
+			at: input.now
+		});
+	}
+	return { accepted, rejected };
+}

@@ -1,0 +1,216 @@
+/** Test factories: a real Parley server on a temp SQLite file, and stock y-websocket clients. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import pino from 'pino';
+import { createParley, type Parley } from '../../server/app';
+import { testConfig, type Config } from '../../server/config';
+import type { Clock } from '../../server/clock';
+import { signHostToken } from '../../server/auth/tokens';
+import { ChatSession } from '../../src/lib/client/chat-session';
+
+export interface TestServer {
+	parley: Parley;
+	base: string;
+	wsUrl: string;
+	dir: string;
+	dbPath: string;
+	config: Config;
+	/** Stops the server (keeping its data directory). */
+	stop(): Promise<void>;
+	/** Stops the server and deletes its data. */
+	dispose(): Promise<void>;
+}
+
+export async function startServer(
+	opts: { clock?: Clock; dir?: string; limits?: Partial<Config['limits']>; port?: number } = {}
+): Promise<TestServer> {
+	const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
+	const dbPath = join(dir, 'parley.db');
+	const config = testConfig({
+		databasePath: dbPath,
+		logLevel: 'silent',
+		sessionSecret: 'test-session-secret-test-session-secret',
+		limits: opts.limits
+	});
+	const parley = await createParley({ config, clock: opts.clock, log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+	const port = await parley.listen(opts.port ?? 0, '127.0.0.1');
+	let stopped = false;
+	const stop = async () => {
+		if (stopped) return;
+		stopped = true;
+		await parley.close();
+	};
+	return {
+		parley,
+		base: `http://127.0.0.1:${port}`,
+		wsUrl: `ws://127.0.0.1:${port}/sync`,
+		dir,
+		dbPath,
+		config,
+		stop,
+		async dispose() {
+			await stop();
+			rmSync(dir, { recursive: true, force: true });
+		}
+	};
+}
+
+export async function api<T = Record<string, unknown>>(
+	base: string,
+	path: string,
+	opts: { body?: unknown; cookie?: string; method?: string } = {}
+): Promise<{ status: number; body: T; cookie?: string }> {
+	const res = await fetch(base + path, {
+		method: opts.method ?? (opts.body !== undefined ? 'POST' : 'GET'),
+		headers: {
+			...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+			...(opts.cookie ? { cookie: opts.cookie } : {})
+		},
+		body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined
+	});
+	const setCookie = res.headers.get('set-cookie');
+	return { status: res.status, body: (await res.json()) as T, cookie: setCookie?.split(';')[0] };
+}
+
+export interface AgentLogin {
+	id: string;
+	principal: string;
+	name: string;
+	cookie: string;
+}
+
+export async function loginAgent(base: string, email: string, password = 'parley'): Promise<AgentLogin> {
+	const r = await api<{ agent: { id: string; principal: string; name: string } }>(base, '/api/auth/login', {
+		body: { email, password }
+	});
+	if (r.status !== 200 || !r.cookie) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
+	return { ...r.body.agent, cookie: r.cookie };
+}
+
+export async function setPresence(base: string, agent: AgentLogin, presence: string) {
+	const r = await api(base, '/api/agent/presence', { body: { presence }, cookie: agent.cookie });
+	if (r.status !== 200) throw new Error(`presence failed: ${JSON.stringify(r.body)}`);
+}
+
+export interface CustomerLogin {
+	sessionToken: string;
+	conversationId: string;
+	customer: { id: string; principal: string; name: string };
+}
+
+export async function customerSession(
+	base: string,
+	workstream: 'live' | 'persistent',
+	opts: { name?: string; externalId?: string; resumeToken?: string; secret?: string; now?: number } = {}
+): Promise<CustomerLogin> {
+	let hostToken: string | undefined;
+	if (workstream === 'persistent') {
+		hostToken = await signHostToken(
+			opts.secret ?? 'demo-widget-secret-change-me',
+			{ sub: opts.externalId ?? 'carla', name: opts.name ?? 'Carla' },
+			{ now: opts.now ?? Date.now() }
+		);
+	}
+	const r = await api<CustomerLogin>(base, '/api/widget/session', {
+		body: { workstream, hostToken, resumeToken: opts.resumeToken, name: workstream === 'live' ? opts.name : undefined }
+	});
+	if (r.status !== 200) throw new Error(`widget session failed: ${r.status} ${JSON.stringify(r.body)}`);
+	return r.body;
+}
+
+/** A `ws` WebSocket class that sends a cookie, as a browser does for same-origin sockets. */
+export function wsWithCookie(cookie: string) {
+	return class extends WebSocket {
+		constructor(url: string, protocols?: string | string[]) {
+			super(url, protocols, { headers: { cookie } });
+		}
+	};
+}
+
+let seq = 0;
+export function customerChat(srv: TestServer, c: CustomerLogin, opts: { now?: () => number } = {}) {
+	return new ChatSession({
+		serverUrl: srv.wsUrl,
+		conversationId: c.conversationId,
+		me: { principal: c.customer.principal, role: 'customer', name: c.customer.name },
+		params: { token: c.sessionToken },
+		WebSocketPolyfill: WebSocket,
+		now: opts.now,
+		newId: () => `c${process.pid}x${++seq}x${Math.random().toString(36).slice(2, 10)}`
+	});
+}
+
+export function agentChat(srv: TestServer, a: AgentLogin, conversationId: string, opts: { now?: () => number } = {}) {
+	return new ChatSession({
+		serverUrl: srv.wsUrl,
+		conversationId,
+		me: { principal: a.principal, role: 'agent', name: a.name },
+		WebSocketPolyfill: wsWithCookie(a.cookie),
+		now: opts.now,
+		newId: () => `a${process.pid}x${++seq}x${Math.random().toString(36).slice(2, 10)}`
+	});
+}
+
+/** Polls until `check` returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
+	const deadline = Date.now() + timeoutMs;
+	let last: unknown;
+	for (;;) {
+		try {
+			const v = await check();
+			if (v) return v as NonNullable<T>;
+		} catch (e) {
+			last = e;
+		}
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+		await new Promise((r) => setTimeout(r, 15));
+	}
+}
+
+/** Customer writes, agent gets the offer and accepts: the usual start of a test. */
+export async function startConversation(srv: TestServer, opts: { agentEmail?: string; customer?: CustomerLogin } = {}) {
+	const agent = await loginAgent(srv.base, opts.agentEmail ?? 'ana@example.com');
+	await setPresence(srv.base, agent, 'Available');
+	const customer = opts.customer ?? (await customerSession(srv.base, 'live', { name: 'Dana' }));
+	const customerSide = customerChat(srv, customer);
+	await customerSide.ready;
+	customerSide.send('Hello, I need help');
+	const inbox = await openInbox(srv, agent);
+	const offerId = await waitFor(() => [...inbox.offers.keys()][0], 'an offer');
+	const accepted = await api<{ conversationId: string }>(srv.base, `/api/agent/offers/${offerId}/accept`, {
+		body: {},
+		cookie: agent.cookie
+	});
+	if (accepted.status !== 200) throw new Error(`accept failed ${JSON.stringify(accepted.body)}`);
+	const agentSide = agentChat(srv, agent, customer.conversationId);
+	await agentSide.ready;
+	return { agent, customer, customerSide, agentSide, inbox };
+}
+
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import { offersOf, inboxConversationsOf } from '../../src/lib/domain/inbox-doc';
+
+export async function openInbox(srv: TestServer, agent: AgentLogin) {
+	const doc = new Y.Doc();
+	const provider = new WebsocketProvider(srv.wsUrl, 'inbox', doc, {
+		WebSocketPolyfill: wsWithCookie(agent.cookie) as unknown as typeof globalThis.WebSocket,
+		disableBc: true
+	});
+	return {
+		doc,
+		provider,
+		get offers() {
+			return offersOf(doc);
+		},
+		get conversations() {
+			return inboxConversationsOf(doc);
+		},
+		destroy() {
+			provider.destroy();
+			doc.destroy();
+		}
+	};
+}

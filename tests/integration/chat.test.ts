@@ -1,0 +1,105 @@
+/** Customer and agents chat through the real server with stock y-websocket clients. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startServer, startConversation, customerChat, waitFor, type TestServer, agentChat, loginAgent } from '../helpers/server';
+import type { ChatSession } from '../../src/lib/client/chat-session';
+
+let srv: TestServer;
+const sessions: ChatSession[] = [];
+beforeEach(async () => {
+	srv = await startServer();
+});
+afterEach(async () => {
+	for (const s of sessions.splice(0)) s.destroy();
+	await srv.dispose();
+});
+
+const texts = (s: ChatSession) => s.transcript.filter((t) => t.kind === 'text').map((t) => t.text);
+
+describe('a first conversation', () => {
+	it('offers the request to an Available agent, who accepts and chats in real time', async () => {
+		const { customerSide, agentSide, inbox } = await startConversation(srv);
+		sessions.push(customerSide, agentSide);
+		inbox.destroy();
+		await waitFor(() => texts(agentSide).includes('Hello, I need help'), 'agent sees the first message');
+		await waitFor(
+			() => customerSide.transcript.some((t) => t.kind === 'system' && t.text === 'Ana joined the chat'),
+			'join notice'
+		);
+		agentSide.send('Hi Dana, how can I help?');
+		await waitFor(() => texts(customerSide).includes('Hi Dana, how can I help?'), 'customer sees the reply');
+		expect(customerSide.meta.status).toBe('active');
+		expect(customerSide.meta.agents?.map((a) => a.name)).toEqual(['Ana']);
+	});
+
+	it('shows pending, then sent, then read', async () => {
+		const { customerSide, agentSide, inbox } = await startConversation(srv);
+		sessions.push(customerSide, agentSide);
+		inbox.destroy();
+		await waitFor(() => customerSide.transcript.find((t) => t.text === 'Hello, I need help')?.state === 'sent', 'sent');
+		customerSide.disconnect();
+		const r = customerSide.send('while offline');
+		expect(r.ok).toBe(true);
+		expect(customerSide.transcript.find((t) => t.text === 'while offline')?.state).toBe('pending');
+		customerSide.connect();
+		await waitFor(() => customerSide.transcript.find((t) => t.text === 'while offline')?.state === 'sent', 'sent after reconnect');
+		await waitFor(() => texts(agentSide).includes('while offline'), 'agent has it');
+		agentSide.markSeen();
+		await waitFor(
+			() => customerSide.transcript.filter((t) => t.mine).every((t) => t.state === 'read'),
+			'read marks'
+		);
+	});
+
+	it('shows who is typing, bound to the server-known identity', async () => {
+		const { customerSide, agentSide, inbox } = await startConversation(srv);
+		sessions.push(customerSide, agentSide);
+		inbox.destroy();
+		await waitFor(() => agentSide.connection === 'connected' && customerSide.connection === 'connected', 'connected');
+		agentSide.setTyping(true);
+		const typers = await waitFor(() => (customerSide.typing.length ? customerSide.typing : null), 'typing');
+		expect(typers).toEqual([{ principal: agentSide.opts.me.principal, name: 'Ana', role: 'agent' }]);
+		agentSide.setTyping(false);
+		await waitFor(() => customerSide.typing.length === 0, 'typing stops');
+	});
+
+	it('converges with three peers: the customer on two devices and the agent', async () => {
+		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
+		inbox.destroy();
+		const secondDevice = customerChat(srv, customer);
+		sessions.push(customerSide, agentSide, secondDevice);
+		await secondDevice.ready;
+		const writes: Promise<unknown>[] = [];
+		for (let i = 0; i < 20; i++) {
+			customerSide.send(`a${i}`);
+			secondDevice.send(`b${i}`);
+			agentSide.send(`g${i}`);
+			if (i % 5 === 0) writes.push(new Promise((r) => setTimeout(r, 5)));
+		}
+		await Promise.all(writes);
+		const expected = 1 + 60;
+		await waitFor(
+			() => [customerSide, secondDevice, agentSide].every((s) => s.transcript.filter((t) => t.kind === 'text' && t.state !== 'pending').length === expected),
+			'all peers have every message'
+		);
+		const orders = [customerSide, secondDevice, agentSide].map((s) => texts(s).join(','));
+		expect(new Set(orders).size).toBe(1);
+		const all = texts(agentSide);
+		expect(new Set(all).size).toBe(all.length);
+		// each writer's order is kept
+		for (const p of ['a', 'b', 'g']) {
+			const mine = all.filter((t) => t.startsWith(p) && /^\w\d+$/.test(t));
+			expect(mine).toEqual(Array.from({ length: 20 }, (_, i) => `${p}${i}`));
+		}
+	});
+
+	it('lets a second agent in only after they are a participant', async () => {
+		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
+		inbox.destroy();
+		sessions.push(customerSide, agentSide);
+		const ben = await loginAgent(srv.base, 'ben@example.com');
+		const intruder = agentChat(srv, ben, customer.conversationId);
+		sessions.push(intruder);
+		await waitFor(() => intruder.connection === 'closed', 'refused');
+		expect(intruder.closedReason).toMatch(/not a participant/);
+	});
+});
