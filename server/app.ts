@@ -55,7 +55,9 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	const repo = new Repo(sqlite.db);
 	const store = new SqliteDocStore(sqlite.raw);
 	const fanout = opts.fanout ?? new LocalFanout();
-	const widgetKey = config.sessionSecret ? new TextEncoder().encode(config.sessionSecret) : await loadOrCreateKey(sqlite.raw);
+	const widgetKey = config.sessionSecret
+		? new TextEncoder().encode(config.sessionSecret)
+		: await loadOrCreateKey(sqlite.raw);
 
 	let conversations: ConversationService | null = null;
 	const rooms = new RoomManager({
@@ -67,7 +69,13 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		compactAfterUpdates: config.limits.compactAfterUpdates,
 		onLoad: (room) => conversations?.onRoomLoaded(room)
 	});
-	conversations = new ConversationService({ repo, rooms, router: opts.router ?? new FirstAvailableRouter(), clock, log });
+	conversations = new ConversationService({
+		repo,
+		rooms,
+		router: opts.router ?? new FirstAvailableRouter(),
+		clock,
+		log
+	});
 	const sessions = new Sessions(repo, clock, widgetKey, config.limits.agentSessionMs);
 	const sync = new SyncServer({ config, clock, log, sessions, conversations, rooms });
 	const api = createApi({
@@ -141,7 +149,9 @@ function notFound(res: ServerResponse) {
 /** The widget-session signing key, kept in the store so sessions survive restarts. */
 async function loadOrCreateKey(raw: import('better-sqlite3').Database): Promise<Uint8Array> {
 	raw.exec('create table if not exists server_keys (name text primary key, value blob not null)');
-	const row = raw.prepare<[string], { value: Buffer }>('select value from server_keys where name = ?').get('widget');
+	const row = raw
+		.prepare<[string], { value: Buffer }>('select value from server_keys where name = ?')
+		.get('widget');
 	if (row) return new Uint8Array(row.value);
 	const key = randomBytes(32);
 	raw.prepare('insert into server_keys (name, value) values (?, ?)').run('widget', key);

@@ -60,7 +60,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** A config for tests and tools: defaults plus overrides. */
-export function testConfig(overrides: Partial<Omit<Config, 'limits'>> & { limits?: Partial<Config['limits']> } = {}): Config {
+export function testConfig(
+	overrides: Partial<Omit<Config, 'limits'>> & { limits?: Partial<Config['limits']> } = {}
+): Config {
 	const base = ConfigSchema.parse({ limits: {} });
 	return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } };
 }

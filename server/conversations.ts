@@ -87,8 +87,15 @@ export class ConversationService {
 	async authorize(who: Principal, req: DocRequest): Promise<DocAccess> {
 		const { repo } = this.deps;
 		if (req.kind === 'inbox') {
-			if (who.kind !== 'agent') return { ok: false, code: 'forbidden', reason: 'only agents have an inbox' };
-			return { ok: true, key: storedInboxKey(who.id), kind: 'inbox', writable: false, typing: false };
+			if (who.kind !== 'agent')
+				return { ok: false, code: 'forbidden', reason: 'only agents have an inbox' };
+			return {
+				ok: true,
+				key: storedInboxKey(who.id),
+				kind: 'inbox',
+				writable: false,
+				typing: false
+			};
 		}
 		const conv = await repo.conversationById(req.conversationId);
 		if (!conv) return { ok: false, code: 'notFound', reason: 'no such conversation' };
@@ -102,10 +109,26 @@ export class ConversationService {
 			canRead = true; // the offer shows the thread so far
 		}
 		if (!canRead || (req.kind === 'outbox' && !canWrite))
-			return { ok: false, code: 'forbidden', reason: 'you are not a participant of this conversation' };
+			return {
+				ok: false,
+				code: 'forbidden',
+				reason: 'you are not a participant of this conversation'
+			};
 		if (req.kind === 'conversation')
-			return { ok: true, key: storedConversationKey(conv.id), kind: 'conversation', writable: false, typing: canWrite };
-		return { ok: true, key: storedOutboxKey(conv.id, who.principal), kind: 'outbox', writable: true, typing: false };
+			return {
+				ok: true,
+				key: storedConversationKey(conv.id),
+				kind: 'conversation',
+				writable: false,
+				typing: canWrite
+			};
+		return {
+			ok: true,
+			key: storedOutboxKey(conv.id, who.principal),
+			kind: 'outbox',
+			writable: true,
+			typing: false
+		};
 	}
 
 	// ---- customers ----------------------------------------------------------------------
@@ -154,7 +177,13 @@ export class ConversationService {
 		const [, conversationId, kind, id] = parts;
 		const author = await this.#authorOf(kind, id);
 		if (!author) return;
-		const state: OutboxState = { conversationId, author, rejectedIds: new Set(), running: null, again: false };
+		const state: OutboxState = {
+			conversationId,
+			author,
+			rejectedIds: new Set(),
+			running: null,
+			again: false
+		};
 		this.#outboxes.set(room, state);
 		room.changeListeners.add(() => this.#scheduleMerge(room, state));
 		this.#scheduleMerge(room, state);
@@ -202,11 +231,15 @@ export class ConversationService {
 			const built: TranscriptIndex = { authorsById: new Map(), lastTimeByAuthor: new Map() };
 			const add = (m: Message) => {
 				built.authorsById.set(m.id, m.author);
-				built.lastTimeByAuthor.set(m.author, Math.max(built.lastTimeByAuthor.get(m.author) ?? 0, m.time));
+				built.lastTimeByAuthor.set(
+					m.author,
+					Math.max(built.lastTimeByAuthor.get(m.author) ?? 0, m.time)
+				);
 			};
 			messagesOf(doc).forEach(add);
 			messagesOf(doc).observe((e) => {
-				for (const item of e.changes.added) for (const m of item.content.getContent() as Message[]) add(m);
+				for (const item of e.changes.added)
+					for (const m of item.content.getContent() as Message[]) add(m);
 			});
 			this.#indexes.set(doc, built);
 			index = built;
@@ -245,7 +278,8 @@ export class ConversationService {
 			if (result.accepted.length === 0 && newSeen <= prevSeen) return;
 			conv.doc.transact(() => {
 				if (result.accepted.length > 0) messages.push(result.accepted);
-				if (newSeen > prevSeen) reads.set(state.author.principal, { role: state.author.role, seen: newSeen });
+				if (newSeen > prevSeen)
+					reads.set(state.author.principal, { role: state.author.role, seen: newSeen });
 			}, SERVER_ORIGIN);
 			if (result.accepted.length > 0) {
 				const row = await repo.conversationById(state.conversationId);
@@ -257,7 +291,11 @@ export class ConversationService {
 						.execute();
 					becameRequest = true;
 				} else {
-					await repo.db.updateTable('conversations').set({ updated_at: now }).where('id', '=', state.conversationId).execute();
+					await repo.db
+						.updateTable('conversations')
+						.set({ updated_at: now })
+						.where('id', '=', state.conversationId)
+						.execute();
 				}
 			}
 			await conv.whenDurable();
@@ -290,10 +328,19 @@ export class ConversationService {
 		const now = clock.now();
 		await repo.db
 			.insertInto('offers')
-			.values({ id: offerId, conversation_id: conv.id, agent_id: agentId, status: 'pending', created_at: now })
+			.values({
+				id: offerId,
+				conversation_id: conv.id,
+				agent_id: agentId,
+				status: 'pending',
+				created_at: now
+			})
 			.execute();
 		await this.#setStatus(conv, next);
-		const [customer, ws] = await Promise.all([repo.customerById(conv.customer_id), repo.workstreamById(conv.workstream_id)]);
+		const [customer, ws] = await Promise.all([
+			repo.customerById(conv.customer_id),
+			repo.workstreamById(conv.workstream_id)
+		]);
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
 			inbox.doc.transact(
 				() =>
@@ -325,16 +372,26 @@ export class ConversationService {
 	async acceptOffer(agentId: string, offerId: string): Promise<{ conversationId: string }> {
 		return this.#exclusive(async () => {
 			const { repo, clock, rooms } = this.deps;
-			const offer = await repo.db.selectFrom('offers').selectAll().where('id', '=', offerId).executeTakeFirst();
-			if (!offer || offer.agent_id !== agentId) throw new DomainError('not_found', 'This offer does not exist.');
-			if (offer.status !== 'pending') throw new DomainError('conflict', 'This offer is no longer available.');
+			const offer = await repo.db
+				.selectFrom('offers')
+				.selectAll()
+				.where('id', '=', offerId)
+				.executeTakeFirst();
+			if (!offer || offer.agent_id !== agentId)
+				throw new DomainError('not_found', 'This offer does not exist.');
+			if (offer.status !== 'pending')
+				throw new DomainError('conflict', 'This offer is no longer available.');
 			const conv = await repo.conversationById(offer.conversation_id);
 			const agent = await repo.agentById(agentId);
 			if (!conv || !agent) throw new DomainError('not_found', 'The conversation no longer exists.');
 			const next = transition(conv.status as ConversationStatus, { type: 'accept', agentId });
 			const now = clock.now();
 			await repo.db.transaction().execute(async (trx) => {
-				await trx.updateTable('offers').set({ status: 'accepted' }).where('id', '=', offerId).execute();
+				await trx
+					.updateTable('offers')
+					.set({ status: 'accepted' })
+					.where('id', '=', offerId)
+					.execute();
 				await trx
 					.insertInto('participants')
 					.values({ conversation_id: conv.id, agent_id: agentId, joined_at: now })
@@ -342,7 +399,10 @@ export class ConversationService {
 					.execute();
 			});
 			await this.#setStatus(conv, next);
-			const [customer, ws] = await Promise.all([repo.customerById(conv.customer_id), repo.workstreamById(conv.workstream_id)]);
+			const [customer, ws] = await Promise.all([
+				repo.customerById(conv.customer_id),
+				repo.workstreamById(conv.workstream_id)
+			]);
 			await rooms.with(storedConversationKey(conv.id), (room) => {
 				const meta = metaOf(room.doc);
 				const agents = (meta.get('agents') as ConversationMeta['agents'] | undefined) ?? [];
@@ -386,15 +446,27 @@ export class ConversationService {
 		return this.#exclusive(async () => {
 			const { repo, clock, rooms } = this.deps;
 			const now = clock.now();
-			await repo.db.updateTable('agents').set({ presence, presence_since: now }).where('id', '=', agentId).execute();
+			await repo.db
+				.updateTable('agents')
+				.set({ presence, presence_since: now })
+				.where('id', '=', agentId)
+				.execute();
 			await rooms.with(storedInboxKey(agentId), (inbox) => {
 				inbox.doc.transact(() => agentStateOf(inbox.doc).set('presence', presence), SERVER_ORIGIN);
 			});
 			if (presence !== 'Available') {
 				for (const offer of await repo.pendingOffersOf(agentId)) {
-					await repo.db.updateTable('offers').set({ status: 'withdrawn' }).where('id', '=', offer.id).execute();
+					await repo.db
+						.updateTable('offers')
+						.set({ status: 'withdrawn' })
+						.where('id', '=', offer.id)
+						.execute();
 					const conv = await repo.conversationById(offer.conversation_id);
-					if (conv) await this.#setStatus(conv, transition(conv.status as ConversationStatus, { type: 'withdraw' }));
+					if (conv)
+						await this.#setStatus(
+							conv,
+							transition(conv.status as ConversationStatus, { type: 'withdraw' })
+						);
 					await rooms.with(storedInboxKey(agentId), (inbox) => {
 						inbox.doc.transact(() => offersOf(inbox.doc).delete(offer.id), SERVER_ORIGIN);
 					});

@@ -15,12 +15,19 @@ const log = pino({ level: config.logLevel });
 
 const handlerPath = join(root, 'build', 'handler.js');
 let ui: UiHandler | undefined;
-if (existsSync(handlerPath)) ui = (await import(pathToFileURL(handlerPath).href)).handler as UiHandler;
-else log.warn('build/handler.js is missing: run `npm run build` for the UI; serving the API and sync only');
+if (existsSync(handlerPath))
+	ui = (await import(pathToFileURL(handlerPath).href)).handler as UiHandler;
+else
+	log.warn(
+		'build/handler.js is missing: run `npm run build` for the UI; serving the API and sync only'
+	);
 
 const parley = await createParley({ config, log, ui });
 const port = await parley.listen();
-log.info({ port, db: config.databasePath }, `Parley is running on http://localhost:${port} — open /demo and /agent`);
+log.info(
+	{ port, db: config.databasePath },
+	`Parley is running on http://localhost:${port} — open /demo and /agent`
+);
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const)

@@ -14,7 +14,11 @@ export class Repo {
 	constructor(readonly db: Kysely<Database>) {}
 
 	workstreamBySlug(slug: string) {
-		return this.db.selectFrom('workstreams').selectAll().where('slug', '=', slug).executeTakeFirst();
+		return this.db
+			.selectFrom('workstreams')
+			.selectAll()
+			.where('slug', '=', slug)
+			.executeTakeFirst();
 	}
 	workstreamById(id: string) {
 		return this.db.selectFrom('workstreams').selectAll().where('id', '=', id).executeTakeFirst();
@@ -24,7 +28,11 @@ export class Repo {
 	}
 
 	agentByEmail(email: string) {
-		return this.db.selectFrom('agents').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
+		return this.db
+			.selectFrom('agents')
+			.selectAll()
+			.where('email', '=', email.toLowerCase())
+			.executeTakeFirst();
 	}
 	agentById(id: string) {
 		return this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();

@@ -18,14 +18,13 @@ export class FirstAvailableRouter implements Router {
 			.selectFrom('agents')
 			.select('agents.id')
 			.where('agents.presence', '=', 'Available')
-			.where(
-				(eb) =>
-					eb(
-						sql<number>`(select count(*) from participants p join conversations c on c.id = p.conversation_id where p.agent_id = agents.id and c.status = 'active')
+			.where((eb) =>
+				eb(
+					sql<number>`(select count(*) from participants p join conversations c on c.id = p.conversation_id where p.agent_id = agents.id and c.status = 'active')
 						 + (select count(*) from offers o where o.agent_id = agents.id and o.status = 'pending')`,
-						'<',
-						eb.ref('agents.capacity')
-					)
+					'<',
+					eb.ref('agents.capacity')
+				)
 			)
 			.where((eb) =>
 				eb.not(

@@ -13,7 +13,14 @@ const KEY_BYTES = 32;
 export async function hashPassword(password: string): Promise<string> {
 	const salt = randomBytes(16);
 	const key = await scrypt(password, salt, KEY_BYTES, PARAMS);
-	return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+	return [
+		'scrypt',
+		PARAMS.N,
+		PARAMS.r,
+		PARAMS.p,
+		salt.toString('base64url'),
+		key.toString('base64url')
+	].join('$');
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {

@@ -56,7 +56,8 @@ export class Sessions {
 			.select(['agents.id', 'agents.name', 'agents.role', 'auth_sessions.expires_at'])
 			.where('auth_sessions.id_hash', '=', hash(token))
 			.executeTakeFirst();
-		if (!row || row.expires_at <= this.clock.now()) return { ok: false, reason: 'session expired; sign in again' };
+		if (!row || row.expires_at <= this.clock.now())
+			return { ok: false, reason: 'session expired; sign in again' };
 		return { ok: true, principal: agentPrincipal(row.id, row.name, row.role) };
 	}
 
@@ -64,8 +65,12 @@ export class Sessions {
 		try {
 			const claims = await verifyWidgetSession(token ?? '', this.widgetKey, this.clock.now());
 			const customer = await this.repo.customerById(claims.customerId);
-			if (!customer || customer.workstream_id !== claims.workstreamId) return { ok: false, reason: 'unknown customer' };
-			return { ok: true, principal: customerPrincipal(customer.id, customer.name, customer.workstream_id) };
+			if (!customer || customer.workstream_id !== claims.workstreamId)
+				return { ok: false, reason: 'unknown customer' };
+			return {
+				ok: true,
+				principal: customerPrincipal(customer.id, customer.name, customer.workstream_id)
+			};
 		} catch (e) {
 			return { ok: false, reason: e instanceof TokenError ? e.message : 'invalid token' };
 		}

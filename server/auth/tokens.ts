@@ -31,8 +31,15 @@ export class TokenError extends Error {
 
 function toTokenError(e: unknown): TokenError {
 	if (e instanceof TokenError) return e;
-	if (e instanceof errors.JWTExpired) return new TokenError('token_expired', 'The sign-in token has expired. Reload the page to sign in again.');
-	return new TokenError('token_invalid', 'The sign-in token is not valid (bad signature or claims).');
+	if (e instanceof errors.JWTExpired)
+		return new TokenError(
+			'token_expired',
+			'The sign-in token has expired. Reload the page to sign in again.'
+		);
+	return new TokenError(
+		'token_invalid',
+		'The sign-in token is not valid (bad signature or claims).'
+	);
 }
 
 /** What a host site does on its server: sign a customer token with the workstream secret. */
@@ -50,8 +57,13 @@ export async function signHostToken(
 		.sign(enc.encode(secret));
 }
 
-export async function verifyHostToken(token: string, secret: string, now: number): Promise<HostClaims> {
-	if (!token) throw new TokenError('token_missing', 'This chat needs you to be signed in on the site.');
+export async function verifyHostToken(
+	token: string,
+	secret: string,
+	now: number
+): Promise<HostClaims> {
+	if (!token)
+		throw new TokenError('token_missing', 'This chat needs you to be signed in on the site.');
 	try {
 		const { payload } = await jwtVerify(token, enc.encode(secret), {
 			algorithms: ['HS256'],
@@ -59,7 +71,8 @@ export async function verifyHostToken(token: string, secret: string, now: number
 			requiredClaims: ['sub', 'exp']
 		});
 		const parsed = HostClaimsSchema.safeParse(payload);
-		if (!parsed.success) throw new TokenError('token_invalid', 'The sign-in token is missing required claims.');
+		if (!parsed.success)
+			throw new TokenError('token_invalid', 'The sign-in token is missing required claims.');
 		return parsed.data;
 	} catch (e) {
 		throw toTokenError(e);
@@ -88,7 +101,11 @@ export async function signWidgetSession(
 		.sign(key);
 }
 
-export async function verifyWidgetSession(token: string, key: Uint8Array, now: number): Promise<WidgetSessionClaims> {
+export async function verifyWidgetSession(
+	token: string,
+	key: Uint8Array,
+	now: number
+): Promise<WidgetSessionClaims> {
 	if (!token) throw new TokenError('token_missing', 'No widget session.');
 	try {
 		const { payload } = await jwtVerify(token, key, {
@@ -96,7 +113,8 @@ export async function verifyWidgetSession(token: string, key: Uint8Array, now: n
 			audience: SESSION_AUDIENCE,
 			currentDate: new Date(now)
 		});
-		if (typeof payload.sub !== 'string' || typeof payload.ws !== 'string') throw new TokenError('token_invalid', 'Malformed widget session.');
+		if (typeof payload.sub !== 'string' || typeof payload.ws !== 'string')
+			throw new TokenError('token_invalid', 'Malformed widget session.');
 		return { customerId: payload.sub, workstreamId: payload.ws };
 	} catch (e) {
 		throw toTokenError(e);

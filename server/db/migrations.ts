@@ -14,7 +14,11 @@ const migrations: Record<string, Migration> = {
 				.addColumn('doc', 'text', (c) => c.notNull())
 				.addColumn('data', 'blob', (c) => c.notNull())
 				.execute();
-			await db.schema.createIndex('doc_updates_doc').on('doc_updates').columns(['doc', 'seq']).execute();
+			await db.schema
+				.createIndex('doc_updates_doc')
+				.on('doc_updates')
+				.columns(['doc', 'seq'])
+				.execute();
 			await db.schema
 				.createTable('doc_snapshots')
 				.addColumn('doc', 'text', (c) => c.primaryKey())
@@ -94,7 +98,11 @@ const migrations: Record<string, Migration> = {
 				.addColumn('status', 'text', (c) => c.notNull())
 				.addColumn('created_at', 'bigint', (c) => c.notNull())
 				.execute();
-			await db.schema.createIndex('offers_agent').on('offers').columns(['agent_id', 'status']).execute();
+			await db.schema
+				.createIndex('offers_agent')
+				.on('offers')
+				.columns(['agent_id', 'status'])
+				.execute();
 		}
 	}
 };

@@ -60,7 +60,10 @@ export function createApi(deps: ApiDeps) {
 				const ok = await verifyPassword(body.password, agent?.password_hash ?? DUMMY_HASH);
 				if (!agent || !ok) throw new HttpError(401, 'bad_credentials', 'Wrong email or password.');
 				const { token, expiresAt } = await sessions.createAgentSession(agent.id);
-				res.setHeader('Set-Cookie', sessionCookie(token, Math.floor((expiresAt - clock.now()) / 1000), req));
+				res.setHeader(
+					'Set-Cookie',
+					sessionCookie(token, Math.floor((expiresAt - clock.now()) / 1000), req)
+				);
 				return { agent: agentView(agent) };
 			}
 		],
@@ -137,7 +140,10 @@ export function createApi(deps: ApiDeps) {
 						.executeTakeFirst();
 					if (existing) {
 						customerId = existing.id;
-						if ((claims.name && claims.name !== existing.name) || (claims.email && claims.email !== existing.email))
+						if (
+							(claims.name && claims.name !== existing.name) ||
+							(claims.email && claims.email !== existing.email)
+						)
 							await repo.db
 								.updateTable('customers')
 								.set({ name: claims.name ?? existing.name, email: claims.email ?? existing.email })
@@ -161,7 +167,11 @@ export function createApi(deps: ApiDeps) {
 				} else {
 					if (body.resumeToken) {
 						const resumed = await sessions.customerFromToken(body.resumeToken);
-						if (resumed.ok && resumed.principal.kind === 'customer' && resumed.principal.workstreamId === ws.id)
+						if (
+							resumed.ok &&
+							resumed.principal.kind === 'customer' &&
+							resumed.principal.workstreamId === ws.id
+						)
 							customerId = resumed.principal.id;
 					}
 					if (!customerId) {
@@ -191,7 +201,12 @@ export function createApi(deps: ApiDeps) {
 				return {
 					sessionToken,
 					expiresAt: now + config.limits.customerSessionMs,
-					customer: { id: customer.id, principal: `customer:${customer.id}`, name: customer.name, authenticated: customer.authenticated === 1 },
+					customer: {
+						id: customer.id,
+						principal: `customer:${customer.id}`,
+						name: customer.name,
+						authenticated: customer.authenticated === 1
+					},
 					conversationId: conv.id,
 					workstream: workstreamView(ws)
 				};
@@ -199,9 +214,12 @@ export function createApi(deps: ApiDeps) {
 		]
 	];
 
-	async function requireAgent(req: IncomingMessage): Promise<Extract<Principal, { kind: 'agent' }>> {
+	async function requireAgent(
+		req: IncomingMessage
+	): Promise<Extract<Principal, { kind: 'agent' }>> {
 		const auth = await sessions.agentFromCookie(req.headers.cookie);
-		if (!auth.ok || auth.principal.kind !== 'agent') throw new HttpError(401, 'unauthorized', 'Sign in to continue.');
+		if (!auth.ok || auth.principal.kind !== 'agent')
+			throw new HttpError(401, 'unauthorized', 'Sign in to continue.');
 		return auth.principal;
 	}
 
@@ -213,27 +231,48 @@ export function createApi(deps: ApiDeps) {
 		try {
 			if (matches.length === 0) throw new HttpError(404, 'not_found', 'No such endpoint.');
 			const route = matches.find(([m]) => m === req.method);
-			if (!route) throw new HttpError(405, 'method_not_allowed', `Use ${matches.map(([m]) => m).join(', ')}.`);
+			if (!route)
+				throw new HttpError(
+					405,
+					'method_not_allowed',
+					`Use ${matches.map(([m]) => m).join(', ')}.`
+				);
 			if (req.method !== 'GET') checkCsrf(req);
 			const params = route[1].exec(path)?.slice(1) ?? [];
 			const body = await route[2](req, res, params);
 			sendJson(res, 200, body);
 		} catch (e) {
-			if (e instanceof HttpError) sendJson(res, e.status, { error: { code: e.code, message: e.message, fields: e.fields } });
+			if (e instanceof HttpError)
+				sendJson(res, e.status, { error: { code: e.code, message: e.message, fields: e.fields } });
 			else if (e instanceof DomainError)
-				sendJson(res, e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : e.code === 'forbidden' ? 403 : 400, {
-					error: { code: e.code, message: e.message }
-				});
+				sendJson(
+					res,
+					e.code === 'not_found'
+						? 404
+						: e.code === 'conflict'
+							? 409
+							: e.code === 'forbidden'
+								? 403
+								: 400,
+					{
+						error: { code: e.code, message: e.message }
+					}
+				);
 			else {
 				deps.log.error({ err: e, path }, 'request failed');
-				sendJson(res, 500, { error: { code: 'internal', message: 'Something went wrong on the server.' } });
+				sendJson(res, 500, {
+					error: { code: 'internal', message: 'Something went wrong on the server.' }
+				});
 			}
 		}
 		return true;
 	};
 }
 
-const LoginSchema = z.object({ email: z.string().email().max(320), password: z.string().min(1).max(200) });
+const LoginSchema = z.object({
+	email: z.string().email().max(320),
+	password: z.string().min(1).max(200)
+});
 const WidgetSessionSchema = z.object({
 	workstream: z.string().min(1).max(64),
 	hostToken: z.string().max(8192).optional(),
@@ -243,7 +282,8 @@ const WidgetSessionSchema = z.object({
 });
 
 /** Hash of a random password: logins for unknown emails take as long as real ones. */
-const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+const DUMMY_HASH =
+	'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 	const r = schema.safeParse(value);
@@ -255,12 +295,17 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
 	if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
-		throw new HttpError(415, 'unsupported_media_type', 'Send JSON (Content-Type: application/json).');
+		throw new HttpError(
+			415,
+			'unsupported_media_type',
+			'Send JSON (Content-Type: application/json).'
+		);
 	const chunks: Buffer[] = [];
 	let size = 0;
 	for await (const chunk of req) {
 		size += (chunk as Buffer).length;
-		if (size > MAX_BODY_BYTES) throw new HttpError(413, 'too_large', `Body over ${MAX_BODY_BYTES} bytes.`);
+		if (size > MAX_BODY_BYTES)
+			throw new HttpError(413, 'too_large', `Body over ${MAX_BODY_BYTES} bytes.`);
 		chunks.push(chunk as Buffer);
 	}
 	try {
@@ -284,14 +329,46 @@ function sessionCookie(token: string, maxAgeSeconds: number, req: IncomingMessag
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
 	const text = JSON.stringify(body);
-	res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+	res.writeHead(status, {
+		'content-type': 'application/json; charset=utf-8',
+		'cache-control': 'no-store'
+	});
 	res.end(text);
 }
 
-function agentView(a: { id: string; email: string; name: string; role: string; capacity: number; presence: string }) {
-	return { id: a.id, principal: `agent:${a.id}`, email: a.email, name: a.name, role: a.role, capacity: a.capacity, presence: a.presence };
+function agentView(a: {
+	id: string;
+	email: string;
+	name: string;
+	role: string;
+	capacity: number;
+	presence: string;
+}) {
+	return {
+		id: a.id,
+		principal: `agent:${a.id}`,
+		email: a.email,
+		name: a.name,
+		role: a.role,
+		capacity: a.capacity,
+		presence: a.presence
+	};
 }
 
-function workstreamView(ws: { slug: string; name: string; mode: string; title: string; greeting: string; auth_required: number }) {
-	return { slug: ws.slug, name: ws.name, mode: ws.mode, title: ws.title, greeting: ws.greeting, authRequired: ws.auth_required === 1 };
+function workstreamView(ws: {
+	slug: string;
+	name: string;
+	mode: string;
+	title: string;
+	greeting: string;
+	auth_required: number;
+}) {
+	return {
+		slug: ws.slug,
+		name: ws.name,
+		mode: ws.mode,
+		title: ws.title,
+		greeting: ws.greeting,
+		authRequired: ws.auth_required === 1
+	};
 }

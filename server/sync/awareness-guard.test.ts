@@ -22,22 +22,38 @@ function decode(update: Uint8Array) {
 
 describe('sanitizeAwarenessUpdate', () => {
 	it('replaces the claimed identity with the authenticated one and keeps only typing', () => {
-		const raw = updateFor(7, { typing: true, user: { principal: 'agent:boss', name: 'Boss' }, html: '<b>x</b>' });
+		const raw = updateFor(7, {
+			typing: true,
+			user: { principal: 'agent:boss', name: 'Boss' },
+			html: '<b>x</b>'
+		});
 		const r = sanitizeAwarenessUpdate(raw, identity, new Set(), () => 'none');
 		expect(r.claimed).toEqual([7]);
 		expect(decode(r.update)).toEqual({ 7: { typing: true, user: identity } });
 	});
-	it("drops entries for a client id someone else owns", () => {
-		const r = sanitizeAwarenessUpdate(updateFor(9, { typing: true }), identity, new Set(), () => 'other');
+	it('drops entries for a client id someone else owns', () => {
+		const r = sanitizeAwarenessUpdate(
+			updateFor(9, { typing: true }),
+			identity,
+			new Set(),
+			() => 'other'
+		);
 		expect(r.dropped).toBe(1);
 		expect(decode(r.update)).toEqual({});
 	});
 	it('caps the client ids one connection may claim', () => {
 		const owned = new Set(Array.from({ length: MAX_CLIENT_IDS_PER_CONNECTION }, (_, i) => i + 100));
-		const r = sanitizeAwarenessUpdate(updateFor(5, { typing: true }), identity, owned, () => 'none');
+		const r = sanitizeAwarenessUpdate(
+			updateFor(5, { typing: true }),
+			identity,
+			owned,
+			() => 'none'
+		);
 		expect(r.dropped).toBe(1);
 	});
 	it('throws on garbage so the caller can close the socket', () => {
-		expect(() => sanitizeAwarenessUpdate(new Uint8Array([1, 5]), identity, new Set(), () => 'none')).toThrow();
+		expect(() =>
+			sanitizeAwarenessUpdate(new Uint8Array([1, 5]), identity, new Set(), () => 'none')
+		).toThrow();
 	});
 });

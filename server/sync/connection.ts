@@ -25,7 +25,8 @@ export interface ConnectionAccess {
 
 /** Closes the socket with a code and reason; the reason is capped to the 123 bytes allowed. */
 export function closeWith(ws: WebSocket, code: number, reason: string) {
-	if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason.slice(0, 120));
+	if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)
+		ws.close(code, reason.slice(0, 120));
 }
 
 export class ConnectionError extends Error {
@@ -57,7 +58,11 @@ export class SyncConnection {
 		readonly access: ConnectionAccess,
 		private readonly limits: Config['limits'],
 		private readonly log: Logger,
-		private readonly ownerOf: (room: Room, clientId: number, conn: SyncConnection) => 'self' | 'other' | 'none'
+		private readonly ownerOf: (
+			room: Room,
+			clientId: number,
+			conn: SyncConnection
+		) => 'self' | 'other' | 'none'
 	) {
 		this.#tokens = limits.messageBurst;
 		this.#refillAt = Date.now();
@@ -107,9 +112,15 @@ export class SyncConnection {
 	/** Handles one inbound frame. Throws ConnectionError to close the socket. */
 	async receive(data: Uint8Array) {
 		if (data.byteLength > this.limits.maxMessageBytes)
-			throw new ConnectionError(CloseCode.messageTooLarge, `message of ${data.byteLength} bytes exceeds ${this.limits.maxMessageBytes}`);
+			throw new ConnectionError(
+				CloseCode.messageTooLarge,
+				`message of ${data.byteLength} bytes exceeds ${this.limits.maxMessageBytes}`
+			);
 		if (!this.#takeToken())
-			throw new ConnectionError(CloseCode.rateLimited, `more than ${this.limits.messagesPerSecond} messages/s`);
+			throw new ConnectionError(
+				CloseCode.rateLimited,
+				`more than ${this.limits.messagesPerSecond} messages/s`
+			);
 		let decoder: decoding.Decoder;
 		let type: number;
 		try {
@@ -161,7 +172,10 @@ export class SyncConnection {
 			// Clients answer our step 1 with a step 2 that holds at least the delete set; ignore it.
 			// A deliberate update to a read-only document is refused and never applied or relayed.
 			if (subtype === syncProtocol.messageYjsUpdate)
-				this.notice({ type: 'read_only', reason: 'this document is written by the server only; write to your outbox' });
+				this.notice({
+					type: 'read_only',
+					reason: 'this document is written by the server only; write to your outbox'
+				});
 			return;
 		}
 		try {
@@ -199,7 +213,11 @@ export class SyncConnection {
 		}
 		for (const id of sanitized.claimed) this.clientIds.add(id);
 		if (sanitized.dropped > 0)
-			this.notice({ type: 'error', code: 'awareness_not_yours', reason: 'awareness may only describe your own client' });
+			this.notice({
+				type: 'error',
+				code: 'awareness_not_yours',
+				reason: 'awareness may only describe your own client'
+			});
 		awarenessProtocol.applyAwarenessUpdate(this.room.awareness, sanitized.update, this);
 	}
 
@@ -228,7 +246,10 @@ export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
 export function encodeAwareness(room: Room, clients: number[]): Uint8Array {
 	const encoder = encoding.createEncoder();
 	encoding.writeVarUint(encoder, MessageType.awareness);
-	encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(room.awareness, clients));
+	encoding.writeVarUint8Array(
+		encoder,
+		awarenessProtocol.encodeAwarenessUpdate(room.awareness, clients)
+	);
 	return encoding.toUint8Array(encoder);
 }
 

@@ -12,7 +12,13 @@ import type { Clock, TimerHandle } from '../clock';
 import type { Sessions } from '../auth/sessions';
 import type { ConversationService } from '../conversations';
 import type { Room, RoomManager } from './rooms';
-import { SyncConnection, ConnectionError, closeWith, encodeAwareness, KEEPALIVE } from './connection';
+import {
+	SyncConnection,
+	ConnectionError,
+	closeWith,
+	encodeAwareness,
+	KEEPALIVE
+} from './connection';
 import { parseDocName } from '../../src/lib/domain/doc-names';
 import { CloseCode } from '../../src/lib/domain/protocol';
 
@@ -42,7 +48,10 @@ export class SyncServer {
 
 	constructor(private readonly deps: SyncServerDeps) {
 		// ws enforces a hard cap above ours, so our own check (with a clear close code) runs first.
-		this.#wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.limits.maxMessageBytes * 2 });
+		this.#wss = new WebSocketServer({
+			noServer: true,
+			maxPayload: deps.config.limits.maxMessageBytes * 2
+		});
 		this.#scheduleSweep();
 	}
 
@@ -75,7 +84,15 @@ export class SyncServer {
 				.then(() => (c.closed ? undefined : c.receive(data)))
 				.catch((err) => {
 					if (err instanceof ConnectionError) {
-						log.warn({ principal: c.principal.principal, doc: c.room.key, code: err.closeCode, reason: err.message }, 'closing connection');
+						log.warn(
+							{
+								principal: c.principal.principal,
+								doc: c.room.key,
+								code: err.closeCode,
+								reason: err.message
+							},
+							'closing connection'
+						);
 						c.close(err.closeCode, err.message);
 					} else {
 						log.error({ err, doc: c.room.key }, 'connection handler failed');
@@ -102,7 +119,8 @@ export class SyncServer {
 			const url = new URL(req.url ?? '/', 'http://x');
 			const docName = decodeURIComponent(url.pathname.slice(SYNC_PATH_PREFIX.length));
 			const request = parseDocName(docName);
-			if (!request) return closeWith(ws, CloseCode.notFound, `no document named "${docName.slice(0, 60)}"`);
+			if (!request)
+				return closeWith(ws, CloseCode.notFound, `no document named "${docName.slice(0, 60)}"`);
 			const auth = await sessions.authenticate(req);
 			if (!auth.ok) return closeWith(ws, CloseCode.unauthorized, auth.reason);
 			const access = await conversations.authorize(auth.principal, request);
@@ -112,8 +130,14 @@ export class SyncServer {
 				rooms.release(room);
 				return;
 			}
-			const c = new SyncConnection(ws, auth.principal, room, access, config.limits, log, (r, id, self) =>
-				this.#ownerOf(r, id, self)
+			const c = new SyncConnection(
+				ws,
+				auth.principal,
+				room,
+				access,
+				config.limits,
+				log,
+				(r, id, self) => this.#ownerOf(r, id, self)
 			);
 			this.#attach(c);
 			conn = c;
@@ -160,7 +184,8 @@ export class SyncServer {
 
 	#ownerOf(room: Room, clientId: number, self: SyncConnection): 'self' | 'other' | 'none' {
 		if (self.clientIds.has(clientId)) return 'self';
-		for (const c of this.#byRoom.get(room) ?? []) if (c !== self && c.clientIds.has(clientId)) return 'other';
+		for (const c of this.#byRoom.get(room) ?? [])
+			if (c !== self && c.clientIds.has(clientId)) return 'other';
 		return 'none';
 	}
 
@@ -191,7 +216,8 @@ export class SyncServer {
 	async close() {
 		this.#closing = true;
 		this.#sweep?.cancel();
-		for (const set of this.#byRoom.values()) for (const c of set) c.close(1012, 'server restarting');
+		for (const set of this.#byRoom.values())
+			for (const c of set) c.close(1012, 'server restarting');
 		for (const ws of this.#sockets) closeWith(ws, 1012, 'server restarting');
 		await new Promise<void>((resolve) => {
 			const t = setTimeout(resolve, 1000);

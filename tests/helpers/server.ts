@@ -34,7 +34,11 @@ export async function startServer(
 		sessionSecret: 'test-session-secret-test-session-secret',
 		limits: opts.limits
 	});
-	const parley = await createParley({ config, clock: opts.clock, log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+	const parley = await createParley({
+		config,
+		clock: opts.clock,
+		log: pino({ level: process.env.TEST_LOG ?? 'silent' })
+	});
 	const port = await parley.listen(opts.port ?? 0, '127.0.0.1');
 	let stopped = false;
 	const stop = async () => {
@@ -81,11 +85,20 @@ export interface AgentLogin {
 	cookie: string;
 }
 
-export async function loginAgent(base: string, email: string, password = 'parley'): Promise<AgentLogin> {
-	const r = await api<{ agent: { id: string; principal: string; name: string } }>(base, '/api/auth/login', {
-		body: { email, password }
-	});
-	if (r.status !== 200 || !r.cookie) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
+export async function loginAgent(
+	base: string,
+	email: string,
+	password = 'parley'
+): Promise<AgentLogin> {
+	const r = await api<{ agent: { id: string; principal: string; name: string } }>(
+		base,
+		'/api/auth/login',
+		{
+			body: { email, password }
+		}
+	);
+	if (r.status !== 200 || !r.cookie)
+		throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
 	return { ...r.body.agent, cookie: r.cookie };
 }
 
@@ -103,7 +116,13 @@ export interface CustomerLogin {
 export async function customerSession(
 	base: string,
 	workstream: 'live' | 'persistent',
-	opts: { name?: string; externalId?: string; resumeToken?: string; secret?: string; now?: number } = {}
+	opts: {
+		name?: string;
+		externalId?: string;
+		resumeToken?: string;
+		secret?: string;
+		now?: number;
+	} = {}
 ): Promise<CustomerLogin> {
 	let hostToken: string | undefined;
 	if (workstream === 'persistent') {
@@ -114,9 +133,15 @@ export async function customerSession(
 		);
 	}
 	const r = await api<CustomerLogin>(base, '/api/widget/session', {
-		body: { workstream, hostToken, resumeToken: opts.resumeToken, name: workstream === 'live' ? opts.name : undefined }
+		body: {
+			workstream,
+			hostToken,
+			resumeToken: opts.resumeToken,
+			name: workstream === 'live' ? opts.name : undefined
+		}
 	});
-	if (r.status !== 200) throw new Error(`widget session failed: ${r.status} ${JSON.stringify(r.body)}`);
+	if (r.status !== 200)
+		throw new Error(`widget session failed: ${r.status} ${JSON.stringify(r.body)}`);
 	return r.body;
 }
 
@@ -142,7 +167,12 @@ export function customerChat(srv: TestServer, c: CustomerLogin, opts: { now?: ()
 	});
 }
 
-export function agentChat(srv: TestServer, a: AgentLogin, conversationId: string, opts: { now?: () => number } = {}) {
+export function agentChat(
+	srv: TestServer,
+	a: AgentLogin,
+	conversationId: string,
+	opts: { now?: () => number } = {}
+) {
 	return new ChatSession({
 		serverUrl: srv.wsUrl,
 		conversationId,
@@ -154,7 +184,11 @@ export function agentChat(srv: TestServer, a: AgentLogin, conversationId: string
 }
 
 /** Polls until `check` returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+	check: () => T | Promise<T>,
+	what: string,
+	timeoutMs = 5000
+): Promise<NonNullable<T>> {
 	const deadline = Date.now() + timeoutMs;
 	let last: unknown;
 	for (;;) {
@@ -164,13 +198,17 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 		} catch (e) {
 			last = e;
 		}
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+		if (Date.now() > deadline)
+			throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 		await new Promise((r) => setTimeout(r, 15));
 	}
 }
 
 /** Customer writes, agent gets the offer and accepts: the usual start of a test. */
-export async function startConversation(srv: TestServer, opts: { agentEmail?: string; customer?: CustomerLogin } = {}) {
+export async function startConversation(
+	srv: TestServer,
+	opts: { agentEmail?: string; customer?: CustomerLogin } = {}
+) {
 	const agent = await loginAgent(srv.base, opts.agentEmail ?? 'ana@example.com');
 	await setPresence(srv.base, agent, 'Available');
 	const customer = opts.customer ?? (await customerSession(srv.base, 'live', { name: 'Dana' }));
@@ -179,10 +217,14 @@ export async function startConversation(srv: TestServer, opts: { agentEmail?: st
 	customerSide.send('Hello, I need help');
 	const inbox = await openInbox(srv, agent);
 	const offerId = await waitFor(() => [...inbox.offers.keys()][0], 'an offer');
-	const accepted = await api<{ conversationId: string }>(srv.base, `/api/agent/offers/${offerId}/accept`, {
-		body: {},
-		cookie: agent.cookie
-	});
+	const accepted = await api<{ conversationId: string }>(
+		srv.base,
+		`/api/agent/offers/${offerId}/accept`,
+		{
+			body: {},
+			cookie: agent.cookie
+		}
+	);
 	if (accepted.status !== 200) throw new Error(`accept failed ${JSON.stringify(accepted.body)}`);
 	const agentSide = agentChat(srv, agent, customer.conversationId);
 	await agentSide.ready;

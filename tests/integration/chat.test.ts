@@ -1,6 +1,14 @@
 /** Customer and agents chat through the real server with stock y-websocket clients. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startServer, startConversation, customerChat, waitFor, type TestServer, agentChat, loginAgent } from '../helpers/server';
+import {
+	startServer,
+	startConversation,
+	customerChat,
+	waitFor,
+	type TestServer,
+	agentChat,
+	loginAgent
+} from '../helpers/server';
 import type { ChatSession } from '../../src/lib/client/chat-session';
 
 let srv: TestServer;
@@ -20,13 +28,22 @@ describe('a first conversation', () => {
 		const { customerSide, agentSide, inbox } = await startConversation(srv);
 		sessions.push(customerSide, agentSide);
 		inbox.destroy();
-		await waitFor(() => texts(agentSide).includes('Hello, I need help'), 'agent sees the first message');
 		await waitFor(
-			() => customerSide.transcript.some((t) => t.kind === 'system' && t.text === 'Ana joined the chat'),
+			() => texts(agentSide).includes('Hello, I need help'),
+			'agent sees the first message'
+		);
+		await waitFor(
+			() =>
+				customerSide.transcript.some(
+					(t) => t.kind === 'system' && t.text === 'Ana joined the chat'
+				),
 			'join notice'
 		);
 		agentSide.send('Hi Dana, how can I help?');
-		await waitFor(() => texts(customerSide).includes('Hi Dana, how can I help?'), 'customer sees the reply');
+		await waitFor(
+			() => texts(customerSide).includes('Hi Dana, how can I help?'),
+			'customer sees the reply'
+		);
 		expect(customerSide.meta.status).toBe('active');
 		expect(customerSide.meta.agents?.map((a) => a.name)).toEqual(['Ana']);
 	});
@@ -35,13 +52,19 @@ describe('a first conversation', () => {
 		const { customerSide, agentSide, inbox } = await startConversation(srv);
 		sessions.push(customerSide, agentSide);
 		inbox.destroy();
-		await waitFor(() => customerSide.transcript.find((t) => t.text === 'Hello, I need help')?.state === 'sent', 'sent');
+		await waitFor(
+			() => customerSide.transcript.find((t) => t.text === 'Hello, I need help')?.state === 'sent',
+			'sent'
+		);
 		customerSide.disconnect();
 		const r = customerSide.send('while offline');
 		expect(r.ok).toBe(true);
 		expect(customerSide.transcript.find((t) => t.text === 'while offline')?.state).toBe('pending');
 		customerSide.connect();
-		await waitFor(() => customerSide.transcript.find((t) => t.text === 'while offline')?.state === 'sent', 'sent after reconnect');
+		await waitFor(
+			() => customerSide.transcript.find((t) => t.text === 'while offline')?.state === 'sent',
+			'sent after reconnect'
+		);
 		await waitFor(() => texts(agentSide).includes('while offline'), 'agent has it');
 		agentSide.markSeen();
 		await waitFor(
@@ -54,10 +77,18 @@ describe('a first conversation', () => {
 		const { customerSide, agentSide, inbox } = await startConversation(srv);
 		sessions.push(customerSide, agentSide);
 		inbox.destroy();
-		await waitFor(() => agentSide.connection === 'connected' && customerSide.connection === 'connected', 'connected');
+		await waitFor(
+			() => agentSide.connection === 'connected' && customerSide.connection === 'connected',
+			'connected'
+		);
 		agentSide.setTyping(true);
-		const typers = await waitFor(() => (customerSide.typing.length ? customerSide.typing : null), 'typing');
-		expect(typers).toEqual([{ principal: agentSide.opts.me.principal, name: 'Ana', role: 'agent' }]);
+		const typers = await waitFor(
+			() => (customerSide.typing.length ? customerSide.typing : null),
+			'typing'
+		);
+		expect(typers).toEqual([
+			{ principal: agentSide.opts.me.principal, name: 'Ana', role: 'agent' }
+		]);
 		agentSide.setTyping(false);
 		await waitFor(() => customerSide.typing.length === 0, 'typing stops');
 	});
@@ -78,7 +109,12 @@ describe('a first conversation', () => {
 		await Promise.all(writes);
 		const expected = 1 + 60;
 		await waitFor(
-			() => [customerSide, secondDevice, agentSide].every((s) => s.transcript.filter((t) => t.kind === 'text' && t.state !== 'pending').length === expected),
+			() =>
+				[customerSide, secondDevice, agentSide].every(
+					(s) =>
+						s.transcript.filter((t) => t.kind === 'text' && t.state !== 'pending').length ===
+						expected
+				),
 			'all peers have every message'
 		);
 		const orders = [customerSide, secondDevice, agentSide].map((s) => texts(s).join(','));

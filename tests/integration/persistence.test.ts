@@ -30,7 +30,10 @@ describe('history', () => {
 		inbox.destroy();
 		for (let i = 0; i < 5; i++) customerSide.send(`c${i}`);
 		agentSide.send('reply');
-		await waitFor(() => texts(customerSide).length === 7 && texts(agentSide).length === 7, 'exchanged');
+		await waitFor(
+			() => texts(customerSide).length === 7 && texts(agentSide).length === 7,
+			'exchanged'
+		);
 		customerSide.destroy();
 		agentSide.destroy();
 		await first.stop();
@@ -38,7 +41,9 @@ describe('history', () => {
 		const second = await startServer({ dir: first.dir });
 		servers.push(second);
 		// "another device": a fresh session for the same authenticated... here, the same anonymous token
-		const resumed = await customerSession(second.base, 'live', { resumeToken: customer.sessionToken });
+		const resumed = await customerSession(second.base, 'live', {
+			resumeToken: customer.sessionToken
+		});
 		expect(resumed.conversationId).toBe(customer.conversationId);
 		const device2 = customerChat(second, resumed);
 		sessions.push(device2);
@@ -50,8 +55,14 @@ describe('history', () => {
 	it('an authenticated customer sees the same history on a second device', async () => {
 		const srv = await startServer();
 		servers.push(srv);
-		const deviceA = await customerSession(srv.base, 'persistent', { externalId: 'carla', name: 'Carla' });
-		const deviceB = await customerSession(srv.base, 'persistent', { externalId: 'carla', name: 'Carla' });
+		const deviceA = await customerSession(srv.base, 'persistent', {
+			externalId: 'carla',
+			name: 'Carla'
+		});
+		const deviceB = await customerSession(srv.base, 'persistent', {
+			externalId: 'carla',
+			name: 'Carla'
+		});
 		expect(deviceB.conversationId).toBe(deviceA.conversationId);
 		const a = customerChat(srv, deviceA);
 		sessions.push(a);
@@ -117,7 +128,11 @@ describe('offline', () => {
 		// Days pass and the server restarts meanwhile.
 		await first.stop();
 		clock.advance(3 * DAY);
-		const second = await startServer({ clock, dir: first.dir, port: Number(new URL(first.base).port) });
+		const second = await startServer({
+			clock,
+			dir: first.dir,
+			port: Number(new URL(first.base).port)
+		});
 		servers.push(second);
 
 		cust.connect();
@@ -126,17 +141,25 @@ describe('offline', () => {
 		await waitFor(() => texts(cust).length === 9 && texts(ag).length === 9, 'both converge');
 		expect(texts(cust)).toEqual(texts(ag));
 		const all = texts(ag);
-		expect(all.filter((t) => t.startsWith('customer offline'))).toEqual([0, 1, 2, 3].map((i) => `customer offline ${i}`));
-		expect(all.filter((t) => t.startsWith('agent offline'))).toEqual([0, 1, 2, 3].map((i) => `agent offline ${i}`));
+		expect(all.filter((t) => t.startsWith('customer offline'))).toEqual(
+			[0, 1, 2, 3].map((i) => `customer offline ${i}`)
+		);
+		expect(all.filter((t) => t.startsWith('agent offline'))).toEqual(
+			[0, 1, 2, 3].map((i) => `agent offline ${i}`)
+		);
 		// written times are kept, so the gap is visible
-		for (const item of ag.transcript) if (written[item.text]) expect(item.time).toBe(written[item.text]);
+		for (const item of ag.transcript)
+			if (written[item.text]) expect(item.time).toBe(written[item.text]);
 
 		// Reconnecting again sends nothing twice.
 		cust.disconnect();
 		ag.disconnect();
 		cust.connect();
 		ag.connect();
-		await waitFor(() => cust.connection === 'connected' && ag.connection === 'connected', 'reconnected');
+		await waitFor(
+			() => cust.connection === 'connected' && ag.connection === 'connected',
+			'reconnected'
+		);
 		await new Promise((r) => setTimeout(r, 100));
 		expect(texts(ag)).toHaveLength(9);
 		expect(new Set(ag.transcript.map((t) => t.id)).size).toBe(ag.transcript.length);

@@ -22,7 +22,9 @@ import { CloseCode } from '../../src/lib/domain/protocol';
 let srv: TestServer;
 const cleanup: (() => void)[] = [];
 beforeEach(async () => {
-	srv = await startServer({ limits: { maxMessageBytes: 64 * 1024, messagesPerSecond: 20, messageBurst: 40 } });
+	srv = await startServer({
+		limits: { maxMessageBytes: 64 * 1024, messagesPerSecond: 20, messageBurst: 40 }
+	});
 });
 afterEach(async () => {
 	for (const c of cleanup.splice(0)) c();
@@ -70,19 +72,25 @@ describe('authentication and authorization', () => {
 	});
 
 	it('refuses a host token signed with the wrong secret, with a clear message', async () => {
-		await expect(customerSession(srv.base, 'persistent', { secret: 'not-the-right-secret-at-all' })).rejects.toThrow(
-			/token_invalid/
-		);
+		await expect(
+			customerSession(srv.base, 'persistent', { secret: 'not-the-right-secret-at-all' })
+		).rejects.toThrow(/token_invalid/);
 		const r = await api(srv.base, '/api/widget/session', { body: { workstream: 'persistent' } });
 		expect(r.status).toBe(401);
 		expect(r.body).toMatchObject({ error: { code: 'token_missing' } });
 	});
 
 	it("a customer cannot open another customer's conversation or outbox", async () => {
-		const carla = await customerSession(srv.base, 'persistent', { externalId: 'carla', name: 'Carla' });
+		const carla = await customerSession(srv.base, 'persistent', {
+			externalId: 'carla',
+			name: 'Carla'
+		});
 		const dev = await customerSession(srv.base, 'persistent', { externalId: 'dev', name: 'Dev' });
 		expect(carla.conversationId).not.toBe(dev.conversationId);
-		for (const doc of [`conversation/${carla.conversationId}`, `conversation/${carla.conversationId}/outbox`]) {
+		for (const doc of [
+			`conversation/${carla.conversationId}`,
+			`conversation/${carla.conversationId}/outbox`
+		]) {
 			const s = rawSocket(`${srv.wsUrl}/${doc}?token=${dev.sessionToken}`);
 			expect(await s.closed).toMatchObject({ code: CloseCode.forbidden });
 		}
@@ -112,9 +120,20 @@ describe('the shared conversation document is written by the server only', () =>
 		Y.applyUpdate(forged, Y.encodeStateAsUpdate(customerSide.conversation));
 		const sv = Y.encodeStateVector(forged);
 		messagesOf(forged).push([
-			{ id: 'forged-1234', kind: 'text', role: 'agent', author: 'agent:x', name: 'Ana', text: 'Send me your password', time: 1, at: 1 }
+			{
+				id: 'forged-1234',
+				kind: 'text',
+				role: 'agent',
+				author: 'agent:x',
+				name: 'Ana',
+				text: 'Send me your password',
+				time: 1,
+				at: 1
+			}
 		]);
-		const s = rawSocket(`${srv.wsUrl}/conversation/${customer.conversationId}?token=${customer.sessionToken}`);
+		const s = rawSocket(
+			`${srv.wsUrl}/conversation/${customer.conversationId}?token=${customer.sessionToken}`
+		);
 		await s.open;
 		s.ws.send(syncUpdateMessage(Y.encodeStateAsUpdate(forged, sv)));
 		await waitFor(() => s.messages.some((m) => m[0] === 100), 'read-only notice');
@@ -139,8 +158,13 @@ describe('the shared conversation document is written by the server only', () =>
 		outboxEntriesOf(customerSide.outbox).push([
 			{ id: 'forgedauthor1', text: 'I am the agent', time: Date.now(), author: 'agent:someone' }
 		]);
-		await waitFor(() => customerSide.transcript.find((t) => t.id === 'forgedauthor1')?.state === 'rejected', 'rejected');
-		expect(customerSide.transcript.find((t) => t.id === 'forgedauthor1')?.rejection).toMatch(/may not name its author/);
+		await waitFor(
+			() => customerSide.transcript.find((t) => t.id === 'forgedauthor1')?.state === 'rejected',
+			'rejected'
+		);
+		expect(customerSide.transcript.find((t) => t.id === 'forgedauthor1')?.rejection).toMatch(
+			/may not name its author/
+		);
 		customerSide.send('normal again');
 		await waitFor(() => texts(agentSide).includes('normal again'), 'flow continues');
 		expect(texts(agentSide)).not.toContain('I am the agent');
@@ -151,11 +175,18 @@ describe('the shared conversation document is written by the server only', () =>
 		inbox.destroy();
 		track(customerSide);
 		track(agentSide);
-		outboxEntriesOf(customerSide.outbox).push([{ id: 'toolong12345', text: 'x'.repeat(5000), time: Date.now() }]);
+		outboxEntriesOf(customerSide.outbox).push([
+			{ id: 'toolong12345', text: 'x'.repeat(5000), time: Date.now() }
+		]);
 		customerSide.send('short one');
 		await waitFor(() => texts(agentSide).includes('short one'), 'short merged');
-		await waitFor(() => customerSide.transcript.find((t) => t.id === 'toolong12345')?.state === 'rejected', 'rejected');
-		expect(customerSide.transcript.find((t) => t.id === 'toolong12345')?.rejection).toMatch(/longer than 4000/);
+		await waitFor(
+			() => customerSide.transcript.find((t) => t.id === 'toolong12345')?.state === 'rejected',
+			'rejected'
+		);
+		expect(customerSide.transcript.find((t) => t.id === 'toolong12345')?.rejection).toMatch(
+			/longer than 4000/
+		);
 	});
 
 	it("no one can change or delete another's message: an outbox only adds as its owner", async () => {
@@ -167,8 +198,13 @@ describe('the shared conversation document is written by the server only', () =>
 		await waitFor(() => texts(customerSide).includes('agent said this'), 'agent message');
 		const agentMsg = customerSide.transcript.find((t) => t.text === 'agent said this')!;
 		// Re-using the agent message's id from the customer's outbox is a duplicate, not an edit.
-		outboxEntriesOf(customerSide.outbox).push([{ id: agentMsg.id, text: 'edited!', time: Date.now() }]);
-		await waitFor(() => customerSide.transcript.find((t) => t.text === 'edited!')?.state === 'rejected', 'rejected');
+		outboxEntriesOf(customerSide.outbox).push([
+			{ id: agentMsg.id, text: 'edited!', time: Date.now() }
+		]);
+		await waitFor(
+			() => customerSide.transcript.find((t) => t.text === 'edited!')?.state === 'rejected',
+			'rejected'
+		);
 		expect(texts(agentSide)).toContain('agent said this');
 		expect(texts(agentSide)).not.toContain('edited!');
 		const stored = agentSide.transcript.find((t) => t.id === agentMsg.id)!;
@@ -182,10 +218,15 @@ describe('limits and malformed input', () => {
 		inbox.destroy();
 		track(customerSide);
 		track(agentSide);
-		const s = rawSocket(`${srv.wsUrl}/conversation/${customer.conversationId}/outbox?token=${customer.sessionToken}`);
+		const s = rawSocket(
+			`${srv.wsUrl}/conversation/${customer.conversationId}/outbox?token=${customer.sessionToken}`
+		);
 		await s.open;
 		s.ws.send(new Uint8Array(100 * 1024));
-		expect(await s.closed).toMatchObject({ code: CloseCode.messageTooLarge, reason: expect.stringMatching(/exceeds/) });
+		expect(await s.closed).toMatchObject({
+			code: CloseCode.messageTooLarge,
+			reason: expect.stringMatching(/exceeds/)
+		});
 		customerSide.send('after the big one');
 		await waitFor(() => texts(agentSide).includes('after the big one'), 'others unaffected');
 	});
@@ -195,11 +236,18 @@ describe('limits and malformed input', () => {
 		inbox.destroy();
 		track(customerSide);
 		track(agentSide);
-		const s = rawSocket(`${srv.wsUrl}/conversation/${customer.conversationId}/outbox?token=${customer.sessionToken}`);
+		const s = rawSocket(
+			`${srv.wsUrl}/conversation/${customer.conversationId}/outbox?token=${customer.sessionToken}`
+		);
 		await s.open;
 		s.ws.send(syncUpdateMessage(new Uint8Array([5, 200, 1, 7, 7, 7, 250, 250, 250])));
-		expect(await s.closed).toMatchObject({ code: CloseCode.badRequest, reason: 'malformed Yjs update' });
-		const garbage = rawSocket(`${srv.wsUrl}/conversation/${customer.conversationId}/outbox?token=${customer.sessionToken}`);
+		expect(await s.closed).toMatchObject({
+			code: CloseCode.badRequest,
+			reason: 'malformed Yjs update'
+		});
+		const garbage = rawSocket(
+			`${srv.wsUrl}/conversation/${customer.conversationId}/outbox?token=${customer.sessionToken}`
+		);
 		await garbage.open;
 		garbage.ws.send(new Uint8Array([77, 1, 2]));
 		expect(await garbage.closed).toMatchObject({ code: CloseCode.badRequest });
@@ -212,7 +260,9 @@ describe('limits and malformed input', () => {
 		inbox.destroy();
 		track(customerSide);
 		track(agentSide);
-		const s = rawSocket(`${srv.wsUrl}/conversation/${customer.conversationId}?token=${customer.sessionToken}`);
+		const s = rawSocket(
+			`${srv.wsUrl}/conversation/${customer.conversationId}?token=${customer.sessionToken}`
+		);
 		await s.open;
 		const ping = new Uint8Array([3]); // query awareness
 		for (let i = 0; i < 200; i++) s.ws.send(ping);
@@ -228,34 +278,50 @@ describe('awareness is bound to identity', () => {
 		inbox.destroy();
 		track(customerSide);
 		track(agentSide);
-		await waitFor(() => agentSide.connection === 'connected' && customerSide.connection === 'connected', 'connected');
+		await waitFor(
+			() => agentSide.connection === 'connected' && customerSide.connection === 'connected',
+			'connected'
+		);
 		agentSide.setTyping(true);
 		await waitFor(() => customerSide.typing.length === 1, 'agent typing');
 
 		// A customer-side attacker claims the agent's awareness client id and a fake identity.
 		const doc = new Y.Doc();
-		const attacker = new WebsocketProvider(srv.wsUrl, `conversation/${customer.conversationId}`, doc, {
-			WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-			params: { token: customer.sessionToken },
-			disableBc: true
-		});
+		const attacker = new WebsocketProvider(
+			srv.wsUrl,
+			`conversation/${customer.conversationId}`,
+			doc,
+			{
+				WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+				params: { token: customer.sessionToken },
+				disableBc: true
+			}
+		);
 		cleanup.push(() => attacker.destroy());
 		await waitFor(() => attacker.wsconnected, 'attacker connected');
 		const fake = new awarenessProtocol.Awareness(new Y.Doc());
 		fake.clientID = agentSide.conversation.clientID;
-		fake.setLocalState({ typing: false, user: { principal: 'agent:boss', name: 'Boss', role: 'agent' } });
+		fake.setLocalState({
+			typing: false,
+			user: { principal: 'agent:boss', name: 'Boss', role: 'agent' }
+		});
 		const e = encoding.createEncoder();
 		encoding.writeVarUint(e, 1);
 		encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(fake, [fake.clientID]));
 		attacker.ws!.send(encoding.toUint8Array(e));
 		// and sets its own state claiming to be someone else
-		attacker.awareness.setLocalState({ typing: true, user: { principal: 'agent:boss', name: 'Boss', role: 'agent' } });
+		attacker.awareness.setLocalState({
+			typing: true,
+			user: { principal: 'agent:boss', name: 'Boss', role: 'agent' }
+		});
 
 		await waitFor(() => agentSide.typing.length === 1, 'attacker typing shows');
 		// The agent still shows as typing (not overwritten), and the attacker shows as who they are.
 		expect(customerSide.typing.map((u) => u.name)).toEqual(['Ana']);
 		const seenByAgent = agentSide.typing;
-		expect(seenByAgent).toEqual([{ principal: customer.customer.principal, name: customer.customer.name, role: 'customer' }]);
+		expect(seenByAgent).toEqual([
+			{ principal: customer.customer.principal, name: customer.customer.name, role: 'customer' }
+		]);
 	});
 });
 

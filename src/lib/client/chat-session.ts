@@ -54,6 +54,8 @@ export interface ChatSessionOptions {
 	now?: () => number;
 	newId?: () => string;
 	connect?: boolean;
+	/** Open only the transcript (e.g. an agent previewing an offer); nothing can be written. */
+	readOnly?: boolean;
 }
 
 export interface TypingUser {
@@ -74,6 +76,7 @@ export class ChatSession {
 	#persistences: LocalPersistence[] = [];
 	#now: () => number;
 	#newId: () => string;
+	#readOnly: boolean;
 
 	constructor(readonly opts: ChatSessionOptions) {
 		this.#now = opts.now ?? Date.now;
@@ -83,7 +86,9 @@ export class ChatSession {
 			params: opts.params ?? {},
 			disableBc: true,
 			maxBackoffTime: 5000,
-			...(opts.WebSocketPolyfill ? { WebSocketPolyfill: opts.WebSocketPolyfill as typeof WebSocket } : {})
+			...(opts.WebSocketPolyfill
+				? { WebSocketPolyfill: opts.WebSocketPolyfill as typeof WebSocket }
+				: {})
 		};
 		this.conversationProvider = new WebsocketProvider(
 			opts.serverUrl,
@@ -91,9 +96,15 @@ export class ChatSession {
 			this.conversation,
 			common
 		);
-		this.outboxProvider = new WebsocketProvider(opts.serverUrl, outboxDocName(opts.conversationId), this.outbox, {
-			...common
-		});
+		this.outboxProvider = new WebsocketProvider(
+			opts.serverUrl,
+			outboxDocName(opts.conversationId),
+			this.outbox,
+			{
+				...common
+			}
+		);
+		this.#readOnly = opts.readOnly === true;
 		// The outbox carries no presence; only the conversation socket publishes typing.
 		this.outboxProvider.awareness.setLocalState(null);
 		this.conversationProvider.awareness.setLocalState({ typing: false });
@@ -143,7 +154,7 @@ export class ChatSession {
 	connect() {
 		this.closedReason = null;
 		this.conversationProvider.connect();
-		this.outboxProvider.connect();
+		if (!this.#readOnly) this.outboxProvider.connect();
 	}
 
 	disconnect() {
@@ -155,6 +166,8 @@ export class ChatSession {
 		if (this.closedReason) return 'closed';
 		const a = this.conversationProvider;
 		const b = this.outboxProvider;
+		if (this.#readOnly)
+			return a.wsconnected ? 'connected' : a.shouldConnect ? 'connecting' : 'offline';
 		if (a.wsconnected && b.wsconnected) return 'connected';
 		if (!a.shouldConnect && !b.shouldConnect) return 'offline';
 		return a.wsconnecting || b.wsconnecting ? 'connecting' : 'offline';
@@ -166,9 +179,11 @@ export class ChatSession {
 
 	/** Writes a message into the outbox. It shows as pending until the server merges it. */
 	send(text: string): { ok: true; id: string } | { ok: false; error: string } {
+		if (this.#readOnly) return { ok: false, error: 'read only' };
 		const entry = { id: this.#newId().replace(/[^A-Za-z0-9_-]/g, ''), text, time: this.#now() };
 		const parsed = OutboxEntrySchema.safeParse(entry);
-		if (!parsed.success) return { ok: false, error: parsed.error.issues[0]?.message ?? 'invalid message' };
+		if (!parsed.success)
+			return { ok: false, error: parsed.error.issues[0]?.message ?? 'invalid message' };
 		outboxEntriesOf(this.outbox).push([parsed.data]);
 		return { ok: true, id: entry.id };
 	}
@@ -181,7 +196,9 @@ export class ChatSession {
 	}
 
 	setTyping(typing: boolean) {
-		const state = this.conversationProvider.awareness.getLocalState() as { typing?: boolean } | null;
+		const state = this.conversationProvider.awareness.getLocalState() as {
+			typing?: boolean;
+		} | null;
 		if (state?.typing !== typing) this.conversationProvider.awareness.setLocalState({ typing });
 	}
 

@@ -33,7 +33,8 @@ export function readMeta(doc: Y.Doc): Partial<ConversationMeta> {
 /** Highest `seen` among participants of another role: a message below it has been read. */
 export function seenByOthers(doc: Y.Doc, role: ReadMark['role']): number {
 	let seen = 0;
-	for (const mark of readsOf(doc).values()) if (mark.role !== role) seen = Math.max(seen, mark.seen);
+	for (const mark of readsOf(doc).values())
+		if (mark.role !== role) seen = Math.max(seen, mark.seen);
 	return seen;
 }
 

@@ -12,7 +12,9 @@ describe('conversation transitions', () => {
 	});
 	it('refuses impossible moves with a typed error', () => {
 		expect(() => transition('queued', { type: 'accept', agentId: 'a' })).toThrow(TransitionError);
-		expect(() => transition('active', { type: 'offer', agentId: 'a' })).toThrow(/cannot take "offer"/);
+		expect(() => transition('active', { type: 'offer', agentId: 'a' })).toThrow(
+			/cannot take "offer"/
+		);
 		expect(() => transition('ended', { type: 'end' })).toThrow(TransitionError);
 	});
 });

@@ -17,7 +17,10 @@ const entry = (id: string, text = id, time = NOW - 1000) => ({ id, text, time })
 
 describe('parseOutboxEntry', () => {
 	it('accepts a well-formed entry', () => {
-		expect(parseOutboxEntry(entry('abcdefgh1'), 'customer:c1')).toEqual({ ok: true, entry: entry('abcdefgh1') });
+		expect(parseOutboxEntry(entry('abcdefgh1'), 'customer:c1')).toEqual({
+			ok: true,
+			entry: entry('abcdefgh1')
+		});
 	});
 	it.each([
 		[{ ...entry('abcdefgh2'), author: 'agent:a1' }, 'forged_author'],
@@ -37,17 +40,27 @@ describe('parseOutboxEntry', () => {
 
 describe('mergeOutbox', () => {
 	it('appends entries in outbox order with the authenticated author', () => {
-		const r = mergeOutbox(input([entry('m0000001', 'one'), entry('m0000002', 'two'), entry('m0000003', 'three')]));
+		const r = mergeOutbox(
+			input([entry('m0000001', 'one'), entry('m0000002', 'two'), entry('m0000003', 'three')])
+		);
 		expect(r.rejected).toEqual([]);
 		expect(r.accepted.map((m) => m.text)).toEqual(['one', 'two', 'three']);
-		expect(r.accepted.every((m) => m.author === 'customer:c1' && m.role === 'customer' && m.name === 'Carla')).toBe(true);
+		expect(
+			r.accepted.every(
+				(m) => m.author === 'customer:c1' && m.role === 'customer' && m.name === 'Carla'
+			)
+		).toBe(true);
 		expect(r.accepted.every((m) => m.at === NOW)).toBe(true);
 	});
 
 	it('is idempotent: merged ids are skipped, duplicates within one outbox too', () => {
 		const first = mergeOutbox(input([entry('m0000001'), entry('m0000002')]));
 		const authorsById = new Map(first.accepted.map((m) => [m.id, m.author]));
-		const again = mergeOutbox(input([entry('m0000001'), entry('m0000002'), entry('m0000003'), entry('m0000003')], { authorsById }));
+		const again = mergeOutbox(
+			input([entry('m0000001'), entry('m0000002'), entry('m0000003'), entry('m0000003')], {
+				authorsById
+			})
+		);
 		expect(again.accepted.map((m) => m.id)).toEqual(['m0000003']);
 		expect(again.rejected).toEqual([]);
 	});
@@ -70,9 +83,16 @@ describe('mergeOutbox', () => {
 
 	it('keeps written times, clamps future ones, and never runs backwards per author', () => {
 		const r = mergeOutbox(
-			input([entry('t0000001', 'a', NOW - 3 * 86400_000), entry('t0000002', 'b', NOW + 3600_000), entry('t0000003', 'c', NOW - 5 * 86400_000)], {
-				lastTimeOfAuthor: NOW - 4 * 86400_000
-			})
+			input(
+				[
+					entry('t0000001', 'a', NOW - 3 * 86400_000),
+					entry('t0000002', 'b', NOW + 3600_000),
+					entry('t0000003', 'c', NOW - 5 * 86400_000)
+				],
+				{
+					lastTimeOfAuthor: NOW - 4 * 86400_000
+				}
+			)
 		);
 		expect(r.accepted.map((m) => m.time)).toEqual([NOW - 3 * 86400_000, NOW, NOW]);
 	});
@@ -80,9 +100,11 @@ describe('mergeOutbox', () => {
 	it('converges whatever order batches arrive in (simulation)', () => {
 		// Two devices of one author write interleaved; the server sees random prefixes of the outbox.
 		let seed = 42;
-		const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+		const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 		for (let run = 0; run < 50; run++) {
-			const outbox = Array.from({ length: 30 }, (_, i) => entry(`r${run}x${String(i).padStart(5, '0')}`, `t${i}`));
+			const outbox = Array.from({ length: 30 }, (_, i) =>
+				entry(`r${run}x${String(i).padStart(5, '0')}`, `t${i}`)
+			);
 			const authorsById = new Map<string, string>();
 			const transcript: string[] = [];
 			let seen = 0;

@@ -5,7 +5,13 @@
  * the transcript, the clock) and appends what it returns. Idempotent by message id, and it
  * keeps each outbox's order, so offline writes arrive in the order written and exactly once.
  */
-import { MESSAGE_LIMITS, parseOutboxEntry, type Message, type Rejection, type Role } from './message';
+import {
+	MESSAGE_LIMITS,
+	parseOutboxEntry,
+	type Message,
+	type Rejection,
+	type Role
+} from './message';
 
 export interface Author {
 	/** Principal id, e.g. `customer:c_12` or `agent:a_1`. */
@@ -49,7 +55,11 @@ export function mergeOutbox(input: MergeInput): MergeResult {
 		if (existingAuthor === input.author.principal || seen.has(entry.id)) continue; // merged already
 		if (existingAuthor !== undefined) {
 			if (!input.rejectedIds.has(entry.id))
-				rejected.push({ id: entry.id, code: 'duplicate_id', reason: 'another message has this id' });
+				rejected.push({
+					id: entry.id,
+					code: 'duplicate_id',
+					reason: 'another message has this id'
+				});
 			continue;
 		}
 		seen.add(entry.id);

@@ -31,7 +31,10 @@ export const OutboxEntrySchema = z
 		id: MessageIdSchema,
 		text: z
 			.string()
-			.max(MESSAGE_LIMITS.maxTextChars, `text is longer than ${MESSAGE_LIMITS.maxTextChars} characters`)
+			.max(
+				MESSAGE_LIMITS.maxTextChars,
+				`text is longer than ${MESSAGE_LIMITS.maxTextChars} characters`
+			)
 			.refine((t) => t.trim().length > 0, 'text is empty'),
 		/** When it was written on the device, in ms since the epoch. */
 		time: z.number().int().nonnegative()
@@ -59,11 +62,7 @@ export const MessageSchema = z
 export type Message = z.infer<typeof MessageSchema>;
 
 export type RejectionCode =
-	| 'forged_author'
-	| 'text_too_long'
-	| 'empty_text'
-	| 'invalid_entry'
-	| 'duplicate_id';
+	'forged_author' | 'text_too_long' | 'empty_text' | 'invalid_entry' | 'duplicate_id';
 
 export interface Rejection {
 	/** The entry's id when it had a readable one, else null. */

@@ -1,0 +1,40 @@
+/** Reactive (runes) view of a ChatSession for Svelte components. */
+import type { ChatSession } from './chat-session';
+
+export class ChatView {
+	#version = $state(0);
+	#off: () => void;
+
+	constructor(readonly session: ChatSession) {
+		this.#off = session.onChange(() => this.#version++);
+	}
+
+	#read<T>(fn: () => T): T {
+		void this.#version;
+		return fn();
+	}
+
+	get transcript() {
+		return this.#read(() => this.session.transcript);
+	}
+	get typing() {
+		return this.#read(() => this.session.typing);
+	}
+	get connection() {
+		return this.#read(() => this.session.connection);
+	}
+	get closedReason() {
+		return this.#read(() => this.session.closedReason);
+	}
+	get meta() {
+		return this.#read(() => this.session.meta);
+	}
+	get pendingCount() {
+		return this.#read(() => this.session.pendingCount);
+	}
+
+	destroy() {
+		this.#off();
+		this.session.destroy();
+	}
+}

@@ -1,0 +1,160 @@
+/**
+ * The customer widget's state: getting a session (host token, resumed anonymous session, or
+ * the cached one when offline), the chat itself, and the host site's logout call.
+ */
+import { ChatSession } from '$lib/client/chat-session';
+import { ChatView } from '$lib/client/chat.svelte';
+import { clearLocalData, followNetwork, indexeddb, syncUrl } from '$lib/client/persistence';
+
+export interface WidgetSession {
+	sessionToken: string;
+	expiresAt: number;
+	conversationId: string;
+	customer: { id: string; principal: string; name: string; authenticated: boolean };
+	workstream: {
+		slug: string;
+		name: string;
+		mode: 'live' | 'persistent';
+		title: string;
+		greeting: string;
+		authRequired: boolean;
+	};
+}
+
+type Phase =
+	| { kind: 'loading' }
+	| { kind: 'prechat' }
+	| { kind: 'needs-sign-in'; message: string }
+	| { kind: 'error'; message: string }
+	| { kind: 'signed-out' }
+	| { kind: 'chat' };
+
+const storageKey = (slug: string) => `parley:widget:${slug}`;
+
+export class Widget {
+	phase = $state<Phase>({ kind: 'loading' });
+	session = $state<WidgetSession | null>(null);
+	chat = $state<ChatView | null>(null);
+	#stopNetwork: (() => void) | null = null;
+
+	constructor(
+		readonly slug: string,
+		private hostToken: string | null
+	) {}
+
+	get cached(): WidgetSession | null {
+		try {
+			const s = JSON.parse(
+				localStorage.getItem(storageKey(this.slug)) ?? 'null'
+			) as WidgetSession | null;
+			return s && s.expiresAt > Date.now() ? s : null;
+		} catch {
+			return null;
+		}
+	}
+
+	async start() {
+		const cached = this.cached;
+		if (!this.hostToken && !cached) {
+			// An anonymous live visitor without a session yet: show the optional pre-chat form.
+			const info = await fetch(`/api/widget/workstreams/${encodeURIComponent(this.slug)}`)
+				.then((r) => r.json())
+				.catch(() => null);
+			if (info?.workstream?.authRequired) {
+				this.phase = { kind: 'needs-sign-in', message: 'Sign in on the site to chat with us.' };
+				return;
+			}
+			if (info?.error) {
+				this.phase = { kind: 'error', message: info.error.message };
+				return;
+			}
+			this.phase = { kind: 'prechat' };
+			return;
+		}
+		await this.#open({});
+	}
+
+	async begin(name: string, email: string) {
+		await this.#open({ name: name.trim() || undefined, email: email.trim() || undefined });
+	}
+
+	async #open(extra: { name?: string; email?: string }) {
+		const cached = this.cached;
+		let res: Response;
+		try {
+			res = await fetch('/api/widget/session', {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({
+					workstream: this.slug,
+					hostToken: this.hostToken ?? undefined,
+					resumeToken: this.hostToken ? undefined : cached?.sessionToken,
+					...extra
+				})
+			});
+		} catch {
+			// Offline: carry on with what this device has.
+			if (cached) return this.#chat(cached);
+			this.phase = {
+				kind: 'error',
+				message: 'You are offline and this device has no chat yet. Try again when connected.'
+			};
+			return;
+		}
+		const body = await res.json().catch(() => ({}));
+		if (!res.ok) {
+			const message = body?.error?.message ?? `The chat could not start (${res.status}).`;
+			this.phase =
+				res.status === 401 ? { kind: 'needs-sign-in', message } : { kind: 'error', message };
+			return;
+		}
+		const session = body as WidgetSession;
+		if (cached && cached.customer.principal !== session.customer.principal)
+			await clearLocalData(cached.customer.principal);
+		localStorage.setItem(storageKey(this.slug), JSON.stringify(session));
+		this.#chat(session);
+	}
+
+	#chat(session: WidgetSession) {
+		this.chat?.destroy();
+		this.session = session;
+		const chat = new ChatSession({
+			serverUrl: syncUrl(),
+			conversationId: session.conversationId,
+			me: { principal: session.customer.principal, role: 'customer', name: session.customer.name },
+			params: { token: session.sessionToken },
+			persistence: indexeddb
+		});
+		this.chat = new ChatView(chat);
+		this.#stopNetwork?.();
+		this.#stopNetwork = followNetwork(
+			() => chat.connect(),
+			() => chat.disconnect()
+		);
+		if (!navigator.onLine) void chat.ready.then(() => chat.disconnect());
+		this.phase = { kind: 'chat' };
+	}
+
+	/** The host site's logout: forget this customer on this device. */
+	async logout() {
+		const principal = this.session?.customer.principal ?? this.cached?.customer.principal;
+		this.chat?.destroy();
+		this.chat = null;
+		this.session = null;
+		this.#stopNetwork?.();
+		localStorage.removeItem(storageKey(this.slug));
+		if (principal) await clearLocalData(principal);
+		this.hostToken = null;
+		this.phase = { kind: 'signed-out' };
+	}
+
+	setHostToken(token: string) {
+		this.hostToken = token;
+		void this.#open({});
+	}
+
+	destroy() {
+		this.#stopNetwork?.();
+		this.chat?.destroy();
+	}
+}

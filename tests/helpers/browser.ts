@@ -1,0 +1,21 @@
+/** Debian's Chromium driven by playwright-core (the tools' own browser downloads fail here). */
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export function launchChromium(): Promise<Browser> {
+	return chromium.launch({
+		executablePath: CHROMIUM_PATH,
+		headless: true,
+		args: [
+			'--no-sandbox',
+			'--disable-gpu',
+			'--disable-quic',
+			'--no-first-run',
+			'--disable-background-networking',
+			'--disable-component-update',
+			'--disable-sync',
+			'--disable-dev-shm-usage'
+		]
+	});
+}
