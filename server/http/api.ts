@@ -72,6 +72,10 @@ export function createApi(deps: ApiDeps) {
 			/^\/api\/auth\/logout$/,
 			async (req, res) => {
 				const token = parseCookies(req.headers.cookie)[SESSION_COOKIE];
+				const who = await sessions.agentFromCookie(req.headers.cookie);
+				// Signing out means not taking chats: go Offline so no offer waits on an empty seat.
+				if (who.ok && who.principal.kind === 'agent')
+					await conversations.setPresence(who.principal.id, 'Offline');
 				if (token) await sessions.endAgentSession(token);
 				res.setHeader('Set-Cookie', sessionCookie('', 0, req));
 				return { ok: true };

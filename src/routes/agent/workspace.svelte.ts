@@ -50,7 +50,10 @@ export class Workspace {
 	inboxStatus = $state<'connecting' | 'connected' | 'offline' | 'closed'>('connecting');
 	#version = $state(0);
 	#inbox: { doc: Y.Doc; provider: WebsocketProvider; local: LocalPersistence } | null = null;
+	// Caches of open sessions, not state: each ChatView is reactive on its own.
+	// eslint-disable-next-line svelte/prefer-svelte-reactivity
 	#chats = new Map<string, ChatView>();
+	// eslint-disable-next-line svelte/prefer-svelte-reactivity
 	#previews = new Map<string, ChatView>();
 	#stopNetwork: (() => void) | null = null;
 

@@ -1,0 +1,238 @@
+/**
+ * A customer and an agent in two Chromium contexts against the real server process:
+ * the first conversation, offline writes, reload, another device, and restarts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page, FrameLocator } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
+import { startServerProcess, type ServerProcess } from '../helpers/process';
+
+let server: ServerProcess;
+let browser: Browser;
+
+beforeAll(async () => {
+	server = await startServerProcess();
+	browser = await launchChromium();
+});
+afterAll(async () => {
+	await browser?.close();
+	await server?.dispose();
+});
+
+async function signInAgent(ctx: BrowserContext, email: string): Promise<Page> {
+	const page = await ctx.newPage();
+	await page.goto(server.base + '/agent');
+	await page.getByLabel('Email').fill(email);
+	await page.getByLabel('Password').fill('parley');
+	await page.getByRole('button', { name: 'Sign in' }).click();
+	await page.getByLabel('Presence').selectOption('Available');
+	await page.waitForFunction(() => document.querySelector('select')?.value === 'Available');
+	return page;
+}
+
+const message = (scope: Page | FrameLocator, text: string) =>
+	scope.getByRole('log', { name: 'Conversation' }).getByRole('listitem').filter({ hasText: text });
+
+async function send(scope: Page | FrameLocator, text: string) {
+	const box = scope.getByLabel('Message', { exact: true });
+	await box.fill(text);
+	await box.press('Enter');
+}
+
+describe('customer and agent in the browser', () => {
+	let agentCtx: BrowserContext;
+	let customerCtx: BrowserContext;
+	let agent: Page;
+	let demo: Page;
+	let widget: FrameLocator;
+
+	beforeAll(async () => {
+		agentCtx = await browser.newContext();
+		customerCtx = await browser.newContext();
+		agent = await signInAgent(agentCtx, 'ana@example.com');
+		demo = await customerCtx.newPage();
+		await demo.goto(server.base + '/demo?customer=carla');
+		widget = demo.frameLocator('iframe[title="Persistent chat"]');
+	});
+
+	it('chat in real time: offer, Accept, Enter sends, typing, sent and read', async () => {
+		await expect.poll(() => widget.getByRole('status').first().textContent()).toBe('Connected');
+		await send(widget, 'Hello, my order is late');
+		const offer = agent.getByRole('dialog', { name: 'New chat from Carla' });
+		await offer.waitFor();
+		await expect.poll(() => offer.textContent()).toContain('Hello, my order is late');
+		await expect.poll(() => offer.textContent()).toContain('Account care');
+		await offer.getByRole('button', { name: 'Accept' }).click();
+		await message(agent, 'Hello, my order is late').waitFor();
+
+		// typing is shown to the customer
+		await agent.getByLabel('Message', { exact: true }).fill('Let me che');
+		await widget.getByText('Ana is typing…').waitFor();
+		await agent.getByLabel('Message', { exact: true }).press('Enter');
+		await message(widget, 'Let me che').waitFor();
+
+		// Shift+Enter makes a new line, Enter sends both lines as one message
+		const box = agent.getByLabel('Message', { exact: true });
+		await box.fill('line one');
+		await box.press('Shift+Enter');
+		await box.pressSequentially('line two');
+		await box.press('Enter');
+		await expect
+			.poll(() => message(widget, 'line one').locator('p').textContent())
+			.toBe('line one\nline two');
+
+		// the customer's own message goes sent → read once the agent has seen it
+		await expect
+			.poll(() => message(widget, 'Hello, my order is late').getByTestId('delivery').textContent())
+			.toBe('Read');
+	});
+
+	it('writes offline with a visible state, and delivers on reconnect in order, once', async () => {
+		await customerCtx.setOffline(true);
+		await expect.poll(() => widget.getByRole('status').first().textContent()).toMatch(/^Offline/);
+		await send(widget, 'offline one');
+		await send(widget, 'offline two');
+		await expect
+			.poll(() => message(widget, 'offline one').getByTestId('delivery').textContent())
+			.toBe('Not yet sent');
+		await expect
+			.poll(() => widget.getByRole('status').first().textContent())
+			.toBe('Offline — 2 waiting to send');
+
+		// the agent is offline too, and writes
+		await agentCtx.setOffline(true);
+		await send(agent, 'agent offline reply');
+		await expect
+			.poll(() => message(agent, 'agent offline reply').getByTestId('delivery').textContent())
+			.toBe('Not yet sent');
+
+		await customerCtx.setOffline(false);
+		await agentCtx.setOffline(false);
+		await expect
+			.poll(() => message(widget, 'offline two').getByTestId('delivery').textContent(), {
+				timeout: 15_000
+			})
+			.toMatch(/Sent|Read/);
+		await message(agent, 'offline two').waitFor({ timeout: 15_000 });
+		await message(widget, 'agent offline reply').waitFor({ timeout: 15_000 });
+		const agentTexts = await agent
+			.getByRole('log', { name: 'Conversation' })
+			.getByRole('listitem')
+			.locator('p')
+			.allTextContents();
+		expect(agentTexts.filter((t) => t.startsWith('offline'))).toEqual([
+			'offline one',
+			'offline two'
+		]);
+	});
+
+	it('shows the whole history after a reload, and on another device', async () => {
+		await demo.reload();
+		widget = demo.frameLocator('iframe[title="Persistent chat"]');
+		await message(widget, 'Hello, my order is late').waitFor();
+		await message(widget, 'agent offline reply').waitFor();
+
+		const otherDevice = await browser.newContext();
+		const page = await otherDevice.newPage();
+		await page.goto(server.base + '/demo?customer=carla');
+		const w2 = page.frameLocator('iframe[title="Persistent chat"]');
+		await message(w2, 'offline two').waitFor();
+		const texts = await w2
+			.getByRole('log', { name: 'Conversation' })
+			.getByRole('listitem')
+			.locator('p')
+			.allTextContents();
+		expect(texts).toEqual([
+			'Hello, my order is late',
+			'Let me che',
+			'line one\nline two',
+			'offline one',
+			'offline two',
+			'agent offline reply'
+		]);
+		await otherDevice.close();
+	});
+
+	it('keeps everything across a server restart and reconnects by itself', async () => {
+		await server.stop('SIGTERM');
+		await expect
+			.poll(() => widget.getByRole('status').first().textContent(), { timeout: 15_000 })
+			.not.toBe('Connected');
+		server = await server.restart();
+		await expect
+			.poll(() => widget.getByRole('status').first().textContent(), { timeout: 20_000 })
+			.toBe('Connected');
+		await send(widget, 'after restart');
+		await message(agent, 'after restart').waitFor({ timeout: 15_000 });
+	});
+
+	it('a message shown as sent survives kill -9', async () => {
+		await send(widget, 'durable before crash');
+		await expect
+			.poll(() => message(widget, 'durable before crash').getByTestId('delivery').textContent())
+			.toMatch(/Sent|Read/);
+		await server.stop('SIGKILL');
+		server = await server.restart();
+		const fresh = await browser.newContext();
+		const page = await fresh.newPage();
+		await page.goto(server.base + '/demo?customer=carla');
+		await message(
+			page.frameLocator('iframe[title="Persistent chat"]'),
+			'durable before crash'
+		).waitFor({ timeout: 15_000 });
+		await fresh.close();
+	});
+
+	it("signing out clears the device's local copy", async () => {
+		const dbNames = (p: Page) =>
+			p.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? ''));
+		expect((await dbNames(agent)).some((n) => n.startsWith('parley/agent:'))).toBe(true);
+		await agent.getByRole('button', { name: 'Sign out' }).click();
+		await agent.getByRole('button', { name: 'Sign in' }).waitFor();
+		await expect
+			.poll(async () => (await dbNames(agent)).filter((n) => n.startsWith('parley/agent:')))
+			.toEqual([]);
+
+		await demo.getByRole('button', { name: 'Sign out' }).click();
+		await widget.getByText('You are signed out').waitFor();
+		await expect
+			.poll(async () => (await dbNames(demo)).filter((n) => n.startsWith('parley/customer:')))
+			.toEqual([]);
+	});
+});
+
+describe('anonymous live chat', () => {
+	it('starts after the optional pre-chat form and keeps the visitor across reloads', async () => {
+		const agentCtx = await browser.newContext();
+		const agent = await signInAgent(agentCtx, 'ben@example.com');
+		const ctx = await browser.newContext();
+		const page = await ctx.newPage();
+		await page.goto(server.base + '/chat?workstream=live');
+		await page.getByLabel('Name').fill('Dana');
+		await page.getByRole('button', { name: 'Start chat' }).click();
+		await send(page, 'Hi from the live chat');
+		const offer = agent.getByRole('dialog', { name: 'New chat from Dana' });
+		await offer.getByRole('button', { name: 'Accept' }).click();
+		await send(agent, 'Hello Dana');
+		await message(page, 'Hello Dana').waitFor();
+		await page.reload();
+		await message(page, 'Hi from the live chat').waitFor();
+		await message(page, 'Hello Dana').waitFor();
+		await ctx.close();
+		await agentCtx.close();
+	});
+
+	it('refuses a persistent chat without a signed token, with a clear message', async () => {
+		const ctx = await browser.newContext();
+		const page = await ctx.newPage();
+		await page.goto(server.base + '/chat?workstream=persistent');
+		await page.getByRole('alert').getByText('Sign in on the site to chat with us.').waitFor();
+		const tampered = await ctx.newPage();
+		await tampered.goto(server.base + '/chat?workstream=persistent#token=not.a.jwt');
+		await tampered
+			.getByRole('alert')
+			.getByText(/sign-in token is not valid/)
+			.waitFor();
+		await ctx.close();
+	});
+});
