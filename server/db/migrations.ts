@@ -2,8 +2,7 @@
  * Versioned schema migrations, run on start by Kysely's Migrator. Written with the schema
  * builder so one list serves SQLite and PostgreSQL. Add new ones; never edit a shipped one.
  */
-import type { Kysely } from 'kysely';
-import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
 	'0001_foundation': {

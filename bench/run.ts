@@ -1,0 +1,374 @@
+/**
+ * `npm run bench`: the foundation's load against Parley and against the reference
+ * (@y/websocket-server 0.1.1 with y-leveldb), each as its own process, one after the other.
+ *
+ * Load: N conversations, each with a customer and an agent as real y-websocket clients,
+ * sending R messages/s in total for S seconds. Reports delivery latency p50/p99 (send →
+ * the other participant sees it), lost and duplicated messages, server CPU and resident memory.
+ *
+ *   npm run bench -- [--conversations 1000] [--rate 500] [--seconds 20] [--only parley|reference]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import { ChatSession } from '../src/lib/client/chat-session';
+import { messagesOf } from '../src/lib/domain/conversation-doc';
+import { seedBench } from './setup';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2)
+	args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1] ?? '');
+const CONVERSATIONS = Number(args.get('conversations') ?? 1000);
+const RATE = Number(args.get('rate') ?? 500);
+const SECONDS = Number(args.get('seconds') ?? 20);
+const ONLY = args.get('only');
+const INSTANCES = Number(args.get('instances') ?? 1);
+if (INSTANCES !== 1) {
+	console.error(
+		'Only --instances 1 is available: several instances on PostgreSQL and Redis are not built yet.'
+	);
+	process.exit(2);
+}
+const root = join(import.meta.dirname, '..');
+
+interface Result {
+	name: string;
+	sent: number;
+	delivered: number;
+	lost: number;
+	duplicated: number;
+	p50: number;
+	p99: number;
+	max: number;
+	cpuPercent: number;
+	cpuMsPerMessage: number;
+	rssMb: number;
+	rssPeakMb: number;
+	connectSeconds: number;
+}
+
+/** One side of a conversation as the load sees it: send a text, hear the other side's texts. */
+interface Participant {
+	send(text: string): void;
+	onText(fn: (text: string) => void): void;
+	synced(): boolean;
+	destroy(): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function cpuTicks(pid: number): number {
+	const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
+}
+function rssMb(pid: number): number {
+	const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+	return m ? Number(m[1]) / 1024 : 0;
+}
+
+async function waitHttp(url: string, child: ChildProcess, logs: string[]) {
+	const deadline = Date.now() + 60_000;
+	for (;;) {
+		if (child.exitCode !== null) throw new Error(`server exited:\n${logs.join('')}`);
+		try {
+			await fetch(url);
+			return;
+		} catch {
+			if (Date.now() > deadline) throw new Error(`server did not start:\n${logs.join('')}`);
+			await sleep(100);
+		}
+	}
+}
+
+function startProcess(cmd: string[], env: Record<string, string>) {
+	const logs: string[] = [];
+	const child = spawn(process.execPath, cmd, {
+		cwd: root,
+		env: { ...process.env, ...env },
+		stdio: ['ignore', 'pipe', 'pipe']
+	});
+	child.stdout!.on('data', (d) => logs.length < 200 && logs.push(String(d)));
+	child.stderr!.on('data', (d) => logs.length < 200 && logs.push(String(d)));
+	return { child, logs };
+}
+
+function percentile(sorted: number[], p: number) {
+	if (sorted.length === 0) return NaN;
+	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function runLoad(
+	name: string,
+	pid: number,
+	pairs: { customer: Participant; agent: Participant }[],
+	connectSeconds: number
+): Promise<Result> {
+	const sentAt = new Map<string, number>();
+	const deliveries = new Map<string, number>();
+	const latencies: number[] = [];
+	let duplicated = 0;
+	const hear = (text: string) => {
+		if (!text.startsWith('b:')) return;
+		const id = text.slice(2, text.indexOf(':', 2));
+		const n = (deliveries.get(id) ?? 0) + 1;
+		deliveries.set(id, n);
+		if (n > 1) duplicated++;
+		else {
+			const t0 = sentAt.get(id);
+			if (t0 !== undefined) latencies.push(performance.now() - t0);
+		}
+	};
+	for (const p of pairs) {
+		p.customer.onText(hear);
+		p.agent.onText(hear);
+	}
+	await sleep(1000);
+	const cpu0 = cpuTicks(pid);
+	const t0 = performance.now();
+	let rssPeak = 0;
+	let seq = 0;
+	const tickMs = 10;
+	const perTick = (RATE * tickMs) / 1000;
+	let owed = 0;
+	while (performance.now() - t0 < SECONDS * 1000) {
+		owed += perTick;
+		while (owed >= 1) {
+			owed--;
+			const pair = pairs[seq % pairs.length];
+			const from = (seq >> 1) % 2 === 0 ? pair.customer : pair.agent;
+			const id = `m${seq++}`;
+			sentAt.set(id, performance.now());
+			from.send(`b:${id}:x`);
+		}
+		if (seq % 500 === 0) rssPeak = Math.max(rssPeak, rssMb(pid));
+		const next = t0 + (seq / RATE) * 1000;
+		await sleep(Math.max(0, next - performance.now()));
+	}
+	const loadSeconds = (performance.now() - t0) / 1000;
+	const cpu1 = cpuTicks(pid);
+	const rss = rssMb(pid);
+	rssPeak = Math.max(rssPeak, rss);
+	// drain: wait until everything arrived, or 15 s
+	const drainDeadline = performance.now() + 15_000;
+	while (deliveries.size < seq && performance.now() < drainDeadline) await sleep(50);
+	const sorted = latencies.sort((a, b) => a - b);
+	const cpuSeconds = (cpu1 - cpu0) / 100;
+	return {
+		name,
+		sent: seq,
+		delivered: deliveries.size,
+		lost: seq - deliveries.size,
+		duplicated,
+		p50: percentile(sorted, 50),
+		p99: percentile(sorted, 99),
+		max: sorted[sorted.length - 1] ?? NaN,
+		cpuPercent: (cpuSeconds / loadSeconds) * 100,
+		cpuMsPerMessage: (cpuSeconds * 1000) / Math.max(1, seq),
+		rssMb: rss,
+		rssPeakMb: rssPeak,
+		connectSeconds
+	};
+}
+
+async function connectAll<T extends { synced(): boolean }>(
+	make: (i: number) => T,
+	count: number
+): Promise<T[]> {
+	const out: T[] = [];
+	for (let i = 0; i < count; i += 50) {
+		const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) => make(i + j));
+		out.push(...batch);
+		const deadline = Date.now() + 30_000;
+		while (!batch.every((b) => b.synced())) {
+			if (Date.now() > deadline) throw new Error('clients did not sync within 30 s');
+			await sleep(20);
+		}
+	}
+	return out;
+}
+
+async function benchParley(): Promise<Result> {
+	const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+	const secret = 'bench-session-secret-bench-session-secret';
+	const dbPath = join(dir, 'parley.db');
+	console.log(`parley: seeding ${CONVERSATIONS} conversations…`);
+	const seeded = await seedBench(dbPath, CONVERSATIONS, secret);
+	const port = 3901;
+	const { child, logs } = startProcess(['--import', 'tsx', 'server/main.ts'], {
+		PORT: String(port),
+		HOST: '127.0.0.1',
+		PARLEY_DB: dbPath,
+		PARLEY_SESSION_SECRET: secret,
+		PARLEY_SEED_DEMO: 'false',
+		LOG_LEVEL: 'warn',
+		PARLEY_MESSAGES_PER_SECOND: '1000',
+		PARLEY_MESSAGE_BURST: '1000'
+	});
+	try {
+		await waitHttp(`http://127.0.0.1:${port}/healthz`, child, logs);
+		const serverUrl = `ws://127.0.0.1:${port}/sync`;
+		const participant = (session: ChatSession): Participant => {
+			let seen = 0;
+			const listeners: ((t: string) => void)[] = [];
+			messagesOf(session.conversation).observe(() => {
+				const arr = messagesOf(session.conversation);
+				for (; seen < arr.length; seen++) {
+					const m = arr.get(seen);
+					if (m.author !== session.opts.me.principal) for (const l of listeners) l(m.text);
+				}
+			});
+			return {
+				send: (t) => void session.send(t),
+				onText: (fn) => listeners.push(fn),
+				synced: () => session.conversationProvider.synced && session.outboxProvider.synced,
+				destroy: () => session.destroy()
+			};
+		};
+		const t0 = performance.now();
+		const pairs = await connectAll((i) => {
+			const s = seeded[i];
+			const customer = new ChatSession({
+				serverUrl,
+				conversationId: s.conversationId,
+				me: { principal: s.customer.principal, role: 'customer', name: s.customer.name },
+				params: { token: s.customer.token },
+				WebSocketPolyfill: WebSocket
+			});
+			const Cookie = class extends WebSocket {
+				constructor(url: string, protocols?: string | string[]) {
+					super(url, protocols, { headers: { cookie: s.agent.cookie } });
+				}
+			};
+			const agent = new ChatSession({
+				serverUrl,
+				conversationId: s.conversationId,
+				me: { principal: s.agent.principal, role: 'agent', name: s.agent.name },
+				WebSocketPolyfill: Cookie
+			});
+			const c = participant(customer);
+			const a = participant(agent);
+			return { customer: c, agent: a, synced: () => c.synced() && a.synced() };
+		}, CONVERSATIONS);
+		const connectSeconds = (performance.now() - t0) / 1000;
+		console.log(
+			`parley: ${CONVERSATIONS * 4} sockets connected in ${connectSeconds.toFixed(1)} s; loading…`
+		);
+		const result = await runLoad('parley', child.pid!, pairs, connectSeconds);
+		for (const p of pairs) {
+			p.customer.destroy();
+			p.agent.destroy();
+		}
+		return result;
+	} finally {
+		child.kill('SIGTERM');
+		await new Promise((r) => child.once('exit', r));
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+async function benchReference(): Promise<Result> {
+	const dir = mkdtempSync(join(tmpdir(), 'ref-bench-'));
+	const port = 3902;
+	const { child, logs } = startProcess(['node_modules/@y/websocket-server/src/server.js'], {
+		PORT: String(port),
+		HOST: '127.0.0.1',
+		YPERSISTENCE: join(dir, 'leveldb')
+	});
+	try {
+		await waitHttp(`http://127.0.0.1:${port}/`, child, logs);
+		const serverUrl = `ws://127.0.0.1:${port}`;
+		const participant = (room: string): Participant => {
+			const doc = new Y.Doc();
+			const provider = new WebsocketProvider(serverUrl, room, doc, {
+				WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+				disableBc: true
+			});
+			const listeners: ((t: string) => void)[] = [];
+			const messages = doc.getArray<{ text: string }>('messages');
+			messages.observe((e) => {
+				if (e.transaction.local) return;
+				for (const item of e.changes.added)
+					for (const m of item.content.getContent() as { text: string }[])
+						for (const l of listeners) l(m.text);
+			});
+			return {
+				send: (text) => messages.push([{ text }]),
+				onText: (fn) => listeners.push(fn),
+				synced: () => provider.synced,
+				destroy: () => {
+					provider.destroy();
+					doc.destroy();
+				}
+			};
+		};
+		const t0 = performance.now();
+		const pairs = await connectAll((i) => {
+			const c = participant(`conv-${i}`);
+			const a = participant(`conv-${i}`);
+			return { customer: c, agent: a, synced: () => c.synced() && a.synced() };
+		}, CONVERSATIONS);
+		const connectSeconds = (performance.now() - t0) / 1000;
+		console.log(
+			`reference: ${CONVERSATIONS * 2} sockets connected in ${connectSeconds.toFixed(1)} s; loading…`
+		);
+		const result = await runLoad('reference', child.pid!, pairs, connectSeconds);
+		for (const p of pairs) {
+			p.customer.destroy();
+			p.agent.destroy();
+		}
+		return result;
+	} finally {
+		child.kill('SIGTERM');
+		await new Promise((r) => child.once('exit', r));
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+const results: Result[] = [];
+if (ONLY !== 'reference') results.push(await benchParley());
+await sleep(1000);
+if (ONLY !== 'parley') results.push(await benchReference());
+
+const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
+const rows: [string, (r: Result) => number, number][] = [
+	['messages sent', (r) => r.sent, 0],
+	['delivered', (r) => r.delivered, 0],
+	['lost', (r) => r.lost, 0],
+	['duplicated', (r) => r.duplicated, 0],
+	['latency p50 (ms)', (r) => r.p50, 1],
+	['latency p99 (ms)', (r) => r.p99, 1],
+	['latency max (ms)', (r) => r.max, 1],
+	['server CPU (% of one core)', (r) => r.cpuPercent, 1],
+	['server CPU per message (ms)', (r) => r.cpuMsPerMessage, 3],
+	['server RSS at end (MB)', (r) => r.rssMb, 0],
+	['server RSS peak (MB)', (r) => r.rssPeakMb, 0],
+	['connect + first sync (s)', (r) => r.connectSeconds, 1]
+];
+const [parley, reference] = [
+	results.find((r) => r.name === 'parley'),
+	results.find((r) => r.name === 'reference')
+];
+console.log(
+	`\nLoad: ${CONVERSATIONS} conversations × (customer + agent), ${RATE} messages/s for ${SECONDS} s\n`
+);
+console.log('| figure | Parley | reference | Parley / reference |');
+console.log('|---|---:|---:|---:|');
+for (const [label, get, d] of rows) {
+	const p = parley ? get(parley) : NaN;
+	const r = reference ? get(reference) : NaN;
+	console.log(
+		`| ${label} | ${fmt(p, d)} | ${fmt(r, d)} | ${parley && reference && r ? fmt(p / r, 2) : '—'} |`
+	);
+}
+mkdirSync(join(root, 'bench', 'out'), { recursive: true });
+writeFileSync(
+	join(root, 'bench', 'out', 'report.json'),
+	JSON.stringify({ conversations: CONVERSATIONS, rate: RATE, seconds: SECONDS, results }, null, 2)
+);
+process.exit(0);
