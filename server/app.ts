@@ -86,7 +86,8 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		sessions,
 		conversations,
 		widgetKey,
-		health: () => ({ connections: sync.connectionCount, documents: rooms.size })
+		health: () => ({ connections: sync.connectionCount, documents: rooms.size }),
+		disconnect: (principal, reason) => sync.disconnect(principal, reason)
 	});
 
 	if (config.seedDemo && (await seedDemo(repo, config, clock.now()))) log.info('demo data loaded');

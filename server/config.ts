@@ -11,9 +11,9 @@ export const ConfigSchema = z.object({
 	host: z.string().default('0.0.0.0'),
 	/** SQLite file of the embedded store. */
 	databasePath: z.string().default('data/parley.db'),
-	/** Key for Parley's own session tokens (customer widget sessions). Random per start if unset. */
+	/** Key for Parley's own widget session tokens. If unset, one is generated once and kept in the store. */
 	sessionSecret: z.string().min(32).optional(),
-	/** Load demo workstreams, agents and customers on start when the store is empty. */
+	/** Load the demo workstreams and agents on start when the store has no agents yet. */
 	seedDemo: z.boolean().default(true),
 	/** Shared secret of the demo persistent workstream (the demo host page signs with it). */
 	demoWidgetSecret: z.string().min(16).default('demo-widget-secret-change-me'),
@@ -21,7 +21,7 @@ export const ConfigSchema = z.object({
 	limits: z.object({
 		/** Largest websocket frame accepted; bigger frames close the socket with 4413. */
 		maxMessageBytes: int(256 * 1024),
-		/** Largest outbox document, in bytes of its encoded state. */
+		/** Largest outbox document, in bytes of its encoded state (merged entries are pruned by clients). */
 		maxOutboxBytes: int(2 * 1024 * 1024),
 		/** Sustained websocket messages per second per connection (token bucket refill). */
 		messagesPerSecond: int(50),
@@ -35,6 +35,10 @@ export const ConfigSchema = z.object({
 		agentSessionMs: int(7 * 24 * 3600_000),
 		/** Customer widget session lifetime. */
 		customerSessionMs: int(90 * 24 * 3600_000),
+		/** New anonymous widget customers per client address per minute. */
+		anonymousSessionsPerMinute: int(60),
+		/** Bytes a socket may send before its authentication finishes. */
+		maxEarlyBytes: int(1024 * 1024),
 		/** Keep-alive interval; y-websocket clients drop a socket silent for 30 s. */
 		keepAliveMs: int(10_000)
 	})
@@ -42,19 +46,20 @@ export const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+	const get = (name: string) => (env[name] === '' ? undefined : env[name]);
 	return ConfigSchema.parse({
-		port: env.PORT,
-		host: env.HOST,
-		databasePath: env.PARLEY_DB,
-		sessionSecret: env.PARLEY_SESSION_SECRET,
-		seedDemo: env.PARLEY_SEED_DEMO ? env.PARLEY_SEED_DEMO !== 'false' : undefined,
-		demoWidgetSecret: env.PARLEY_DEMO_WIDGET_SECRET,
-		logLevel: env.LOG_LEVEL,
+		port: get('PORT'),
+		host: get('HOST'),
+		databasePath: get('PARLEY_DB'),
+		sessionSecret: get('PARLEY_SESSION_SECRET'),
+		seedDemo: get('PARLEY_SEED_DEMO') ? get('PARLEY_SEED_DEMO') !== 'false' : undefined,
+		demoWidgetSecret: get('PARLEY_DEMO_WIDGET_SECRET'),
+		logLevel: get('LOG_LEVEL'),
 		limits: {
-			maxMessageBytes: env.PARLEY_MAX_MESSAGE_BYTES,
-			messagesPerSecond: env.PARLEY_MESSAGES_PER_SECOND,
-			messageBurst: env.PARLEY_MESSAGE_BURST,
-			docIdleMs: env.PARLEY_DOC_IDLE_MS
+			maxMessageBytes: get('PARLEY_MAX_MESSAGE_BYTES'),
+			messagesPerSecond: get('PARLEY_MESSAGES_PER_SECOND'),
+			messageBurst: get('PARLEY_MESSAGE_BURST'),
+			docIdleMs: get('PARLEY_DOC_IDLE_MS')
 		}
 	});
 }

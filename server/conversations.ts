@@ -21,6 +21,7 @@ import {
 	readsOf,
 	outboxEntriesOf,
 	outboxCursorOf,
+	outboxRejectionsOf,
 	type ConversationMeta
 } from '../src/lib/domain/conversation-doc';
 import { offersOf, inboxConversationsOf, agentStateOf } from '../src/lib/domain/inbox-doc';
@@ -55,7 +56,8 @@ interface TranscriptIndex {
 interface OutboxState {
 	conversationId: string;
 	author: Author;
-	rejectedIds: Set<string>;
+	/** Rejections of entries without a readable id already reported (they cannot be stored by id). */
+	anonymousRejections: number;
 	running: Promise<void> | null;
 	again: boolean;
 }
@@ -98,7 +100,13 @@ export class ConversationService {
 			};
 		}
 		const conv = await repo.conversationById(req.conversationId);
-		if (!conv) return { ok: false, code: 'notFound', reason: 'no such conversation' };
+		// The same answer for "no such conversation" and "not yours", so ids cannot be probed.
+		if (!conv)
+			return {
+				ok: false,
+				code: 'forbidden',
+				reason: 'you are not a participant of this conversation'
+			};
 		let canRead = false;
 		let canWrite = false;
 		if (who.kind === 'customer') {
@@ -180,12 +188,14 @@ export class ConversationService {
 		const state: OutboxState = {
 			conversationId,
 			author,
-			rejectedIds: new Set(),
+			anonymousRejections: 0,
 			running: null,
 			again: false
 		};
 		this.#outboxes.set(room, state);
-		room.changeListeners.add(() => this.#scheduleMerge(room, state));
+		room.changeListeners.add((origin) => {
+			if (origin !== SERVER_ORIGIN) this.#scheduleMerge(room, state);
+		});
 		this.#scheduleMerge(room, state);
 	}
 
@@ -255,16 +265,28 @@ export class ConversationService {
 		await rooms.with(storedConversationKey(state.conversationId), async (conv) => {
 			const index = this.#indexOf(conv.doc);
 			const now = clock.now();
+			const rejections = outboxRejectionsOf(outbox.doc);
 			const result = mergeOutbox({
 				author: state.author,
 				entries,
 				authorsById: index.authorsById,
-				rejectedIds: state.rejectedIds,
+				rejectedIds: new Set(rejections.keys()),
 				lastTimeOfAuthor: index.lastTimeByAuthor.get(state.author.principal) ?? 0,
 				now
 			});
-			for (const r of result.rejected) {
-				if (r.id) state.rejectedIds.add(r.id);
+			// Rejections are stored in the author's outbox (durable, seen by all their devices);
+			// entries without a readable id are reported once per connection lifetime.
+			const anonymous = result.rejected.filter((r) => r.id === null);
+			const fresh = [
+				...result.rejected.filter((r) => r.id !== null),
+				...anonymous.slice(state.anonymousRejections)
+			];
+			state.anonymousRejections = Math.max(state.anonymousRejections, anonymous.length);
+			if (fresh.some((r) => r.id !== null))
+				outbox.doc.transact(() => {
+					for (const r of fresh) if (r.id) rejections.set(r.id, { code: r.code, reason: r.reason });
+				}, SERVER_ORIGIN);
+			for (const r of fresh) {
 				this.deps.log.warn({ doc: outbox.key, rejection: r }, 'outbox entry rejected');
 				for (const l of outbox.noticeListeners) l({ type: 'rejected', ...r });
 			}

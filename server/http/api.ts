@@ -16,6 +16,8 @@ import type { Config } from '../config';
 import { verifyPassword } from '../auth/passwords';
 import { TokenError, signWidgetSession, verifyHostToken } from '../auth/tokens';
 import { PRESENCE_CHOICES } from '../../src/lib/domain/presence';
+import { TransitionError } from '../../src/lib/domain/conversation-state';
+import { RateLimiter } from './rate-limit';
 import type { Principal } from '../principal';
 
 export class HttpError extends Error {
@@ -40,12 +42,17 @@ export interface ApiDeps {
 	conversations: ConversationService;
 	widgetKey: Uint8Array;
 	health: () => Record<string, unknown>;
+	/** Closes every socket of a principal (e.g. on sign-out). */
+	disconnect: (principal: string, reason: string) => void;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<unknown>;
 
 export function createApi(deps: ApiDeps) {
 	const { repo, sessions, conversations, clock, config } = deps;
+	// Per-minute budgets: password guessing per address and account; anonymous customers per address.
+	const loginLimiter = new RateLimiter(10, 60_000);
+	const anonymousLimiter = new RateLimiter(config.limits.anonymousSessionsPerMinute, 60_000);
 
 	const routes: [string, RegExp, Handler][] = [
 		['GET', /^\/healthz$/, async () => ({ ok: true, ...deps.health() })],
@@ -55,6 +62,11 @@ export function createApi(deps: ApiDeps) {
 			/^\/api\/auth\/login$/,
 			async (req, res) => {
 				const body = parse(LoginSchema, await readJson(req));
+				limit(
+					loginLimiter,
+					`${clientIp(req)}|${body.email.toLowerCase()}`,
+					'Too many sign-in attempts. Wait a minute and try again.'
+				);
 				const agent = await repo.agentByEmail(body.email);
 				// Same message and a password check either way, so emails cannot be probed.
 				const ok = await verifyPassword(body.password, agent?.password_hash ?? DUMMY_HASH);
@@ -77,6 +89,7 @@ export function createApi(deps: ApiDeps) {
 				if (who.ok && who.principal.kind === 'agent')
 					await conversations.setPresence(who.principal.id, 'Offline');
 				if (token) await sessions.endAgentSession(token);
+				if (who.ok) deps.disconnect(who.principal.principal, 'signed out');
 				res.setHeader('Set-Cookie', sessionCookie('', 0, req));
 				return { ok: true };
 			}
@@ -179,6 +192,11 @@ export function createApi(deps: ApiDeps) {
 							customerId = resumed.principal.id;
 					}
 					if (!customerId) {
+						limit(
+							anonymousLimiter,
+							clientIp(req),
+							'Too many new chats from this address. Wait a minute and try again.'
+						);
 						customerId = newId('cu');
 						await repo.db
 							.insertInto('customers')
@@ -218,6 +236,10 @@ export function createApi(deps: ApiDeps) {
 		]
 	];
 
+	function limit(limiter: RateLimiter, key: string, message: string) {
+		if (!limiter.take(key, clock.now())) throw new HttpError(429, 'rate_limited', message);
+	}
+
 	async function requireAgent(
 		req: IncomingMessage
 	): Promise<Extract<Principal, { kind: 'agent' }>> {
@@ -248,6 +270,8 @@ export function createApi(deps: ApiDeps) {
 		} catch (e) {
 			if (e instanceof HttpError)
 				sendJson(res, e.status, { error: { code: e.code, message: e.message, fields: e.fields } });
+			else if (e instanceof TransitionError)
+				sendJson(res, 409, { error: { code: 'conflict', message: e.message } });
 			else if (e instanceof DomainError)
 				sendJson(
 					res,
@@ -321,9 +345,23 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 /** Cookie-authenticated writes must come from our own origin (SameSite=Lax covers the rest). */
 function checkCsrf(req: IncomingMessage) {
-	const origin = req.headers.origin;
-	if (origin && new URL(origin).host !== req.headers.host)
+	if (!sameOrigin(req))
 		throw new HttpError(403, 'cross_origin', 'Cross-origin requests are not allowed here.');
+}
+
+/** True when the request has no Origin header or one whose host is ours (`null` is foreign). */
+export function sameOrigin(req: IncomingMessage): boolean {
+	const origin = req.headers.origin;
+	if (!origin) return true;
+	try {
+		return new URL(origin).host === req.headers.host;
+	} catch {
+		return false;
+	}
+}
+
+function clientIp(req: IncomingMessage): string {
+	return req.socket.remoteAddress ?? 'unknown';
 }
 
 function sessionCookie(token: string, maxAgeSeconds: number, req: IncomingMessage) {

@@ -183,7 +183,10 @@ export class SyncConnection {
 		} catch {
 			throw new ConnectionError(CloseCode.badRequest, 'malformed Yjs update');
 		}
-		if (this.room.bytes + payload.byteLength > this.limits.maxOutboxBytes)
+		if (
+			this.room.bytes + payload.byteLength > this.limits.maxOutboxBytes &&
+			this.room.measure() + payload.byteLength > this.limits.maxOutboxBytes
+		)
 			throw new ConnectionError(CloseCode.messageTooLarge, 'outbox is full');
 		Y.applyUpdate(this.room.doc, payload, this);
 	}

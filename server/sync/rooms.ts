@@ -32,6 +32,7 @@ export class Room {
 	bytes = 0;
 	evictTimer: TimerHandle | null = null;
 	#lastWrite: Promise<void> = Promise.resolve();
+	#pendingWrites = 0;
 
 	constructor(
 		readonly key: string,
@@ -69,18 +70,32 @@ export class Room {
 		this.bytes += update.byteLength;
 		const write = this.store.append(this.key, update);
 		this.#lastWrite = write;
+		this.#pendingWrites++;
 		write.then(
 			() => {
+				this.#pendingWrites--;
 				this.fanout.publish(this.key, update);
 				for (const l of this.durableListeners) l(update, origin);
 			},
-			(err) => this.log.fatal({ err, doc: this.key }, 'could not store a document update')
+			(err) => {
+				this.#pendingWrites--;
+				this.log.fatal({ err, doc: this.key }, 'could not store a document update');
+			}
 		);
 	}
 
-	/** Resolves when every update applied so far is durable. */
-	whenDurable(): Promise<void> {
-		return this.#lastWrite;
+	/**
+	 * Resolves when every update applied so far is durable. Loops because more may be applied
+	 * while waiting; the caller continues synchronously once nothing is pending.
+	 */
+	async whenDurable(): Promise<void> {
+		while (this.#pendingWrites > 0) await this.#lastWrite.catch(() => undefined);
+	}
+
+	/** Re-measures `bytes` as the encoded size of the current state (after GC of deleted content). */
+	measure(): number {
+		this.bytes = Y.encodeStateAsUpdate(this.doc).byteLength;
+		return this.bytes;
 	}
 
 	destroy() {

@@ -21,6 +21,7 @@ import {
 } from './connection';
 import { parseDocName } from '../../src/lib/domain/doc-names';
 import { CloseCode } from '../../src/lib/domain/protocol';
+import { sameOrigin } from '../http/api';
 
 type AwarenessChange = { added: number[]; updated: number[]; removed: number[] };
 
@@ -74,6 +75,7 @@ export class SyncServer {
 	async #accept(ws: WebSocket, req: IncomingMessage) {
 		const { log, sessions, conversations, rooms, config } = this.deps;
 		const early: Uint8Array[] = [];
+		let earlyBytes = 0;
 		let conn: SyncConnection | null = null;
 		let chain: Promise<void> = Promise.resolve();
 		let closedEarly = false;
@@ -102,9 +104,11 @@ export class SyncServer {
 		};
 		ws.on('message', (raw: RawData) => {
 			const data = toUint8(raw);
-			if (conn) handle(data);
-			else if (early.length < MAX_EARLY_FRAMES) early.push(data);
-			else closeWith(ws, CloseCode.rateLimited, 'too many messages before authentication');
+			if (conn) return handle(data);
+			earlyBytes += data.byteLength;
+			if (early.length < MAX_EARLY_FRAMES && earlyBytes <= config.limits.maxEarlyBytes)
+				early.push(data);
+			else closeWith(ws, CloseCode.rateLimited, 'too much data before authentication');
 		});
 		ws.on('pong', () => {
 			if (conn) conn.alive = true;
@@ -117,12 +121,20 @@ export class SyncServer {
 
 		try {
 			const url = new URL(req.url ?? '/', 'http://x');
-			const docName = decodeURIComponent(url.pathname.slice(SYNC_PATH_PREFIX.length));
+			let docName: string;
+			try {
+				docName = decodeURIComponent(url.pathname.slice(SYNC_PATH_PREFIX.length));
+			} catch {
+				return closeWith(ws, CloseCode.badRequest, 'malformed document name');
+			}
 			const request = parseDocName(docName);
 			if (!request)
 				return closeWith(ws, CloseCode.notFound, `no document named "${docName.slice(0, 60)}"`);
 			const auth = await sessions.authenticate(req);
 			if (!auth.ok) return closeWith(ws, CloseCode.unauthorized, auth.reason);
+			// Cookies ride along on cross-site sockets: agent (cookie) sockets must come from our pages.
+			if (auth.principal.kind === 'agent' && !sameOrigin(req))
+				return closeWith(ws, CloseCode.forbidden, 'cross-origin socket refused');
 			const access = await conversations.authorize(auth.principal, request);
 			if (!access.ok) return closeWith(ws, CloseCode[access.code], access.reason);
 			const room = await rooms.acquire(access.key);
@@ -182,11 +194,25 @@ export class SyncServer {
 		this.deps.rooms.release(conn.room);
 	}
 
+	/**
+	 * Who owns an awareness client id in a room. Another socket of the same principal gives it up
+	 * (a reconnect that raced the old socket's close); anyone else's stays theirs.
+	 */
 	#ownerOf(room: Room, clientId: number, self: SyncConnection): 'self' | 'other' | 'none' {
 		if (self.clientIds.has(clientId)) return 'self';
-		for (const c of this.#byRoom.get(room) ?? [])
-			if (c !== self && c.clientIds.has(clientId)) return 'other';
+		for (const c of this.#byRoom.get(room) ?? []) {
+			if (c === self || !c.clientIds.has(clientId)) continue;
+			if (c.principal.principal !== self.principal.principal) return 'other';
+			c.clientIds.delete(clientId);
+		}
 		return 'none';
+	}
+
+	/** Closes every socket of one principal, e.g. when they sign out. */
+	disconnect(principal: string, reason: string) {
+		for (const set of this.#byRoom.values())
+			for (const c of set)
+				if (c.principal.principal === principal) c.close(CloseCode.unauthorized, reason);
 	}
 
 	/**

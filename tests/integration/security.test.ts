@@ -335,3 +335,94 @@ describe('anonymous visitors', () => {
 		await waitFor(() => chat.connection === 'connected', 'connects');
 	});
 });
+
+describe('sessions and origins', () => {
+	it('refuses an agent socket opened from another origin', async () => {
+		const { loginAgent } = await import('../helpers/server');
+		const ana = await loginAgent(srv.base, 'ana@example.com');
+		const s = rawSocket(`${srv.wsUrl}/inbox`, {
+			cookie: ana.cookie,
+			origin: 'https://evil.example'
+		});
+		expect(await s.closed).toMatchObject({
+			code: CloseCode.forbidden,
+			reason: 'cross-origin socket refused'
+		});
+		const ok = rawSocket(`${srv.wsUrl}/inbox`, { cookie: ana.cookie, origin: srv.base });
+		await ok.open;
+	});
+
+	it('signing out closes the agent’s sockets and ends the session', async () => {
+		const { customerSide, agentSide, agent, inbox } = await startConversation(srv);
+		track(customerSide);
+		track(agentSide);
+		cleanup.push(() => inbox.destroy());
+		await waitFor(() => agentSide.connection === 'connected', 'connected');
+		const out = await api(srv.base, '/api/auth/logout', { body: {}, cookie: agent.cookie });
+		expect(out.status).toBe(200);
+		await waitFor(() => agentSide.connection === 'closed', 'agent socket closed');
+		expect(agentSide.closedReason).toBe('signed out');
+		const me = await api(srv.base, '/api/agent/me', { cookie: agent.cookie });
+		expect(me.status).toBe(401);
+	});
+
+	it('limits password guessing with 429', async () => {
+		const statuses: number[] = [];
+		for (let i = 0; i < 12; i++)
+			statuses.push(
+				(
+					await api(srv.base, '/api/auth/login', {
+						body: { email: 'ana@example.com', password: `wrong${i}` }
+					})
+				).status
+			);
+		expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
+		expect(statuses.slice(10)).toEqual([429, 429]);
+	});
+
+	it('answers a foreign or null Origin on a write with 403, not an error', async () => {
+		for (const origin of ['null', 'https://evil.example']) {
+			const res = await fetch(srv.base + '/api/auth/login', {
+				method: 'POST',
+				headers: { 'content-type': 'application/json', origin },
+				body: JSON.stringify({ email: 'ana@example.com', password: 'parley' })
+			});
+			expect(res.status).toBe(403);
+			expect(await res.json()).toMatchObject({ error: { code: 'cross_origin' } });
+		}
+	});
+});
+
+describe('outbox housekeeping', () => {
+	it('prunes merged entries, and a rejection reaches every device of the author', async () => {
+		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
+		inbox.destroy();
+		track(customerSide);
+		track(agentSide);
+		customerSide.send('one');
+		customerSide.send('two');
+		await waitFor(() => texts(agentSide).includes('two'), 'merged');
+		await waitFor(() => outboxEntriesOf(customerSide.outbox).length === 0, 'outbox pruned');
+		expect(customerSide.transcript.filter((t) => t.mine).map((t) => t.state)).toEqual([
+			'sent',
+			'sent',
+			'sent'
+		]);
+
+		outboxEntriesOf(customerSide.outbox).push([
+			{ id: 'badentry0001', text: ' ', time: Date.now() }
+		]);
+		await waitFor(
+			() => customerSide.transcript.find((t) => t.id === 'badentry0001')?.state === 'rejected',
+			'rejected'
+		);
+		const other = track(customerChat(srv, customer));
+		await waitFor(
+			() => other.transcript.find((t) => t.id === 'badentry0001')?.state === 'rejected',
+			'on the other device'
+		);
+		expect(other.transcript.find((t) => t.id === 'badentry0001')?.rejection).toBe(
+			'text: text is empty'
+		);
+	});
+});

@@ -12,9 +12,10 @@ import { MESSAGE_LIMITS, OutboxEntrySchema, type Message, type Role } from '../d
 import {
 	messagesOf,
 	metaOf,
-	readsOf,
 	outboxEntriesOf,
 	outboxCursorOf,
+	outboxRejectionsOf,
+	seenByOtherRole,
 	type ConversationMeta
 } from '../domain/conversation-doc';
 import { conversationDocName, outboxDocName } from '../domain/doc-names';
@@ -114,6 +115,7 @@ export class ChatSession {
 			this.#onNotice(JSON.parse(decoding.readVarString(decoder)) as Notice);
 
 		const changed = () => this.#emit();
+		this.conversation.on('update', () => this.#prune());
 		this.conversation.on('update', changed);
 		this.outbox.on('update', changed);
 		this.conversationProvider.awareness.on('change', changed);
@@ -140,6 +142,26 @@ export class ChatSession {
 	#onNotice(notice: Notice) {
 		if (notice.type === 'rejected' && notice.id) this.#rejections.set(notice.id, notice.reason);
 		this.#emit();
+	}
+
+	/**
+	 * Drops own entries from the outbox once the transcript holds them (they are durable there),
+	 * so the outbox only carries what is still on its way.
+	 */
+	#prune() {
+		const entries = outboxEntriesOf(this.outbox);
+		if (entries.length === 0) return;
+		const merged = new Set<string>();
+		for (const m of messagesOf(this.conversation))
+			if (m.author === this.opts.me.principal) merged.add(m.id);
+		const drop: number[] = [];
+		entries.forEach((e, i) => {
+			if (merged.has((e as { id?: string }).id ?? '')) drop.push(i);
+		});
+		if (drop.length === 0) return;
+		this.outbox.transact(() => {
+			for (let i = drop.length - 1; i >= 0; i--) entries.delete(drop[i], 1);
+		});
 	}
 
 	onChange(fn: () => void): () => void {
@@ -218,9 +240,8 @@ export class ChatSession {
 	get transcript(): TranscriptItem[] {
 		const me = this.opts.me;
 		const messages = messagesOf(this.conversation).toArray();
-		let seenByOthers = 0;
-		for (const [principal, mark] of readsOf(this.conversation).entries())
-			if (principal !== me.principal) seenByOthers = Math.max(seenByOthers, mark.seen);
+		const seenByOthers = seenByOtherRole(this.conversation, me.role);
+		const rejected = outboxRejectionsOf(this.outbox);
 		const merged = new Set<string>();
 		const items: TranscriptItem[] = messages.map((m, index) => {
 			const mine = m.author === me.principal;
@@ -239,7 +260,7 @@ export class ChatSession {
 		for (const raw of outboxEntriesOf(this.outbox).toArray()) {
 			const e = raw as { id?: string; text?: string; time?: number };
 			if (typeof e.id !== 'string' || merged.has(e.id)) continue;
-			const rejection = this.#rejections.get(e.id);
+			const rejection = rejected.get(e.id)?.reason ?? this.#rejections.get(e.id);
 			items.push({
 				id: e.id,
 				kind: 'text',

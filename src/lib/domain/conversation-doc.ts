@@ -26,12 +26,11 @@ export const messagesOf = (doc: Y.Doc) => doc.getArray<Message>('messages');
 export const metaOf = (doc: Y.Doc) => doc.getMap<unknown>('meta');
 export const readsOf = (doc: Y.Doc) => doc.getMap<ReadMark>('reads');
 
-export function readMeta(doc: Y.Doc): Partial<ConversationMeta> {
-	return metaOf(doc).toJSON() as Partial<ConversationMeta>;
-}
-
-/** Highest `seen` among participants of another role: a message below it has been read. */
-export function seenByOthers(doc: Y.Doc, role: ReadMark['role']): number {
+/**
+ * Highest `seen` among participants of the other role: a message at an index below it has
+ * been read. A customer's message is read when an agent saw it, and the other way round.
+ */
+export function seenByOtherRole(doc: Y.Doc, role: ReadMark['role']): number {
 	let seen = 0;
 	for (const mark of readsOf(doc).values())
 		if (mark.role !== role) seen = Math.max(seen, mark.seen);
@@ -41,3 +40,6 @@ export function seenByOthers(doc: Y.Doc, role: ReadMark['role']): number {
 /** The outbox document: a participant's own writes for one conversation. */
 export const outboxEntriesOf = (doc: Y.Doc) => doc.getArray<unknown>('entries');
 export const outboxCursorOf = (doc: Y.Doc) => doc.getMap<unknown>('cursor');
+/** Written by the server: entries it refused, by id, so the author's devices can show why. */
+export const outboxRejectionsOf = (doc: Y.Doc) =>
+	doc.getMap<{ code: string; reason: string }>('rejected');

@@ -5,13 +5,7 @@
  * the transcript, the clock) and appends what it returns. Idempotent by message id, and it
  * keeps each outbox's order, so offline writes arrive in the order written and exactly once.
  */
-import {
-	MESSAGE_LIMITS,
-	parseOutboxEntry,
-	type Message,
-	type Rejection,
-	type Role
-} from './message';
+import { parseOutboxEntry, type Message, type Rejection, type Role } from './message';
 
 export interface Author {
 	/** Principal id, e.g. `customer:c_12` or `agent:a_1`. */
@@ -63,8 +57,9 @@ export function mergeOutbox(input: MergeInput): MergeResult {
 			continue;
 		}
 		seen.add(entry.id);
-		const written = Math.min(entry.time, input.now + MESSAGE_LIMITS.maxClockSkewMs);
-		lastTime = Math.max(lastTime, Math.min(written, input.now));
+		// A device clock may run ahead or behind: never in the future, never before the
+		// author's previous message, so each author's times read in the order they wrote.
+		lastTime = Math.max(lastTime, Math.min(entry.time, input.now));
 		accepted.push({
 			id: entry.id,
 			kind: 'text',

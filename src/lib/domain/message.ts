@@ -11,9 +11,7 @@ export const MESSAGE_LIMITS = {
 	/** Longest message text, in UTF-16 code units. Long enough for a pasted order list. */
 	maxTextChars: 4000,
 	/** Message ids are client-generated (UUIDs); bounded so they cannot bloat documents. */
-	maxIdChars: 64,
-	/** A written time may run ahead of the server clock by this much (clock skew). */
-	maxClockSkewMs: 60_000
+	maxIdChars: 64
 } as const;
 
 export const ROLES = ['customer', 'agent', 'system'] as const;

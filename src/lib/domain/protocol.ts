@@ -16,7 +16,7 @@ export const MessageType = {
 
 /**
  * Close codes. 4400–4499 are terminal: y-websocket ≥ 3.1 does not reconnect after them.
- * 4500–4599 mean "try again later" and the client reconnects with backoff.
+ * Other codes (1011 internal error, 1012 server restarting) make the client reconnect with backoff.
  */
 export const CloseCode = {
 	badRequest: 4400,
@@ -24,8 +24,7 @@ export const CloseCode = {
 	forbidden: 4403,
 	notFound: 4404,
 	messageTooLarge: 4413,
-	rateLimited: 4429,
-	shuttingDown: 4503
+	rateLimited: 4429
 } as const;
 export type CloseCodeName = keyof typeof CloseCode;
 
