@@ -1,8 +1,9 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import { defineConfig } from 'vitest/config';
+import { parleyDevServer } from './server/dev-plugin';
 
 export default defineConfig({
-	plugins: [sveltekit()],
+	plugins: [parleyDevServer(), sveltekit()],
 	test: {
 		projects: [
 			{

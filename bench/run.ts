@@ -20,6 +20,7 @@ import { ChatSession } from '../src/lib/client/chat-session';
 import { messagesOf } from '../src/lib/domain/conversation-doc';
 import { seedBench } from './setup';
 
+process.setMaxListeners(0); // y-websocket adds an exit listener per provider in Node
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
 	args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1] ?? '');

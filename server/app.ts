@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config';
@@ -34,6 +35,10 @@ export interface ParleyOptions {
 
 export interface Parley {
 	server: Server;
+	/** API and health routes as middleware (calls `next` for anything else); for `vite dev`. */
+	handle(req: IncomingMessage, res: ServerResponse, next: () => void): void;
+	/** Takes `/sync/` websocket upgrades; returns false for others (e.g. Vite's HMR socket). */
+	upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
 	config: Config;
 	clock: Clock;
 	log: Logger;
@@ -93,26 +98,33 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	if (config.seedDemo && (await seedDemo(repo, config, clock.now()))) log.info('demo data loaded');
 	await conversations.drainQueue();
 
-	const server = createServer((req, res) => {
+	const handle: Parley['handle'] = (req, res, next) => {
 		api(req, res)
 			.then((handled) => {
-				if (handled) return;
-				if (opts.ui) opts.ui(req, res, () => notFound(res));
-				else notFound(res);
+				if (!handled) next();
 			})
 			.catch((err) => {
 				log.error({ err }, 'unhandled request error');
 				if (!res.headersSent) res.writeHead(500).end();
 			});
-	});
+	};
+	const upgrade: Parley['upgrade'] = (req, socket, head) => {
+		if (!(req.url ?? '').startsWith(SYNC_PATH_PREFIX)) return false;
+		sync.handleUpgrade(req, socket, head);
+		return true;
+	};
+	const server = createServer((req, res) =>
+		handle(req, res, () => (opts.ui ? opts.ui(req, res, () => notFound(res)) : notFound(res)))
+	);
 	server.on('upgrade', (req, socket, head) => {
-		if ((req.url ?? '').startsWith(SYNC_PATH_PREFIX)) sync.handleUpgrade(req, socket, head);
-		else socket.destroy();
+		if (!upgrade(req, socket, head)) socket.destroy();
 	});
 
 	let closing: Promise<void> | null = null;
 	return {
 		server,
+		handle,
+		upgrade,
 		config,
 		clock,
 		log,

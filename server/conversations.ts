@@ -51,6 +51,8 @@ export class DomainError extends Error {
 interface TranscriptIndex {
 	authorsById: Map<string, string>;
 	lastTimeByAuthor: Map<string, number>;
+	/** The conversation is known to have its request time set. */
+	requested: boolean;
 }
 
 interface OutboxState {
@@ -238,7 +240,11 @@ export class ConversationService {
 	#indexOf(doc: Y.Doc): TranscriptIndex {
 		let index = this.#indexes.get(doc);
 		if (!index) {
-			const built: TranscriptIndex = { authorsById: new Map(), lastTimeByAuthor: new Map() };
+			const built: TranscriptIndex = {
+				authorsById: new Map(),
+				lastTimeByAuthor: new Map(),
+				requested: false
+			};
 			const add = (m: Message) => {
 				built.authorsById.set(m.id, m.author);
 				built.lastTimeByAuthor.set(
@@ -303,24 +309,20 @@ export class ConversationService {
 				if (newSeen > prevSeen)
 					reads.set(state.author.principal, { role: state.author.role, seen: newSeen });
 			}, SERVER_ORIGIN);
-			if (result.accepted.length > 0) {
+			// The first customer message makes the conversation a request to route. Checked once per
+			// loaded room, so the hot path does no database work beyond the document log.
+			if (result.accepted.length > 0 && state.author.role === 'customer' && !index.requested) {
 				const row = await repo.conversationById(state.conversationId);
-				if (row && state.author.role === 'customer' && row.requested_at === null) {
+				if (row && row.requested_at === null) {
 					await repo.db
 						.updateTable('conversations')
 						.set({ requested_at: now, updated_at: now })
 						.where('id', '=', row.id)
 						.execute();
 					becameRequest = true;
-				} else {
-					await repo.db
-						.updateTable('conversations')
-						.set({ updated_at: now })
-						.where('id', '=', state.conversationId)
-						.execute();
 				}
+				index.requested = true;
 			}
-			await conv.whenDurable();
 		});
 		if (becameRequest) await this.#exclusive(() => this.#route(state.conversationId));
 	}

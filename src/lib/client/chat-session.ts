@@ -21,6 +21,9 @@ import {
 import { conversationDocName, outboxDocName } from '../domain/doc-names';
 import { MessageType, type Notice } from '../domain/protocol';
 
+/** Merged entries an outbox may hold before the client deletes them. */
+export const PRUNE_AFTER_ENTRIES = 16;
+
 export type DeliveryState = 'pending' | 'sent' | 'read' | 'rejected';
 
 export interface TranscriptItem {
@@ -150,7 +153,8 @@ export class ChatSession {
 	 */
 	#prune() {
 		const entries = outboxEntriesOf(this.outbox);
-		if (entries.length === 0) return;
+		// Batched: each prune is an update the server stores, so wait for a few merged entries.
+		if (entries.length < PRUNE_AFTER_ENTRIES) return;
 		const merged = new Set<string>();
 		for (const m of messagesOf(this.conversation))
 			if (m.author === this.opts.me.principal) merged.add(m.id);

@@ -38,6 +38,10 @@ export function mergeOutbox(input: MergeInput): MergeResult {
 	const seen = new Set<string>();
 	let lastTime = input.lastTimeOfAuthor;
 	for (const raw of input.entries) {
+		// Fast path: an entry this author already merged (not yet pruned) needs no validation.
+		const rawId = (raw as { id?: unknown } | null)?.id;
+		if (typeof rawId === 'string' && input.authorsById.get(rawId) === input.author.principal)
+			continue;
 		const parsed = parseOutboxEntry(raw, input.author.principal);
 		if (!parsed.ok) {
 			const id = parsed.rejection.id;
