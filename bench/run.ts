@@ -201,24 +201,16 @@ async function benchParley(): Promise<Result> {
 	console.log(`parley: seeding ${CONVERSATIONS} conversations…`);
 	const seeded = await seedBench(dbPath, CONVERSATIONS, secret);
 	const port = 3901;
-	const { child, logs } = startProcess(
-		[
-			...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-			'--import',
-			'tsx',
-			'server/main.ts'
-		],
-		{
-			PORT: String(port),
-			HOST: '127.0.0.1',
-			PARLEY_DB: dbPath,
-			PARLEY_SESSION_SECRET: secret,
-			PARLEY_SEED_DEMO: 'false',
-			LOG_LEVEL: 'warn',
-			PARLEY_MESSAGES_PER_SECOND: '1000',
-			PARLEY_MESSAGE_BURST: '1000'
-		}
-	);
+	const { child, logs } = startProcess(['--import', 'tsx', 'server/main.ts'], {
+		PORT: String(port),
+		HOST: '127.0.0.1',
+		PARLEY_DB: dbPath,
+		PARLEY_SESSION_SECRET: secret,
+		PARLEY_SEED_DEMO: 'false',
+		LOG_LEVEL: 'warn',
+		PARLEY_MESSAGES_PER_SECOND: '1000',
+		PARLEY_MESSAGE_BURST: '1000'
+	});
 	try {
 		await waitHttp(`http://127.0.0.1:${port}/healthz`, child, logs);
 		const serverUrl = `ws://127.0.0.1:${port}/sync`;

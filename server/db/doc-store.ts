@@ -3,7 +3,6 @@
  * Two implementations are planned: SQLite (embedded, here) and PostgreSQL (scale-out).
  */
 import type Database from 'better-sqlite3';
-import { Worker } from 'node:worker_threads';
 
 export interface StoredDoc {
 	/** Snapshot first (if any), then every later update, in append order. */
@@ -16,10 +15,7 @@ export interface DocStore {
 	load(doc: string): Promise<StoredDoc>;
 	/** Resolves once the update is durable. */
 	append(doc: string, update: Uint8Array): Promise<void>;
-	/**
-	 * Replaces the stored log with `snapshot`, which must contain every update appended so far
-	 * (encode it immediately before calling).
-	 */
+	/** Replaces the document's log with `snapshot`, which must contain every appended update. */
 	compact(doc: string, snapshot: Uint8Array): Promise<void>;
 	/** Resolves once everything appended so far is durable. */
 	flush(): Promise<void>;
@@ -33,58 +29,34 @@ interface Pending {
 	reject: (e: unknown) => void;
 }
 
-type WriterRequest =
-	| { type: 'append'; items: { doc: string; data: Uint8Array }[] }
-	| { type: 'compact'; doc: string; snapshot: Uint8Array }
-	| { type: 'close' };
-
 /**
- * SQLite doc store. Writes go to a worker thread (doc-writer.worker.mjs) with group commit:
- * while one transaction (and its fsync) is in flight, later appends gather into the next one.
- * A promise resolves only after its transaction committed. Reads use the main connection
- * (WAL: readers see every committed write and never block the writer).
+ * SQLite doc store with group commit: appends made in one event-loop turn are written in one
+ * transaction (one fsync), then their promises resolve.
  */
 export class SqliteDocStore implements DocStore {
 	#raw: Database.Database;
-	#worker: Worker;
 	#pending: Pending[] = [];
-	#inFlight: Promise<void> | null = null;
-	#nextId = 1;
-	#replies = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+	#scheduled: Promise<void> | null = null;
 	#stmts;
 
-	constructor(raw: Database.Database, opts: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
+	constructor(raw: Database.Database) {
 		this.#raw = raw;
-		this.#worker = new Worker(new URL('./doc-writer.worker.mjs', import.meta.url), {
-			workerData: { path: raw.name, synchronous: opts.synchronous ?? 'FULL' }
-		});
-		this.#worker.unref();
-		this.#worker.on('message', (msg: { id: number; ok: boolean; error?: string }) => {
-			const reply = this.#replies.get(msg.id);
-			this.#replies.delete(msg.id);
-			if (msg.ok) reply?.resolve();
-			else reply?.reject(new Error(`document store write failed: ${msg.error}`));
-		});
-		this.#worker.on('error', (err) => {
-			for (const r of this.#replies.values()) r.reject(err);
-			this.#replies.clear();
-		});
 		this.#stmts = {
 			snapshot: raw.prepare<[string], { data: Buffer; upto_seq: number }>(
 				'select data, upto_seq from doc_snapshots where doc = ?'
 			),
 			updates: raw.prepare<[string, number], { data: Buffer }>(
 				'select data from doc_updates where doc = ? and seq > ? order by seq'
-			)
+			),
+			insert: raw.prepare('insert into doc_updates (doc, data) values (?, ?)'),
+			maxSeq: raw.prepare<[string], { m: number | null }>(
+				'select max(seq) as m from doc_updates where doc = ?'
+			),
+			upsertSnapshot: raw.prepare(
+				'insert into doc_snapshots (doc, data, upto_seq) values (?, ?, ?) on conflict(doc) do update set data = excluded.data, upto_seq = excluded.upto_seq'
+			),
+			deleteUpto: raw.prepare('delete from doc_updates where doc = ? and seq <= ?')
 		};
-	}
-
-	#request(req: WriterRequest): Promise<void> {
-		const id = this.#nextId++;
-		return new Promise((resolve, reject) => {
-			this.#replies.set(id, { resolve, reject });
-			this.#worker.postMessage({ id, ...req });
-		});
 	}
 
 	async load(doc: string): Promise<StoredDoc> {
@@ -99,45 +71,49 @@ export class SqliteDocStore implements DocStore {
 	append(doc: string, update: Uint8Array): Promise<void> {
 		return new Promise((resolve, reject) => {
 			this.#pending.push({ doc, update, resolve, reject });
-			if (!this.#inFlight) this.#inFlight = this.#drain();
+			this.#schedule();
 		});
 	}
 
-	/** Sends batches one at a time until nothing is pending. */
-	async #drain() {
-		await new Promise((r) => setImmediate(r)); // gather this turn's appends
-		while (this.#pending.length > 0) {
-			const batch = this.#pending;
-			this.#pending = [];
-			try {
-				await this.#request({
-					type: 'append',
-					items: batch.map((p) => ({ doc: p.doc, data: p.update }))
-				});
-				for (const p of batch) p.resolve();
-			} catch (e) {
-				for (const p of batch) p.reject(e);
-			}
-		}
-		this.#inFlight = null;
+	#schedule() {
+		this.#scheduled ??= new Promise<void>((done) =>
+			setImmediate(() => {
+				this.#scheduled = null;
+				this.#write();
+				done();
+			})
+		);
 	}
 
-	/**
-	 * Posted at once, not after a flush: the worker handles messages in order, so every append
-	 * posted before this one is in `snapshot` (the caller encodes it right before calling) and is
-	 * replaced; appends posted later get higher sequence numbers and are kept.
-	 */
-	compact(doc: string, snapshot: Uint8Array): Promise<void> {
-		return this.#request({ type: 'compact', doc, snapshot });
+	#write() {
+		const batch = this.#pending;
+		this.#pending = [];
+		if (batch.length === 0) return;
+		try {
+			this.#raw.transaction(() => {
+				for (const p of batch) this.#stmts.insert.run(p.doc, Buffer.from(p.update));
+			})();
+			for (const p of batch) p.resolve();
+		} catch (e) {
+			for (const p of batch) p.reject(e);
+		}
+	}
+
+	async compact(doc: string, snapshot: Uint8Array): Promise<void> {
+		await this.flush();
+		this.#raw.transaction(() => {
+			const upto = this.#stmts.maxSeq.get(doc)?.m ?? 0;
+			this.#stmts.upsertSnapshot.run(doc, Buffer.from(snapshot), upto);
+			this.#stmts.deleteUpto.run(doc, upto);
+		})();
 	}
 
 	async flush(): Promise<void> {
-		while (this.#inFlight) await this.#inFlight;
+		if (this.#scheduled) await this.#scheduled;
+		this.#write();
 	}
 
 	async close(): Promise<void> {
 		await this.flush();
-		await this.#request({ type: 'close' });
-		await this.#worker.terminate();
 	}
 }
