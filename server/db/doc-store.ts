@@ -15,7 +15,10 @@ export interface DocStore {
 	load(doc: string): Promise<StoredDoc>;
 	/** Resolves once the update is durable. */
 	append(doc: string, update: Uint8Array): Promise<void>;
-	/** Replaces the document's log with `snapshot`, which must contain every appended update. */
+	/**
+	 * Replaces the stored log with `snapshot`, which must contain every update appended so far
+	 * (encode it immediately before calling).
+	 */
 	compact(doc: string, snapshot: Uint8Array): Promise<void>;
 	/** Resolves once everything appended so far is durable. */
 	flush(): Promise<void>;
@@ -99,8 +102,13 @@ export class SqliteDocStore implements DocStore {
 		}
 	}
 
+	/**
+	 * Synchronous on purpose: pending appends are written first (they are already in `snapshot`,
+	 * which the caller encodes right before calling), then the log up to now is replaced, with no
+	 * await in between for a later update to slip into the deleted range.
+	 */
 	async compact(doc: string, snapshot: Uint8Array): Promise<void> {
-		await this.flush();
+		this.#write();
 		this.#raw.transaction(() => {
 			const upto = this.#stmts.maxSeq.get(doc)?.m ?? 0;
 			this.#stmts.upsertSnapshot.run(doc, Buffer.from(snapshot), upto);
