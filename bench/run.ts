@@ -47,6 +47,8 @@ interface Result {
 	p99: number;
 	max: number;
 	cpuPercent: number;
+	/** CPU of this load-generating process (all clients) during the load, % of one core. */
+	clientCpuPercent: number;
 	cpuMsPerMessage: number;
 	rssMb: number;
 	rssPeakMb: number;
@@ -131,6 +133,7 @@ async function runLoad(
 	}
 	await sleep(1000);
 	const cpu0 = cpuTicks(pid);
+	const client0 = process.cpuUsage();
 	const t0 = performance.now();
 	let rssPeak = 0;
 	let seq = 0;
@@ -153,6 +156,7 @@ async function runLoad(
 	}
 	const loadSeconds = (performance.now() - t0) / 1000;
 	const cpu1 = cpuTicks(pid);
+	const client = process.cpuUsage(client0);
 	const rss = rssMb(pid);
 	rssPeak = Math.max(rssPeak, rss);
 	// drain: wait until everything arrived, or 15 s
@@ -170,6 +174,7 @@ async function runLoad(
 		p99: percentile(sorted, 99),
 		max: sorted[sorted.length - 1] ?? NaN,
 		cpuPercent: (cpuSeconds / loadSeconds) * 100,
+		clientCpuPercent: ((client.user + client.system) / 1e6 / loadSeconds) * 100,
 		cpuMsPerMessage: (cpuSeconds * 1000) / Math.max(1, seq),
 		rssMb: rss,
 		rssPeakMb: rssPeak,
@@ -347,6 +352,7 @@ const rows: [string, (r: Result) => number, number][] = [
 	['latency max (ms)', (r) => r.max, 1],
 	['server CPU (% of one core)', (r) => r.cpuPercent, 1],
 	['server CPU per message (ms)', (r) => r.cpuMsPerMessage, 3],
+	['load generator CPU, all clients (% of one core)', (r) => r.clientCpuPercent, 1],
 	['server RSS at end (MB)', (r) => r.rssMb, 0],
 	['server RSS peak (MB)', (r) => r.rssPeakMb, 0],
 	['connect + first sync (s)', (r) => r.connectSeconds, 1]

@@ -42,6 +42,8 @@ export class SyncConnection {
 	/** Awareness client ids this connection owns in its room. */
 	readonly clientIds = new Set<number>();
 	lastSentAt: number;
+	/** When the keep-alive last pinged this socket; starts at connect time to spread the pings. */
+	lastPingAt = Date.now();
 	alive = true;
 	#tokens: number;
 	#refillAt: number;

@@ -220,20 +220,24 @@ export class SyncServer {
 	 * Transport liveness runs on real time, not the domain clock: it is about the network.
 	 */
 	#scheduleSweep() {
-		const { config } = this.deps;
+		const { keepAliveMs } = this.deps.config.limits;
+		// Ticks ten times per period and handles only the sockets that are due, so thousands of
+		// sockets are pinged spread out over the period rather than in one burst.
 		const timer = setInterval(() => {
 			const now = Date.now();
 			for (const set of this.#byRoom.values())
 				for (const c of set) {
+					if (now - c.lastPingAt < keepAliveMs) continue;
 					if (!c.alive) {
 						c.ws.terminate();
 						continue;
 					}
 					c.alive = false;
+					c.lastPingAt = now;
 					c.ws.ping();
-					if (now - c.lastSentAt >= config.limits.keepAliveMs) c.send(KEEPALIVE);
+					if (now - c.lastSentAt >= keepAliveMs) c.send(KEEPALIVE);
 				}
-		}, config.limits.keepAliveMs);
+		}, keepAliveMs / 10);
 		timer.unref();
 		this.#sweep = { cancel: () => clearInterval(timer) };
 	}
