@@ -47,6 +47,8 @@ interface Result {
 	p99: number;
 	max: number;
 	cpuPercent: number;
+	/** Server event-loop delay p99 over the run (from /healthz), when the server reports it. */
+	serverLoopP99: number;
 	/** CPU of this load-generating process (all clients) during the load, % of one core. */
 	clientCpuPercent: number;
 	cpuMsPerMessage: number;
@@ -97,7 +99,10 @@ function startProcess(cmd: string[], env: Record<string, string>) {
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	child.stdout!.on('data', (d) => logs.length < 200 && logs.push(String(d)));
-	child.stderr!.on('data', (d) => logs.length < 200 && logs.push(String(d)));
+	child.stderr!.on('data', (d) => {
+		if (logs.length < 200) logs.push(String(d));
+		if (process.env.BENCH_SHOW_SERVER_STDERR) process.stderr.write(d);
+	});
 	return { child, logs };
 }
 
@@ -109,6 +114,7 @@ function percentile(sorted: number[], p: number) {
 async function runLoad(
 	name: string,
 	pid: number,
+	healthUrl: string | null,
 	pairs: { customer: Participant; agent: Participant }[],
 	connectSeconds: number
 ): Promise<Result> {
@@ -163,6 +169,9 @@ async function runLoad(
 	const drainDeadline = performance.now() + 15_000;
 	while (deliveries.size < seq && performance.now() < drainDeadline) await sleep(50);
 	const sorted = latencies.sort((a, b) => a - b);
+	const health = healthUrl
+		? ((await (await fetch(healthUrl)).json()) as { eventLoopDelayMs?: { p99: number } })
+		: null;
 	const cpuSeconds = (cpu1 - cpu0) / 100;
 	return {
 		name,
@@ -174,6 +183,7 @@ async function runLoad(
 		p99: percentile(sorted, 99),
 		max: sorted[sorted.length - 1] ?? NaN,
 		cpuPercent: (cpuSeconds / loadSeconds) * 100,
+		serverLoopP99: health?.eventLoopDelayMs?.p99 ?? NaN,
 		clientCpuPercent: ((client.user + client.system) / 1e6 / loadSeconds) * 100,
 		cpuMsPerMessage: (cpuSeconds * 1000) / Math.max(1, seq),
 		rssMb: rss,
@@ -265,7 +275,13 @@ async function benchParley(): Promise<Result> {
 		console.log(
 			`parley: ${CONVERSATIONS * 4} sockets connected in ${connectSeconds.toFixed(1)} s; loading…`
 		);
-		const result = await runLoad('parley', child.pid!, pairs, connectSeconds);
+		const result = await runLoad(
+			'parley',
+			child.pid!,
+			`http://127.0.0.1:${port}/healthz`,
+			pairs,
+			connectSeconds
+		);
 		for (const p of pairs) {
 			p.customer.destroy();
 			p.agent.destroy();
@@ -323,7 +339,7 @@ async function benchReference(): Promise<Result> {
 		console.log(
 			`reference: ${CONVERSATIONS * 2} sockets connected in ${connectSeconds.toFixed(1)} s; loading…`
 		);
-		const result = await runLoad('reference', child.pid!, pairs, connectSeconds);
+		const result = await runLoad('reference', child.pid!, null, pairs, connectSeconds);
 		for (const p of pairs) {
 			p.customer.destroy();
 			p.agent.destroy();
@@ -352,6 +368,7 @@ const rows: [string, (r: Result) => number, number][] = [
 	['latency max (ms)', (r) => r.max, 1],
 	['server CPU (% of one core)', (r) => r.cpuPercent, 1],
 	['server CPU per message (ms)', (r) => r.cpuMsPerMessage, 3],
+	['server event-loop delay p99 (ms)', (r) => r.serverLoopP99, 1],
 	['load generator CPU, all clients (% of one core)', (r) => r.clientCpuPercent, 1],
 	['server RSS at end (MB)', (r) => r.rssMb, 0],
 	['server RSS peak (MB)', (r) => r.rssPeakMb, 0],

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse, type Server } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config';
 import { systemClock, type Clock } from './clock';
@@ -64,6 +65,21 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		? new TextEncoder().encode(config.sessionSecret)
 		: await loadOrCreateKey(sqlite.raw);
 
+	// Event-loop delay over the last full 10 s window, for /healthz: the first thing to look at
+	// when latency grows.
+	const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+	loopDelay.enable();
+	let lastWindow = { p50: 0, p99: 0, max: 0 };
+	const loopWindow = setInterval(() => {
+		lastWindow = {
+			p50: round(loopDelay.percentile(50) / 1e6),
+			p99: round(loopDelay.percentile(99) / 1e6),
+			max: round(loopDelay.max / 1e6)
+		};
+		loopDelay.reset();
+	}, 10_000);
+	loopWindow.unref();
+
 	let conversations: ConversationService | null = null;
 	const rooms = new RoomManager({
 		store,
@@ -91,7 +107,11 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		sessions,
 		conversations,
 		widgetKey,
-		health: () => ({ connections: sync.connectionCount, documents: rooms.size }),
+		health: () => ({
+			connections: sync.connectionCount,
+			documents: rooms.size,
+			eventLoopDelayMs: lastWindow
+		}),
 		disconnect: (principal, reason) => sync.disconnect(principal, reason)
 	});
 
@@ -149,11 +169,15 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 				await store.close();
 				await fanout.close();
 				await sqlite.db.destroy();
+				clearInterval(loopWindow);
+				loopDelay.disable();
 			})();
 			return closing;
 		}
 	};
 }
+
+const round = (n: number) => Math.round(n * 10) / 10;
 
 function notFound(res: ServerResponse) {
 	res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');

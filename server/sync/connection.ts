@@ -80,8 +80,8 @@ export class SyncConnection {
 		encoding.writeVarUint(encoder, MessageType.sync);
 		syncProtocol.writeSyncStep1(encoder, this.room.doc);
 		this.send(encoding.toUint8Array(encoder));
-		const states = this.room.awareness.getStates();
-		if (states.size > 0) this.send(encodeAwareness(this.room, [...states.keys()]));
+		const states = this.room.awareness?.getStates();
+		if (states && states.size > 0) this.send(encodeAwareness(this.room, [...states.keys()]));
 	}
 
 	send(message: Uint8Array) {
@@ -137,7 +137,7 @@ export class SyncConnection {
 			case MessageType.awareness:
 				return this.#receiveAwareness(decoder);
 			case MessageType.queryAwareness:
-				this.send(encodeAwareness(this.room, [...this.room.awareness.getStates().keys()]));
+				this.send(encodeAwareness(this.room, [...(this.room.awareness?.getStates().keys() ?? [])]));
 				return;
 			case MessageType.auth:
 				return; // authentication happens on upgrade; nothing to read here
@@ -201,7 +201,8 @@ export class SyncConnection {
 		} catch {
 			throw new ConnectionError(CloseCode.badRequest, 'malformed awareness message');
 		}
-		if (!this.access.typing) return;
+		const awareness = this.room.awareness;
+		if (!this.access.typing || !awareness) return;
 		let sanitized;
 		try {
 			sanitized = sanitizeAwarenessUpdate(
@@ -224,7 +225,7 @@ export class SyncConnection {
 				code: 'awareness_not_yours',
 				reason: 'awareness may only describe your own client'
 			});
-		awarenessProtocol.applyAwarenessUpdate(this.room.awareness, sanitized.update, this);
+		awarenessProtocol.applyAwarenessUpdate(awareness, sanitized.update, this);
 	}
 
 	close(code: number, reason: string) {
@@ -232,7 +233,7 @@ export class SyncConnection {
 		this.#closed = true;
 		this.room.durableListeners.delete(this.#onDurable);
 		this.room.noticeListeners.delete(this.#onNotice);
-		if (this.clientIds.size > 0)
+		if (this.clientIds.size > 0 && this.room.awareness)
 			awarenessProtocol.removeAwarenessStates(this.room.awareness, [...this.clientIds], this);
 		closeWith(this.ws, code, reason);
 	}
@@ -254,7 +255,9 @@ export function encodeAwareness(room: Room, clients: number[]): Uint8Array {
 	encoding.writeVarUint(encoder, MessageType.awareness);
 	encoding.writeVarUint8Array(
 		encoder,
-		awarenessProtocol.encodeAwarenessUpdate(room.awareness, clients)
+		room.awareness
+			? awarenessProtocol.encodeAwarenessUpdate(room.awareness, clients)
+			: new Uint8Array([0])
 	);
 	return encoding.toUint8Array(encoder);
 }

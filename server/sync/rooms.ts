@@ -19,7 +19,11 @@ export type RoomListener = (update: Uint8Array, origin: unknown) => void;
 
 export class Room {
 	readonly doc = new Y.Doc({ gc: true });
-	readonly awareness: Awareness;
+	/**
+	 * Typing and presence; only conversation rooms have one. Each y-protocols Awareness runs its
+	 * own interval timer, so outbox and inbox rooms (no typing) do without.
+	 */
+	readonly awareness: Awareness | null;
 	/** Called after an update is durable, in order; connections broadcast from here. */
 	readonly durableListeners = new Set<RoomListener>();
 	/** Called synchronously when the doc changes (e.g. to schedule a merge). */
@@ -40,8 +44,8 @@ export class Room {
 		private readonly fanout: Fanout,
 		private readonly log: Logger
 	) {
-		this.awareness = new Awareness(this.doc);
-		this.awareness.setLocalState(null);
+		this.awareness = key.startsWith('conv:') ? new Awareness(this.doc) : null;
+		this.awareness?.setLocalState(null);
 		this.doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(update, origin));
 	}
 
@@ -99,7 +103,7 @@ export class Room {
 	}
 
 	destroy() {
-		this.awareness.destroy();
+		this.awareness?.destroy();
 		this.doc.destroy();
 	}
 }

@@ -173,8 +173,10 @@ export class SyncServer {
 				const message = encodeAwareness(room, changed);
 				for (const c of members) c.send(message);
 			};
-			room.awareness.on('update', onAwareness);
-			this.#awarenessHandlers.set(room, onAwareness);
+			if (room.awareness) {
+				room.awareness.on('update', onAwareness);
+				this.#awarenessHandlers.set(room, onAwareness);
+			}
 			this.#byRoom.set(room, members);
 			set = members;
 		}
@@ -188,7 +190,7 @@ export class SyncServer {
 		if (set && set.size === 0) {
 			this.#byRoom.delete(conn.room);
 			const handler = this.#awarenessHandlers.get(conn.room);
-			if (handler) conn.room.awareness.off('update', handler);
+			if (handler) conn.room.awareness?.off('update', handler);
 			this.#awarenessHandlers.delete(conn.room);
 		}
 		this.deps.rooms.release(conn.room);
