@@ -7,6 +7,8 @@
  * the other participant sees it), lost and duplicated messages, server CPU and resident memory.
  *
  *   npm run bench -- [--conversations 1000] [--rate 500] [--seconds 20] [--only parley|reference]
+ *
+ * BENCH_NODE_ARGS adds Node flags to the Parley server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -216,16 +218,25 @@ async function benchParley(): Promise<Result> {
 	console.log(`parley: seeding ${CONVERSATIONS} conversations…`);
 	const seeded = await seedBench(dbPath, CONVERSATIONS, secret);
 	const port = 3901;
-	const { child, logs } = startProcess(['--import', 'tsx', 'server/main.ts'], {
-		PORT: String(port),
-		HOST: '127.0.0.1',
-		PARLEY_DB: dbPath,
-		PARLEY_SESSION_SECRET: secret,
-		PARLEY_SEED_DEMO: 'false',
-		LOG_LEVEL: 'warn',
-		PARLEY_MESSAGES_PER_SECOND: '1000',
-		PARLEY_MESSAGE_BURST: '1000'
-	});
+	const { child, logs } = startProcess(
+		[
+			...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+			'--import',
+			'tsx',
+			'server/main.ts'
+		],
+		{
+			PORT: String(port),
+			HOST: '127.0.0.1',
+			PARLEY_DB: dbPath,
+			PARLEY_SESSION_SECRET: secret,
+			PARLEY_SEED_DEMO: 'false',
+			PARLEY_SQLITE_SYNCHRONOUS: process.env.PARLEY_SQLITE_SYNCHRONOUS ?? 'full',
+			LOG_LEVEL: 'warn',
+			PARLEY_MESSAGES_PER_SECOND: '1000',
+			PARLEY_MESSAGE_BURST: '1000'
+		}
+	);
 	try {
 		await waitHttp(`http://127.0.0.1:${port}/healthz`, child, logs);
 		const serverUrl = `ws://127.0.0.1:${port}/sync`;

@@ -57,7 +57,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	const { config } = opts;
 	const clock = opts.clock ?? systemClock;
 	const log = opts.log ?? pino({ level: config.logLevel });
-	const sqlite = await openSqlite(config.databasePath);
+	const sqlite = await openSqlite(config.databasePath, config.sqliteSynchronous);
 	const repo = new Repo(sqlite.db);
 	const store = new SqliteDocStore(sqlite.raw);
 	const fanout = opts.fanout ?? new LocalFanout();

@@ -11,6 +11,12 @@ export const ConfigSchema = z.object({
 	host: z.string().default('0.0.0.0'),
 	/** SQLite file of the embedded store. */
 	databasePath: z.string().default('data/parley.db'),
+	/**
+	 * SQLite `synchronous` in WAL mode. `full` (default): a commit is fsynced, so "sent" survives
+	 * power loss. `normal`: survives a crash of the process (kill -9) but not of the machine;
+	 * faster. See docs/performance.md.
+	 */
+	sqliteSynchronous: z.enum(['full', 'normal']).default('full'),
 	/** Key for Parley's own widget session tokens. If unset, one is generated once and kept in the store. */
 	sessionSecret: z.string().min(32).optional(),
 	/** Load the demo workstreams and agents on start when the store has no agents yet. */
@@ -51,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		port: get('PORT'),
 		host: get('HOST'),
 		databasePath: get('PARLEY_DB'),
+		sqliteSynchronous: get('PARLEY_SQLITE_SYNCHRONOUS'),
 		sessionSecret: get('PARLEY_SESSION_SECRET'),
 		seedDemo: get('PARLEY_SEED_DEMO') ? get('PARLEY_SEED_DEMO') !== 'false' : undefined,
 		demoWidgetSecret: get('PARLEY_DEMO_WIDGET_SECRET'),

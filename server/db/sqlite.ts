@@ -11,12 +11,16 @@ export interface SqliteHandle {
 	db: Kysely<Schema>;
 }
 
-export async function openSqlite(path: string): Promise<SqliteHandle> {
+export async function openSqlite(
+	path: string,
+	synchronous: 'full' | 'normal' = 'full'
+): Promise<SqliteHandle> {
 	if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
 	const raw = new Database(path);
 	raw.pragma('journal_mode = WAL');
-	// FULL: a commit is on disk before we call a message "sent".
-	raw.pragma('synchronous = FULL');
+	// FULL: a commit is on disk before we call a message "sent". NORMAL (opt-in): in WAL mode a
+	// commit survives a process crash, not a power cut.
+	raw.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
 	raw.pragma('busy_timeout = 5000');
 	const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: raw }) });
 	await migrate(db as Kysely<unknown>);

@@ -218,18 +218,21 @@ export class SyncServer {
 	}
 
 	/**
-	 * Keeps quiet sockets alive for y-websocket's 30 s watchdog and drops dead TCP peers.
+	 * Keeps quiet sockets alive for y-websocket's 30 s watchdog (a message after keepAliveMs of
+	 * silence) and drops dead TCP peers (a ping every 3 × keepAliveMs, unanswered by the next).
 	 * Transport liveness runs on real time, not the domain clock: it is about the network.
 	 */
 	#scheduleSweep() {
 		const { keepAliveMs } = this.deps.config.limits;
-		// Ticks ten times per period and handles only the sockets that are due, so thousands of
-		// sockets are pinged spread out over the period rather than in one burst.
+		const pingEveryMs = keepAliveMs * 3;
+		// Ticks often and handles only the sockets that are due, so thousands of sockets that
+		// connected together are not all pinged in one burst (a burst stalls the event loop).
 		const timer = setInterval(() => {
 			const now = Date.now();
 			for (const set of this.#byRoom.values())
 				for (const c of set) {
-					if (now - c.lastPingAt < keepAliveMs) continue;
+					if (now - c.lastSentAt >= keepAliveMs) c.send(KEEPALIVE);
+					if (now - c.lastPingAt < pingEveryMs) continue;
 					if (!c.alive) {
 						c.ws.terminate();
 						continue;
@@ -237,9 +240,8 @@ export class SyncServer {
 					c.alive = false;
 					c.lastPingAt = now;
 					c.ws.ping();
-					if (now - c.lastSentAt >= keepAliveMs) c.send(KEEPALIVE);
 				}
-		}, keepAliveMs / 10);
+		}, keepAliveMs / 100);
 		timer.unref();
 		this.#sweep = { cancel: () => clearInterval(timer) };
 	}
