@@ -168,7 +168,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 				await rooms.closeAll();
 				await store.close();
 				await fanout.close();
-				await sqlite.db.destroy();
+				await sqlite.close();
 				clearInterval(loopWindow);
 				loopDelay.disable();
 			})();

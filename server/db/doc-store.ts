@@ -94,7 +94,11 @@ export class SqliteDocStore implements DocStore {
 		if (batch.length === 0) return;
 		try {
 			this.#raw.transaction(() => {
-				for (const p of batch) this.#stmts.insert.run(p.doc, Buffer.from(p.update));
+				for (const p of batch)
+					this.#stmts.insert.run(
+						p.doc,
+						Buffer.from(p.update.buffer, p.update.byteOffset, p.update.byteLength)
+					);
 			})();
 			for (const p of batch) p.resolve();
 		} catch (e) {

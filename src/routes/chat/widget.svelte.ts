@@ -35,6 +35,8 @@ export class Widget {
 	phase = $state<Phase>({ kind: 'loading' });
 	session = $state<WidgetSession | null>(null);
 	chat = $state<ChatView | null>(null);
+	/** The workstream's public settings, known before a session exists (title, greeting). */
+	info = $state<WidgetSession['workstream'] | null>(null);
 	#stopNetwork: (() => void) | null = null;
 
 	constructor(
@@ -60,6 +62,7 @@ export class Widget {
 			const info = await fetch(`/api/widget/workstreams/${encodeURIComponent(this.slug)}`)
 				.then((r) => r.json())
 				.catch(() => null);
+			if (info?.workstream) this.info = info.workstream;
 			if (info?.workstream?.authRequired) {
 				this.phase = { kind: 'needs-sign-in', message: 'Sign in on the site to chat with us.' };
 				return;
