@@ -168,7 +168,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 				await rooms.closeAll();
 				await store.close();
 				await fanout.close();
-				await sqlite.close();
+				await sqlite.db.destroy();
 				clearInterval(loopWindow);
 				loopDelay.disable();
 			})();

@@ -10,7 +10,7 @@ const open: { h: SqliteHandle; store: SqliteDocStore; dir: string }[] = [];
 afterEach(async () => {
 	for (const o of open.splice(0)) {
 		await o.store.close();
-		await o.h.close();
+		await o.h.db.destroy();
 		rmSync(o.dir, { recursive: true, force: true });
 	}
 });

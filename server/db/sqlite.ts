@@ -2,7 +2,6 @@
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import type { Database as Schema } from './schema';
 import { migrate } from './migrations';
@@ -10,8 +9,6 @@ import { migrate } from './migrations';
 export interface SqliteHandle {
 	raw: Database.Database;
 	db: Kysely<Schema>;
-	/** Stops the checkpointer and checkpoints what is left. */
-	close(): Promise<void>;
 }
 
 export async function openSqlite(
@@ -27,25 +24,5 @@ export async function openSqlite(
 	raw.pragma('busy_timeout = 5000');
 	const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: raw }) });
 	await migrate(db as Kysely<unknown>);
-	if (path === ':memory:') return { raw, db, close: () => db.destroy() };
-	// Checkpoints run on a worker (checkpointer.worker.mjs). The connection's own automatic
-	// checkpoint, which would stall a commit on the event loop, only remains as a safety net.
-	raw.pragma('wal_autocheckpoint = 20000');
-	const checkpointer = new Worker(new URL('./checkpointer.worker.mjs', import.meta.url), {
-		workerData: { path, intervalMs: 500 }
-	});
-	checkpointer.unref();
-	return {
-		raw,
-		db,
-		async close() {
-			await new Promise<void>((resolve) => {
-				checkpointer.once('message', () => resolve());
-				checkpointer.once('exit', () => resolve());
-				checkpointer.postMessage('close');
-			});
-			await checkpointer.terminate();
-			await db.destroy(); // closes `raw`
-		}
-	};
+	return { raw, db };
 }
