@@ -211,6 +211,34 @@ async function connectAll<T extends { synced(): boolean }>(
 	return out;
 }
 
+/** Connects every pair, runs the load, and closes the clients. */
+async function measure(
+	name: string,
+	socketsPerPair: number,
+	pid: number,
+	healthUrl: string | null,
+	makePair: (i: number) => { customer: Participant; agent: Participant; synced(): boolean }
+): Promise<Result> {
+	const t0 = performance.now();
+	const pairs = await connectAll(makePair, CONVERSATIONS);
+	const connectSeconds = (performance.now() - t0) / 1000;
+	console.log(
+		`${name}: ${CONVERSATIONS * socketsPerPair} sockets connected in ${connectSeconds.toFixed(1)} s; loading…`
+	);
+	const result = await runLoad(name, pid, healthUrl, pairs, connectSeconds);
+	for (const p of pairs) {
+		p.customer.destroy();
+		p.agent.destroy();
+	}
+	return result;
+}
+
+async function stopServer(child: ChildProcess, dir: string) {
+	child.kill('SIGTERM');
+	await new Promise((r) => child.once('exit', r));
+	rmSync(dir, { recursive: true, force: true });
+}
+
 async function benchParley(): Promise<Result> {
 	const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
 	const secret = 'bench-session-secret-bench-session-secret';
@@ -257,8 +285,7 @@ async function benchParley(): Promise<Result> {
 				destroy: () => session.destroy()
 			};
 		};
-		const t0 = performance.now();
-		const pairs = await connectAll((i) => {
+		return await measure('parley', 4, child.pid!, `http://127.0.0.1:${port}/healthz`, (i) => {
 			const s = seeded[i];
 			const customer = new ChatSession({
 				serverUrl,
@@ -281,27 +308,9 @@ async function benchParley(): Promise<Result> {
 			const c = participant(customer);
 			const a = participant(agent);
 			return { customer: c, agent: a, synced: () => c.synced() && a.synced() };
-		}, CONVERSATIONS);
-		const connectSeconds = (performance.now() - t0) / 1000;
-		console.log(
-			`parley: ${CONVERSATIONS * 4} sockets connected in ${connectSeconds.toFixed(1)} s; loading…`
-		);
-		const result = await runLoad(
-			'parley',
-			child.pid!,
-			`http://127.0.0.1:${port}/healthz`,
-			pairs,
-			connectSeconds
-		);
-		for (const p of pairs) {
-			p.customer.destroy();
-			p.agent.destroy();
-		}
-		return result;
+		});
 	} finally {
-		child.kill('SIGTERM');
-		await new Promise((r) => child.once('exit', r));
-		rmSync(dir, { recursive: true, force: true });
+		await stopServer(child, dir);
 	}
 }
 
@@ -340,26 +349,13 @@ async function benchReference(): Promise<Result> {
 				}
 			};
 		};
-		const t0 = performance.now();
-		const pairs = await connectAll((i) => {
+		return await measure('reference', 2, child.pid!, null, (i) => {
 			const c = participant(`conv-${i}`);
 			const a = participant(`conv-${i}`);
 			return { customer: c, agent: a, synced: () => c.synced() && a.synced() };
-		}, CONVERSATIONS);
-		const connectSeconds = (performance.now() - t0) / 1000;
-		console.log(
-			`reference: ${CONVERSATIONS * 2} sockets connected in ${connectSeconds.toFixed(1)} s; loading…`
-		);
-		const result = await runLoad('reference', child.pid!, null, pairs, connectSeconds);
-		for (const p of pairs) {
-			p.customer.destroy();
-			p.agent.destroy();
-		}
-		return result;
+		});
 	} finally {
-		child.kill('SIGTERM');
-		await new Promise((r) => child.once('exit', r));
-		rmSync(dir, { recursive: true, force: true });
+		await stopServer(child, dir);
 	}
 }
 

@@ -56,6 +56,15 @@ function syncUpdateMessage(update: Uint8Array) {
 	return encoding.toUint8Array(e);
 }
 
+/** A conversation with a customer and an agent who accepted; cleaned up after the test. */
+async function started() {
+	const c = await startConversation(srv);
+	c.inbox.destroy();
+	track(c.customerSide);
+	track(c.agentSide);
+	return c;
+}
+
 const texts = (s: ChatSession) => s.transcript.filter((t) => t.kind === 'text').map((t) => t.text);
 
 describe('authentication and authorization', () => {
@@ -108,10 +117,7 @@ describe('authentication and authorization', () => {
 
 describe('the shared conversation document is written by the server only', () => {
 	it('a raw Yjs update sent to the conversation changes nothing, for anyone', async () => {
-		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		track(customerSide);
-		track(agentSide);
+		const { customer, customerSide, agentSide } = await started();
 		await waitFor(() => texts(agentSide).length === 1, 'first message');
 		const before = messagesOf(agentSide.conversation).length;
 
@@ -150,10 +156,7 @@ describe('the shared conversation document is written by the server only', () =>
 	});
 
 	it('a forged author in the outbox is rejected with a clear notice and nothing is stored', async () => {
-		const { customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		track(customerSide);
-		track(agentSide);
+		const { customerSide, agentSide } = await started();
 		await waitFor(() => texts(agentSide).length === 1, 'first message');
 		outboxEntriesOf(customerSide.outbox).push([
 			{ id: 'forgedauthor1', text: 'I am the agent', time: Date.now(), author: 'agent:someone' }
@@ -171,10 +174,7 @@ describe('the shared conversation document is written by the server only', () =>
 	});
 
 	it('an over-long text is rejected, and other entries still merge', async () => {
-		const { customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		track(customerSide);
-		track(agentSide);
+		const { customerSide, agentSide } = await started();
 		outboxEntriesOf(customerSide.outbox).push([
 			{ id: 'toolong12345', text: 'x'.repeat(5000), time: Date.now() }
 		]);
@@ -190,10 +190,7 @@ describe('the shared conversation document is written by the server only', () =>
 	});
 
 	it("no one can change or delete another's message: an outbox only adds as its owner", async () => {
-		const { customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		track(customerSide);
-		track(agentSide);
+		const { customerSide, agentSide } = await started();
 		agentSide.send('agent said this');
 		await waitFor(() => texts(customerSide).includes('agent said this'), 'agent message');
 		const agentMsg = customerSide.transcript.find((t) => t.text === 'agent said this')!;
@@ -214,10 +211,7 @@ describe('the shared conversation document is written by the server only', () =>
 
 describe('limits and malformed input', () => {
 	it('closes an oversized frame with 4413 and keeps serving everyone else', async () => {
-		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		track(customerSide);
-		track(agentSide);
+		const { customer, customerSide, agentSide } = await started();
 		const s = rawSocket(
 			`${srv.wsUrl}/conversation/${customer.conversationId}/outbox?token=${customer.sessionToken}`
 		);
@@ -232,10 +226,7 @@ describe('limits and malformed input', () => {
 	});
 
 	it('closes a malformed update with 4400 and stores nothing of it', async () => {
-		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		track(customerSide);
-		track(agentSide);
+		const { customer, customerSide, agentSide } = await started();
 		const s = rawSocket(
 			`${srv.wsUrl}/conversation/${customer.conversationId}/outbox?token=${customer.sessionToken}`
 		);
@@ -256,10 +247,7 @@ describe('limits and malformed input', () => {
 	});
 
 	it('closes a flooding connection with 4429 and nobody else is affected', async () => {
-		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		track(customerSide);
-		track(agentSide);
+		const { customer, customerSide, agentSide } = await started();
 		const s = rawSocket(
 			`${srv.wsUrl}/conversation/${customer.conversationId}?token=${customer.sessionToken}`
 		);
@@ -274,10 +262,7 @@ describe('limits and malformed input', () => {
 
 describe('awareness is bound to identity', () => {
 	it("one client cannot set another's state or pretend to be someone else", async () => {
-		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		track(customerSide);
-		track(agentSide);
+		const { customer, customerSide, agentSide } = await started();
 		await waitFor(
 			() => agentSide.connection === 'connected' && customerSide.connection === 'connected',
 			'connected'
@@ -395,10 +380,7 @@ describe('sessions and origins', () => {
 
 describe('outbox housekeeping', () => {
 	it('prunes merged entries, and a rejection reaches every device of the author', async () => {
-		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		track(customerSide);
-		track(agentSide);
+		const { customer, customerSide, agentSide } = await started();
 		for (let i = 0; i < PRUNE_AFTER_ENTRIES + 4; i++) customerSide.send(`m${i}`);
 		await waitFor(() => texts(agentSide).includes(`m${PRUNE_AFTER_ENTRIES + 3}`), 'merged');
 		// Merged entries are deleted in batches: the outbox never holds a full batch for long.
