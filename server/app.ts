@@ -69,7 +69,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	// when latency grows.
 	const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 	loopDelay.enable();
-	let lastWindow = { p50: 0, p99: 0, max: 0 };
+	let lastWindow: { p50: number; p99: number; max: number } | null = null; // until the first 10 s pass
 	const loopWindow = setInterval(() => {
 		lastWindow = {
 			p50: round(loopDelay.percentile(50) / 1e6),
