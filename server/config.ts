@@ -45,8 +45,11 @@ export const ConfigSchema = z.object({
 		anonymousSessionsPerMinute: int(60),
 		/** Bytes a socket may send before its authentication finishes. */
 		maxEarlyBytes: int(1024 * 1024),
-		/** Keep-alive interval; y-websocket clients drop a socket silent for 30 s. */
-		keepAliveMs: int(10_000)
+		/**
+		 * A socket silent this long gets an empty message: y-websocket clients drop a socket that
+		 * received nothing for 30 s. Sockets are also pinged every 30 s to find dead peers.
+		 */
+		keepAliveMs: int(20_000)
 	})
 });
 export type Config = z.infer<typeof ConfigSchema>;

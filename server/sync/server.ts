@@ -219,12 +219,12 @@ export class SyncServer {
 
 	/**
 	 * Keeps quiet sockets alive for y-websocket's 30 s watchdog (a message after keepAliveMs of
-	 * silence) and drops dead TCP peers (a ping every 3 × keepAliveMs, unanswered by the next).
+	 * silence) and drops dead TCP peers (a ping every 30 s, unanswered by the next).
 	 * Transport liveness runs on real time, not the domain clock: it is about the network.
 	 */
 	#scheduleSweep() {
 		const { keepAliveMs } = this.deps.config.limits;
-		const pingEveryMs = keepAliveMs * 3;
+		const pingEveryMs = 30_000; // as y-websocket servers do
 		// Ticks often and handles only the sockets that are due, so thousands of sockets that
 		// connected together are not all pinged in one burst (a burst stalls the event loop).
 		const timer = setInterval(() => {
@@ -241,7 +241,7 @@ export class SyncServer {
 					c.lastPingAt = now;
 					c.ws.ping();
 				}
-		}, keepAliveMs / 100);
+		}, 100);
 		timer.unref();
 		this.#sweep = { cancel: () => clearInterval(timer) };
 	}
