@@ -165,3 +165,30 @@ describe('offline', () => {
 		expect(new Set(ag.transcript.map((t) => t.id)).size).toBe(ag.transcript.length);
 	});
 });
+
+describe('loading', () => {
+	it('answers the first sync only with the fully loaded document', async () => {
+		const clock = new ManualClock();
+		const srv = await startServer({ clock, limits: { docIdleMs: 1000, compactAfterUpdates: 50 } });
+		servers.push(srv);
+		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
+		inbox.destroy();
+		// one update, as a client that wrote offline sends its backlog
+		customerSide.outbox.transact(() => {
+			for (let i = 0; i < 300; i++) customerSide.send(`m${i}`);
+		});
+		await waitFor(() => texts(agentSide).length === 301, 'all merged', 10_000);
+		customerSide.destroy();
+		agentSide.destroy();
+		await waitFor(() => srv.parley.sync.connectionCount === 0, 'closed');
+		clock.advance(2000);
+		await waitFor(() => srv.parley.rooms.size === 0, 'evicted');
+		// A fresh client: the moment it reports synced, it must hold everything.
+		const fresh = customerChat(srv, customer);
+		sessions.push(fresh);
+		const countAtFirstSync = await new Promise<number>((resolve) =>
+			fresh.conversationProvider.once('sync', () => resolve(texts(fresh).length))
+		);
+		expect(countAtFirstSync).toBe(301);
+	});
+});

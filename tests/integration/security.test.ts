@@ -410,3 +410,34 @@ describe('outbox housekeeping', () => {
 		);
 	});
 });
+
+describe('tokens and cookies', () => {
+	it('sets the agent session as an httpOnly, SameSite cookie', async () => {
+		const res = await fetch(srv.base + '/api/auth/login', {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ email: 'ana@example.com', password: 'parley' })
+		});
+		const cookie = res.headers.get('set-cookie') ?? '';
+		expect(cookie).toMatch(/^parley_session=[^;]{40,};/);
+		expect(cookie).toContain('HttpOnly');
+		expect(cookie).toContain('SameSite=Lax');
+		expect(cookie).toContain('Path=/');
+	});
+
+	it('refuses an expired host token with a clear message', async () => {
+		const { signHostToken } = await import('../../server/auth/tokens');
+		const old = await signHostToken(
+			'demo-widget-secret-change-me',
+			{ sub: 'carla', name: 'Carla' },
+			{ now: Date.now() - 2 * 3600_000, ttlSeconds: 3600 }
+		);
+		const r = await api(srv.base, '/api/widget/session', {
+			body: { workstream: 'persistent', hostToken: old }
+		});
+		expect(r.status).toBe(401);
+		expect(r.body).toMatchObject({
+			error: { code: 'token_expired', message: expect.stringMatching(/expired/) }
+		});
+	});
+});
