@@ -219,6 +219,9 @@ describe('anonymous live chat', () => {
 		await message(page, 'Hi from the live chat').waitFor();
 		await message(page, 'Hello Dana').waitFor();
 		await ctx.close();
+		// Leave no Available agent behind for later tests (closing a tab is not going Offline yet).
+		await agent.getByLabel('Presence').selectOption('Offline');
+		await agent.waitForFunction(() => document.querySelector('select')?.value === 'Offline');
 		await agentCtx.close();
 	});
 
@@ -234,5 +237,47 @@ describe('anonymous live chat', () => {
 			.getByText(/sign-in token is not valid/)
 			.waitFor();
 		await ctx.close();
+	});
+});
+
+describe('keyboard only', () => {
+	it('an agent signs in, goes Available, accepts and replies without a mouse', async () => {
+		const ctx = await browser.newContext();
+		const page = await ctx.newPage();
+		await page.goto(server.base + '/agent');
+		await page.getByLabel('Email').focus();
+		await page.keyboard.type('cleo@example.com');
+		await page.keyboard.press('Tab');
+		await page.keyboard.type('parley');
+		await page.keyboard.press('Enter');
+		const presence = page.getByLabel('Presence');
+		await presence.waitFor();
+		// Tab from the top of the page to the presence control, then choose with the keyboard.
+		await page.keyboard.press('Tab');
+		await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('SELECT');
+		await presence.selectOption('Available'); // a native select: arrow keys in a real browser
+		await page.waitForFunction(() => document.querySelector('select')?.value === 'Available');
+
+		const customer = await browser.newContext();
+		const w = await customer.newPage();
+		await w.goto(server.base + '/chat?workstream=live');
+		await w.getByLabel('Name').fill('Kim');
+		await w.getByLabel('Name').press('Enter');
+		await send(w, 'Keyboard test');
+
+		const accept = page
+			.getByRole('dialog', { name: 'New chat from Kim' })
+			.getByRole('button', { name: 'Accept' });
+		await accept.focus();
+		await page.keyboard.press('Enter');
+		// focus lands in the message box, so the agent can type at once
+		await expect
+			.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label')))
+			.toBe('Message');
+		await page.keyboard.type('Hello Kim');
+		await page.keyboard.press('Enter');
+		await message(w, 'Hello Kim').waitFor();
+		await ctx.close();
+		await customer.close();
 	});
 });
