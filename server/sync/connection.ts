@@ -87,9 +87,8 @@ export class SyncConnection {
 	send(message: Uint8Array) {
 		if (this.#closed || this.ws.readyState !== this.ws.OPEN) return;
 		this.lastSentAt = Date.now();
-		this.ws.send(message, (err) => {
-			if (err) this.close(1011, 'send failed');
-		});
+		// No per-send callback: a failed send closes the socket, and 'close' cleans up.
+		this.ws.send(message);
 	}
 
 	notice(notice: Notice) {

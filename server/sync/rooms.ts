@@ -32,6 +32,14 @@ export class Room {
 	readonly noticeListeners = new Set<(notice: Notice) => void>();
 	refs = 0;
 	logLength = 0;
+	/**
+	 * Client updates applied but not stored one by one. Outboxes are the participant's own
+	 * documents: their devices keep them and re-send whatever the server lacks on every
+	 * reconnect, so the server stores snapshots of them (when idle, on shutdown and every few
+	 * dozen updates) instead of each update. Transcripts are stored update by update.
+	 */
+	unsaved = 0;
+	readonly storesEachClientUpdate: boolean;
 	/** Bytes appended since load: a cheap bound on growth for untrusted documents. */
 	bytes = 0;
 	evictTimer: TimerHandle | null = null;
@@ -45,6 +53,7 @@ export class Room {
 		private readonly log: Logger
 	) {
 		this.awareness = key.startsWith('conv:') ? new Awareness(this.doc) : null;
+		this.storesEachClientUpdate = !key.startsWith('outbox:');
 		this.awareness?.setLocalState(null);
 		this.doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(update, origin));
 	}
@@ -67,6 +76,13 @@ export class Room {
 		for (const l of this.changeListeners) l(origin);
 		if (origin === FANOUT_ORIGIN) {
 			// Already stored by the instance that accepted it.
+			for (const l of this.durableListeners) l(update, origin);
+			return;
+		}
+		if (!this.storesEachClientUpdate && origin !== SERVER_ORIGIN) {
+			this.unsaved++;
+			this.bytes += update.byteLength;
+			this.fanout.publish(this.key, update);
 			for (const l of this.durableListeners) l(update, origin);
 			return;
 		}
@@ -109,6 +125,9 @@ export class Room {
 }
 
 const LOAD_ORIGIN = { kind: 'load' } as const;
+
+/** An outbox is snapshotted after this many client updates (besides when idle and on shutdown). */
+const UNSAVED_SNAPSHOT_EVERY = 32;
 
 export interface RoomManagerOptions {
 	store: DocStore;
@@ -191,17 +210,19 @@ export class RoomManager {
 		room.destroy();
 	}
 
-	async #persistSnapshot(room: Room, force = false) {
+	async #persistSnapshot(room: Room) {
 		await room.whenDurable();
-		if (room.logLength === 0 || (!force && room.logLength < 2)) return;
+		if (room.unsaved === 0 && room.logLength < 2) return;
+		room.unsaved = 0;
 		await this.opts.store.compact(room.key, Y.encodeStateAsUpdate(room.doc));
 		room.logLength = 0;
 	}
 
-	/** Compacts a busy room once its log grows long. Called after writes. */
+	/** Compacts a busy room once its log grows long, or saves an outbox's unsaved updates. */
 	maybeCompact(room: Room) {
-		if (room.logLength >= this.opts.compactAfterUpdates) {
+		if (room.logLength >= this.opts.compactAfterUpdates || room.unsaved >= UNSAVED_SNAPSHOT_EVERY) {
 			room.logLength = 0;
+			room.unsaved = 0;
 			void room
 				.whenDurable()
 				.then(() => this.opts.store.compact(room.key, Y.encodeStateAsUpdate(room.doc)))
