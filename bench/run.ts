@@ -248,6 +248,8 @@ async function benchParley(): Promise<Result> {
 	const port = 3901;
 	const { child, logs } = startProcess(
 		[
+			// as `npm start` runs it
+			'--max-semi-space-size=16',
 			...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
 			'--import',
 			'tsx',
