@@ -232,11 +232,6 @@ export class ConversationService {
 		})();
 	}
 
-	/** Resolves once pending merges of this outbox room are done (tests, shutdown). */
-	async settled(room: Room) {
-		while (this.#outboxes.get(room)?.running) await this.#outboxes.get(room)?.running;
-	}
-
 	#indexOf(doc: Y.Doc): TranscriptIndex {
 		let index = this.#indexes.get(doc);
 		if (!index) {

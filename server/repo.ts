@@ -23,10 +23,6 @@ export class Repo {
 	workstreamById(id: string) {
 		return this.db.selectFrom('workstreams').selectAll().where('id', '=', id).executeTakeFirst();
 	}
-	listWorkstreams() {
-		return this.db.selectFrom('workstreams').selectAll().orderBy('created_at').execute();
-	}
-
 	agentByEmail(email: string) {
 		return this.db
 			.selectFrom('agents')
@@ -76,26 +72,6 @@ export class Repo {
 			.where('status', '=', 'pending')
 			.executeTakeFirst();
 		return row !== undefined;
-	}
-
-	activeConversationsOf(agentId: string) {
-		return this.db
-			.selectFrom('participants')
-			.innerJoin('conversations', 'conversations.id', 'participants.conversation_id')
-			.innerJoin('customers', 'customers.id', 'conversations.customer_id')
-			.innerJoin('workstreams', 'workstreams.id', 'conversations.workstream_id')
-			.select([
-				'conversations.id as id',
-				'conversations.status as status',
-				'customers.name as customerName',
-				'workstreams.name as workstream',
-				'workstreams.mode as mode',
-				'participants.joined_at as joinedAt'
-			])
-			.where('participants.agent_id', '=', agentId)
-			.where('conversations.status', '=', 'active')
-			.orderBy('participants.joined_at', 'desc')
-			.execute();
 	}
 
 	pendingOffersOf(agentId: string) {

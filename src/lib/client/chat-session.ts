@@ -7,8 +7,7 @@
  */
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import * as decoding from 'lib0/decoding';
-import { MESSAGE_LIMITS, OutboxEntrySchema, type Message, type Role } from '../domain/message';
+import { OutboxEntrySchema, type Message, type Role } from '../domain/message';
 import {
 	messagesOf,
 	metaOf,
@@ -19,7 +18,7 @@ import {
 	type ConversationMeta
 } from '../domain/conversation-doc';
 import { conversationDocName, outboxDocName } from '../domain/doc-names';
-import { MessageType, type Notice } from '../domain/protocol';
+import { MessageType } from '../domain/protocol';
 
 /** Merged entries an outbox may hold before the client deletes them. */
 export const PRUNE_AFTER_ENTRIES = 16;
@@ -76,7 +75,6 @@ export class ChatSession {
 	readonly ready: Promise<void>;
 	closedReason: string | null = null;
 	#listeners = new Set<() => void>();
-	#rejections = new Map<string, string>();
 	#persistences: LocalPersistence[] = [];
 	#now: () => number;
 	#newId: () => string;
@@ -112,10 +110,10 @@ export class ChatSession {
 		// The outbox carries no presence; only the conversation socket publishes typing.
 		this.outboxProvider.awareness.setLocalState(null);
 		this.conversationProvider.awareness.setLocalState({ typing: false });
-		this.outboxProvider.messageHandlers[MessageType.parley] = (_enc, decoder) =>
-			this.#onNotice(JSON.parse(decoding.readVarString(decoder)) as Notice);
-		this.conversationProvider.messageHandlers[MessageType.parley] = (_enc, decoder) =>
-			this.#onNotice(JSON.parse(decoding.readVarString(decoder)) as Notice);
+		// Parley notices (e.g. a rejection) are informational: what the UI shows comes from the
+		// documents (the outbox's `rejected` map), so a notice only prompts a re-render.
+		for (const p of [this.outboxProvider, this.conversationProvider])
+			p.messageHandlers[MessageType.parley] = () => this.#emit();
 
 		const changed = () => this.#emit();
 		this.conversation.on('update', () => this.#prune());
@@ -140,11 +138,6 @@ export class ChatSession {
 			this.#emit();
 			if (opts.connect !== false) this.connect();
 		});
-	}
-
-	#onNotice(notice: Notice) {
-		if (notice.type === 'rejected' && notice.id) this.#rejections.set(notice.id, notice.reason);
-		this.#emit();
 	}
 
 	/**
@@ -264,7 +257,7 @@ export class ChatSession {
 		for (const raw of outboxEntriesOf(this.outbox).toArray()) {
 			const e = raw as { id?: string; text?: string; time?: number };
 			if (typeof e.id !== 'string' || merged.has(e.id)) continue;
-			const rejection = rejected.get(e.id)?.reason ?? this.#rejections.get(e.id);
+			const rejection = rejected.get(e.id)?.reason;
 			items.push({
 				id: e.id,
 				kind: 'text',
@@ -293,5 +286,3 @@ export class ChatSession {
 		this.#listeners.clear();
 	}
 }
-
-export { MESSAGE_LIMITS };

@@ -33,6 +33,11 @@ export class ChatView {
 		return this.#read(() => this.session.pendingCount);
 	}
 
+	/** Marks the transcript as seen if the page is visible (drives the others' *read* marks). */
+	markSeenIfVisible() {
+		if (document.visibilityState === 'visible') this.session.markSeen();
+	}
+
 	destroy() {
 		this.#off();
 		this.session.destroy();

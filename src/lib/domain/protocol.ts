@@ -26,7 +26,6 @@ export const CloseCode = {
 	messageTooLarge: 4413,
 	rateLimited: 4429
 } as const;
-export type CloseCodeName = keyof typeof CloseCode;
 
 /** JSON notices sent in a `parley` (100) message. */
 export type Notice =
