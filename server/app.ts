@@ -5,14 +5,17 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config';
 import { systemClock, type Clock } from './clock';
-import { openSqlite } from './db/sqlite';
-import { SqliteDocStore, type DocStore } from './db/doc-store';
+import type { Kysely } from 'kysely';
+import { openDatabase, type DbHandle } from './db/open';
+import type { Database } from './db/schema';
+import type { DocStore } from './db/doc-store';
 import { LocalFanout, type Fanout } from './sync/fanout';
+import { RedisFanout } from './sync/redis-fanout';
 import { RoomManager } from './sync/rooms';
 import { Repo } from './repo';
 import { Sessions } from './auth/sessions';
@@ -43,6 +46,9 @@ export interface Parley {
 	config: Config;
 	clock: Clock;
 	log: Logger;
+	/** This process's id among the instances of a deployment (in logs and Redis client names). */
+	instanceId: string;
+	database: DbHandle;
 	repo: Repo;
 	rooms: RoomManager;
 	conversations: ConversationService;
@@ -56,14 +62,25 @@ export interface Parley {
 export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	const { config } = opts;
 	const clock = opts.clock ?? systemClock;
-	const log = opts.log ?? pino({ level: config.logLevel });
-	const sqlite = await openSqlite(config.databasePath, config.sqliteSynchronous);
-	const repo = new Repo(sqlite.db);
-	const store = new SqliteDocStore(sqlite.raw);
-	const fanout = opts.fanout ?? new LocalFanout();
+	const instanceId = randomUUID().slice(0, 8);
+	const log = (opts.log ?? pino({ level: config.logLevel })).child({ instance: instanceId });
+	const database = await openDatabase(config);
+	const repo = new Repo(database.db);
+	const store = database.store;
+	let fanout: Fanout;
+	if (opts.fanout) fanout = opts.fanout;
+	else if (config.redisUrl) {
+		const redis = new RedisFanout(config.redisUrl, config.redisPrefix, instanceId, log);
+		await redis.ready();
+		fanout = redis;
+	} else fanout = new LocalFanout();
+	if (database.kind === 'postgres' && !config.redisUrl)
+		log.warn(
+			'DATABASE_URL without REDIS_URL: fine for one instance; several instances need Redis to see each other live'
+		);
 	const widgetKey = config.sessionSecret
 		? new TextEncoder().encode(config.sessionSecret)
-		: await loadOrCreateKey(sqlite.raw);
+		: await loadOrCreateKey(database.db);
 
 	// Event-loop delay over the last full 10 s window, for /healthz: the first thing to look at
 	// when latency grows.
@@ -93,6 +110,8 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	conversations = new ConversationService({
 		repo,
 		rooms,
+		locks: database.locks,
+		sharedStore: store.shared,
 		router: opts.router ?? new FirstAvailableRouter(),
 		clock,
 		log
@@ -115,7 +134,11 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		disconnect: (principal, reason) => sync.disconnect(principal, reason)
 	});
 
-	if (config.seedDemo && (await seedDemo(repo, config, clock.now()))) log.info('demo data loaded');
+	if (
+		config.seedDemo &&
+		(await database.locks.run('seed', () => seedDemo(repo, config, clock.now())))
+	)
+		log.info('demo data loaded');
 	await conversations.drainQueue();
 
 	const handle: Parley['handle'] = (req, res, next) => {
@@ -148,6 +171,8 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		config,
 		clock,
 		log,
+		instanceId,
+		database,
 		repo,
 		rooms,
 		conversations,
@@ -168,7 +193,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 				await rooms.closeAll();
 				await store.close();
 				await fanout.close();
-				await sqlite.db.destroy();
+				await database.close();
 				clearInterval(loopWindow);
 				loopDelay.disable();
 			})();
@@ -183,14 +208,20 @@ function notFound(res: ServerResponse) {
 	res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
 }
 
-/** The widget-session signing key, kept in the store so sessions survive restarts. */
-async function loadOrCreateKey(raw: import('better-sqlite3').Database): Promise<Uint8Array> {
-	raw.exec('create table if not exists server_keys (name text primary key, value blob not null)');
-	const row = raw
-		.prepare<[string], { value: Buffer }>('select value from server_keys where name = ?')
-		.get('widget');
-	if (row) return new Uint8Array(row.value);
-	const key = randomBytes(32);
-	raw.prepare('insert into server_keys (name, value) values (?, ?)').run('widget', key);
-	return new Uint8Array(key);
+/**
+ * The widget-session signing key, kept in the store so sessions survive restarts and every
+ * instance signs with the same key (the first to start creates it).
+ */
+async function loadOrCreateKey(db: Kysely<Database>): Promise<Uint8Array> {
+	await db
+		.insertInto('server_keys')
+		.values({ name: 'widget', value: randomBytes(32) })
+		.onConflict((oc) => oc.column('name').doNothing())
+		.execute();
+	const row = await db
+		.selectFrom('server_keys')
+		.select('value')
+		.where('name', '=', 'widget')
+		.executeTakeFirstOrThrow();
+	return new Uint8Array(row.value);
 }

@@ -17,6 +17,17 @@ export const ConfigSchema = z.object({
 	 * faster. See docs/performance.md.
 	 */
 	sqliteSynchronous: z.enum(['full', 'normal']).default('full'),
+	/**
+	 * PostgreSQL instead of the embedded store (`postgres://user@host:5432/db`). Needed to run
+	 * more than one instance. A `?options=-c search_path=name` suffix selects a schema.
+	 */
+	databaseUrl: z.string().url().optional(),
+	/** Connections per pool (one for queries, one for locks) per instance. */
+	databasePoolSize: z.coerce.number().int().min(2).max(200).default(10),
+	/** Redis for fan-out between instances (`redis://host:6379`). Requires `databaseUrl`. */
+	redisUrl: z.string().url().optional(),
+	/** Prefix of every Redis channel, so several deployments can share one Redis. */
+	redisPrefix: z.string().min(1).default('parley'),
 	/** Key for Parley's own widget session tokens. If unset, one is generated once and kept in the store. */
 	sessionSecret: z.string().min(32).optional(),
 	/** Load the demo workstreams and agents on start when the store has no agents yet. */
@@ -54,24 +65,38 @@ export const ConfigSchema = z.object({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
+function checked(config: Config): Config {
+	if (config.redisUrl && !config.databaseUrl)
+		throw new Error(
+			'REDIS_URL is set but DATABASE_URL is not: several instances need a shared PostgreSQL store'
+		);
+	return config;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	const get = (name: string) => (env[name] === '' ? undefined : env[name]);
-	return ConfigSchema.parse({
-		port: get('PORT'),
-		host: get('HOST'),
-		databasePath: get('PARLEY_DB'),
-		sqliteSynchronous: get('PARLEY_SQLITE_SYNCHRONOUS'),
-		sessionSecret: get('PARLEY_SESSION_SECRET'),
-		seedDemo: get('PARLEY_SEED_DEMO') ? get('PARLEY_SEED_DEMO') !== 'false' : undefined,
-		demoWidgetSecret: get('PARLEY_DEMO_WIDGET_SECRET'),
-		logLevel: get('LOG_LEVEL'),
-		limits: {
-			maxMessageBytes: get('PARLEY_MAX_MESSAGE_BYTES'),
-			messagesPerSecond: get('PARLEY_MESSAGES_PER_SECOND'),
-			messageBurst: get('PARLEY_MESSAGE_BURST'),
-			docIdleMs: get('PARLEY_DOC_IDLE_MS')
-		}
-	});
+	return checked(
+		ConfigSchema.parse({
+			port: get('PORT'),
+			host: get('HOST'),
+			databasePath: get('PARLEY_DB'),
+			sqliteSynchronous: get('PARLEY_SQLITE_SYNCHRONOUS'),
+			databaseUrl: get('DATABASE_URL'),
+			databasePoolSize: get('PARLEY_DB_POOL_SIZE'),
+			redisUrl: get('REDIS_URL'),
+			redisPrefix: get('PARLEY_REDIS_PREFIX'),
+			sessionSecret: get('PARLEY_SESSION_SECRET'),
+			seedDemo: get('PARLEY_SEED_DEMO') ? get('PARLEY_SEED_DEMO') !== 'false' : undefined,
+			demoWidgetSecret: get('PARLEY_DEMO_WIDGET_SECRET'),
+			logLevel: get('LOG_LEVEL'),
+			limits: {
+				maxMessageBytes: get('PARLEY_MAX_MESSAGE_BYTES'),
+				messagesPerSecond: get('PARLEY_MESSAGES_PER_SECOND'),
+				messageBurst: get('PARLEY_MESSAGE_BURST'),
+				docIdleMs: get('PARLEY_DOC_IDLE_MS')
+			}
+		})
+	);
 }
 
 /** A config for tests and tools: defaults plus overrides. */
@@ -79,5 +104,5 @@ export function testConfig(
 	overrides: Partial<Omit<Config, 'limits'>> & { limits?: Partial<Config['limits']> } = {}
 ): Config {
 	const base = ConfigSchema.parse({ limits: {} });
-	return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } };
+	return checked({ ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } });
 }

@@ -2,8 +2,9 @@
  * The server's authority over conversations: who may open which document, merging outboxes
  * into transcripts, routing requests to agents, offers and presence.
  *
- * State changes run one at a time through `#exclusive` (one instance). Scale-out replaces
- * that with database locks.
+ * State changes (routing, offers, presence) run one at a time under the `routing` lock, which
+ * spans every instance when the store is shared (a PostgreSQL advisory lock). Merging an outbox
+ * takes that outbox's lock, so two instances holding it never merge an entry twice.
  */
 import * as Y from 'yjs';
 import type { Logger } from 'pino';
@@ -12,7 +13,7 @@ import { newId, type Repo, type Conversation, type Workstream } from './repo';
 import type { Router } from './routing';
 import type { Principal } from './principal';
 import type { Room, RoomManager } from './sync/rooms';
-import { SERVER_ORIGIN } from './sync/rooms';
+import { SERVER_ORIGIN, FANOUT_ORIGIN } from './sync/rooms';
 import { mergeOutbox, type Author } from '../src/lib/domain/merge';
 import type { Message } from '../src/lib/domain/message';
 import {
@@ -33,6 +34,7 @@ import {
 	storedOutboxKey
 } from '../src/lib/domain/doc-names';
 import type { PresenceChoice } from '../src/lib/domain/presence';
+import type { Locks } from './db/locks';
 
 export type DocAccess =
 	| { ok: true; key: string; kind: DocRequest['kind']; writable: boolean; typing: boolean }
@@ -68,22 +70,22 @@ export interface ConversationServiceDeps {
 	repo: Repo;
 	rooms: RoomManager;
 	router: Router;
+	locks: Locks;
+	/** Other instances write the same documents (merges must lock and catch up). */
+	sharedStore: boolean;
 	clock: Clock;
 	log: Logger;
 }
 
 export class ConversationService {
-	#tail: Promise<unknown> = Promise.resolve();
 	#indexes = new WeakMap<Y.Doc, TranscriptIndex>();
 	#outboxes = new WeakMap<Room, OutboxState>();
 
 	constructor(private readonly deps: ConversationServiceDeps) {}
 
-	/** Runs state changes one after another (routing, offers, presence). */
+	/** Runs state changes one after another, across instances (routing, offers, presence). */
 	#exclusive<T>(fn: () => Promise<T>): Promise<T> {
-		const run = this.#tail.then(fn, fn);
-		this.#tail = run.catch(() => undefined);
-		return run;
+		return this.deps.locks.run('routing', fn);
 	}
 
 	// ---- authorization ------------------------------------------------------------------
@@ -196,7 +198,8 @@ export class ConversationService {
 		};
 		this.#outboxes.set(room, state);
 		room.changeListeners.add((origin) => {
-			if (origin !== SERVER_ORIGIN) this.#scheduleMerge(room, state);
+			// Relayed outbox updates are merged by the instance their device is connected to.
+			if (origin !== SERVER_ORIGIN && origin !== FANOUT_ORIGIN) this.#scheduleMerge(room, state);
 		});
 		this.#scheduleMerge(room, state);
 	}
@@ -223,7 +226,9 @@ export class ConversationService {
 				state.again = false;
 				await Promise.resolve(); // let a burst of updates land first
 				try {
-					await this.#merge(room, state);
+					if (this.deps.sharedStore)
+						await this.deps.locks.run(`merge:${room.key}`, () => this.#merge(room, state));
+					else await this.#merge(room, state);
 				} catch (err) {
 					this.deps.log.error({ err, doc: room.key }, 'merge failed');
 				}
@@ -304,6 +309,8 @@ export class ConversationService {
 				if (newSeen > prevSeen)
 					reads.set(state.author.principal, { role: state.author.role, seen: newSeen });
 			}, SERVER_ORIGIN);
+			// Another instance merging this outbox next must find these in the store.
+			if (this.deps.sharedStore) await conv.whenDurable();
 			// The first customer message makes the conversation a request to route. Checked once per
 			// loaded room, so the hot path does no database work beyond the document log.
 			if (result.accepted.length > 0 && state.author.role === 'customer' && !index.requested) {

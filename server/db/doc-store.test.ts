@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlite, type SqliteHandle } from './sqlite';
-import { SqliteDocStore } from './doc-store';
+import { SqliteDocStore, versionAfter, type StoredDoc } from './doc-store';
 
 const open: { h: SqliteHandle; store: SqliteDocStore; dir: string }[] = [];
 afterEach(async () => {
@@ -23,26 +23,32 @@ async function fresh() {
 	return store;
 }
 
-function restore(updates: Uint8Array[]) {
+function restore(stored: StoredDoc) {
 	const doc = new Y.Doc();
-	for (const u of updates) Y.applyUpdate(doc, u);
+	if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot.data);
+	for (const u of stored.log) Y.applyUpdate(doc, u.data);
 	return doc.getArray<number>('a').toArray();
 }
 
 describe('SqliteDocStore', () => {
-	it('stores appends in order and loads them back', async () => {
+	it('stores appends in order with consecutive versions and loads them back', async () => {
 		const store = await fresh();
 		const doc = new Y.Doc();
-		const writes: Promise<void>[] = [];
+		const writes: Promise<number>[] = [];
 		doc.on('update', (u: Uint8Array) => writes.push(store.append('d', u)));
 		for (let i = 0; i < 50; i++) doc.getArray<number>('a').push([i]);
-		await Promise.all(writes);
-		const loaded = await store.load('d');
-		expect(loaded.logLength).toBe(50);
-		expect(restore(loaded.updates)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+		expect(await Promise.all(writes)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+		const loaded = await store.read('d', null);
+		expect(loaded.log).toHaveLength(50);
+		expect(versionAfter(loaded, null)).toBe(50);
+		expect(restore(loaded)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+		// A reader holding versions 1..45 gets exactly the last five.
+		const since = await store.read('d', 45);
+		expect(since.snapshot).toBeNull();
+		expect(since.log.map((u) => u.version)).toEqual([46, 47, 48, 49, 50]);
 	});
 
-	it('compaction keeps updates appended while it was under way', async () => {
+	it('compaction keeps updates appended while it was under way, and versions go on', async () => {
 		const store = await fresh();
 		const doc = new Y.Doc();
 		doc.on('update', (u: Uint8Array) => void store.append('d', u));
@@ -52,8 +58,30 @@ describe('SqliteDocStore', () => {
 		for (let i = 10; i < 20; i++) doc.getArray<number>('a').push([i]); // after the snapshot
 		await compacted;
 		await store.flush();
-		const loaded = await store.load('d');
-		expect(restore(loaded.updates)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-		expect(loaded.logLength).toBe(10); // the snapshot replaced the first ten
+		const loaded = await store.read('d', null);
+		expect(restore(loaded)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+		expect(loaded.snapshot?.upto).toBe(10);
+		expect(loaded.log.map((u) => u.version)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+		// A reader at version 5 needs the snapshot, since versions 6..10 are only in it.
+		const since = await store.read('d', 5);
+		expect(since.snapshot?.upto).toBe(10);
+		expect(versionAfter(since, 5)).toBe(20);
+	});
+
+	it('keeps counting versions after a restart', async () => {
+		const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+		let h = await openSqlite(join(dir, 'p.db'));
+		let store = new SqliteDocStore(h.raw);
+		const doc = new Y.Doc();
+		doc.getArray<number>('a').push([1]);
+		expect(await store.append('d', Y.encodeStateAsUpdate(doc))).toBe(1);
+		await store.compact('d', Y.encodeStateAsUpdate(doc));
+		await store.close();
+		await h.db.destroy();
+		h = await openSqlite(join(dir, 'p.db'));
+		store = new SqliteDocStore(h.raw);
+		open.push({ h, store, dir });
+		doc.getArray<number>('a').push([2]);
+		expect(await store.append('d', Y.encodeStateAsUpdate(doc))).toBe(2);
 	});
 });

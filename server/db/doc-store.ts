@@ -1,77 +1,125 @@
 /**
- * Persistence of Yjs documents: an append log of updates plus snapshots (compaction).
- * Two implementations are planned: SQLite (embedded, here) and PostgreSQL (scale-out).
+ * Persistence of Yjs documents: a versioned log of updates plus snapshots (compaction).
+ *
+ * Each stored update gets the next version of its document (1, 2, 3, …). An instance that holds
+ * a document in memory knows the highest version it has applied without a gap, so it can tell
+ * when it missed one (another instance wrote it and the fan-out lost it) and read exactly what
+ * it lacks with `read(doc, after)`. Two implementations: SQLite (embedded, one instance, here)
+ * and PostgreSQL (several instances, `pg-doc-store.ts`).
  */
 import type Database from 'better-sqlite3';
 
+export interface StoredUpdate {
+	version: number;
+	data: Uint8Array;
+}
+
 export interface StoredDoc {
-	/** Snapshot first (if any), then every later update, in append order. */
-	updates: Uint8Array[];
-	/** Number of log entries after the snapshot; used to decide when to compact. */
-	logLength: number;
+	/**
+	 * A snapshot holding every update up to version `upto`: returned when reading everything
+	 * (`after` null) or when it covers versions newer than `after` (their log rows are gone).
+	 */
+	snapshot: { data: Uint8Array; upto: number } | null;
+	/** Log updates after `after` and after the snapshot, in version order. */
+	log: StoredUpdate[];
 }
 
 export interface DocStore {
-	load(doc: string): Promise<StoredDoc>;
-	/** Resolves once the update is durable. */
-	append(doc: string, update: Uint8Array): Promise<void>;
+	/** True when other instances write the same documents: rooms must catch up from the store. */
+	readonly shared: boolean;
+	/** Everything (`after` null), or what a holder of versions 1..after lacks. */
+	read(doc: string, after: number | null): Promise<StoredDoc>;
+	/** Resolves with the update's version once it is durable. */
+	append(doc: string, update: Uint8Array): Promise<number>;
 	/**
-	 * Replaces the stored log with `snapshot`, which must contain every update appended so far
-	 * (encode it immediately before calling).
+	 * Replaces the stored log up to now with a snapshot. `state` is the caller's full state of the
+	 * document, encoded immediately before calling; it may lack updates other instances stored,
+	 * which a shared store merges in.
 	 */
-	compact(doc: string, snapshot: Uint8Array): Promise<void>;
+	compact(doc: string, state: Uint8Array): Promise<void>;
+	/** The last stored version of each of `docs` (shared stores; for the periodic check). */
+	heads?(docs: string[]): Promise<Map<string, number>>;
 	/** Resolves once everything appended so far is durable. */
 	flush(): Promise<void>;
 	close(): Promise<void>;
 }
 
+/** The version a reader holds after applying `stored` on top of versions 1..after. */
+export function versionAfter(stored: StoredDoc, after: number | null): number {
+	let v = Math.max(after ?? 0, stored.snapshot?.upto ?? 0);
+	for (const u of stored.log) v = Math.max(v, u.version);
+	return v;
+}
+
 interface Pending {
 	doc: string;
 	update: Uint8Array;
-	resolve: () => void;
+	resolve: (version: number) => void;
 	reject: (e: unknown) => void;
 }
 
+const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
 /**
  * SQLite doc store with group commit: appends made in one event-loop turn are written in one
- * transaction (one fsync), then their promises resolve.
+ * transaction (one fsync), then their promises resolve. One process owns the file, so versions
+ * are counted in memory (and kept in `doc_heads` for the next start).
  */
 export class SqliteDocStore implements DocStore {
+	readonly shared = false;
 	#raw: Database.Database;
 	#pending: Pending[] = [];
 	#scheduled: Promise<void> | null = null;
+	#heads = new Map<string, number>();
 	#stmts;
 
 	constructor(raw: Database.Database) {
 		this.#raw = raw;
 		this.#stmts = {
-			snapshot: raw.prepare<[string], { data: Buffer; upto_seq: number }>(
-				'select data, upto_seq from doc_snapshots where doc = ?'
+			snapshot: raw.prepare<[string], { data: Buffer; upto: number }>(
+				'select data, upto from doc_snaps where doc = ?'
 			),
-			updates: raw.prepare<[string, number], { data: Buffer }>(
-				'select data from doc_updates where doc = ? and seq > ? order by seq'
+			log: raw.prepare<[string, number], { version: number; data: Buffer }>(
+				'select version, data from doc_log where doc = ? and version > ? order by version'
 			),
-			insert: raw.prepare('insert into doc_updates (doc, data) values (?, ?)'),
-			maxSeq: raw.prepare<[string], { m: number | null }>(
-				'select max(seq) as m from doc_updates where doc = ?'
+			head: raw.prepare<[string], { version: number }>(
+				'select version from doc_heads where doc = ?'
+			),
+			insert: raw.prepare('insert into doc_log (doc, version, data) values (?, ?, ?)'),
+			upsertHead: raw.prepare(
+				'insert into doc_heads (doc, version) values (?, ?) on conflict(doc) do update set version = excluded.version'
 			),
 			upsertSnapshot: raw.prepare(
-				'insert into doc_snapshots (doc, data, upto_seq) values (?, ?, ?) on conflict(doc) do update set data = excluded.data, upto_seq = excluded.upto_seq'
+				'insert into doc_snaps (doc, data, upto) values (?, ?, ?) on conflict(doc) do update set data = excluded.data, upto = excluded.upto'
 			),
-			deleteUpto: raw.prepare('delete from doc_updates where doc = ? and seq <= ?')
+			deleteUpto: raw.prepare('delete from doc_log where doc = ? and version <= ?')
 		};
 	}
 
-	async load(doc: string): Promise<StoredDoc> {
+	async read(doc: string, after: number | null): Promise<StoredDoc> {
 		await this.flush();
 		const snap = this.#stmts.snapshot.get(doc);
-		const rows = this.#stmts.updates.all(doc, snap?.upto_seq ?? 0);
-		const updates = rows.map((r) => new Uint8Array(r.data));
-		if (snap) updates.unshift(new Uint8Array(snap.data));
-		return { updates, logLength: rows.length };
+		const snapshot =
+			snap && (after === null || snap.upto > after)
+				? { data: new Uint8Array(snap.data), upto: snap.upto }
+				: null;
+		const from = Math.max(after ?? 0, snap?.upto ?? 0);
+		const log = this.#stmts.log
+			.all(doc, from)
+			.map((r) => ({ version: r.version, data: new Uint8Array(r.data) }));
+		return { snapshot, log };
 	}
 
-	append(doc: string, update: Uint8Array): Promise<void> {
+	#head(doc: string): number {
+		let v = this.#heads.get(doc);
+		if (v === undefined) {
+			v = this.#stmts.head.get(doc)?.version ?? 0;
+			this.#heads.set(doc, v);
+		}
+		return v;
+	}
+
+	append(doc: string, update: Uint8Array): Promise<number> {
 		return new Promise((resolve, reject) => {
 			this.#pending.push({ doc, update, resolve, reject });
 			this.#schedule();
@@ -92,30 +140,36 @@ export class SqliteDocStore implements DocStore {
 		const batch = this.#pending;
 		this.#pending = [];
 		if (batch.length === 0) return;
+		const versions: number[] = [];
+		const touched = new Map<string, number>();
 		try {
 			this.#raw.transaction(() => {
-				for (const p of batch)
-					this.#stmts.insert.run(
-						p.doc,
-						Buffer.from(p.update.buffer, p.update.byteOffset, p.update.byteLength)
-					);
+				for (const p of batch) {
+					const v = (touched.get(p.doc) ?? this.#head(p.doc)) + 1;
+					touched.set(p.doc, v);
+					versions.push(v);
+					this.#stmts.insert.run(p.doc, v, asBuffer(p.update));
+				}
+				for (const [doc, v] of touched) this.#stmts.upsertHead.run(doc, v);
 			})();
-			for (const p of batch) p.resolve();
 		} catch (e) {
 			for (const p of batch) p.reject(e);
+			return;
 		}
+		for (const [doc, v] of touched) this.#heads.set(doc, v);
+		batch.forEach((p, i) => p.resolve(versions[i]));
 	}
 
 	/**
-	 * Synchronous on purpose: pending appends are written first (they are already in `snapshot`,
+	 * Synchronous on purpose: pending appends are written first (they are already in `state`,
 	 * which the caller encodes right before calling), then the log up to now is replaced, with no
 	 * await in between for a later update to slip into the deleted range.
 	 */
-	async compact(doc: string, snapshot: Uint8Array): Promise<void> {
+	async compact(doc: string, state: Uint8Array): Promise<void> {
 		this.#write();
 		this.#raw.transaction(() => {
-			const upto = this.#stmts.maxSeq.get(doc)?.m ?? 0;
-			this.#stmts.upsertSnapshot.run(doc, Buffer.from(snapshot), upto);
+			const upto = this.#head(doc);
+			this.#stmts.upsertSnapshot.run(doc, asBuffer(state), upto);
 			this.#stmts.deleteUpto.run(doc, upto);
 		})();
 	}

@@ -1,17 +1,38 @@
 /**
- * Versioned schema migrations, run on start by Kysely's Migrator. Written with the schema
- * builder so one list serves SQLite and PostgreSQL. Add new ones; never edit a shipped one.
+ * Versioned schema migrations, run on start by Kysely's Migrator (which also serializes
+ * concurrent starts of several instances on PostgreSQL with its lock table). Written with the
+ * schema builder so one list serves SQLite and PostgreSQL; the few types that differ come from
+ * `types(db)`. Add new ones; never change what a shipped one does on SQLite.
  */
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import {
+	Migrator,
+	PostgresAdapter,
+	sql,
+	type Kysely,
+	type Migration,
+	type MigrationProvider
+} from 'kysely';
+
+/** Column types that differ between the two dialects. */
+function types(db: Kysely<unknown>) {
+	const pg = db.getExecutor().adapter instanceof PostgresAdapter;
+	return {
+		pg,
+		blob: pg ? sql`bytea` : sql`blob`
+	};
+}
 
 const migrations: Record<string, Migration> = {
 	'0001_foundation': {
 		async up(db: Kysely<unknown>) {
+			const t = types(db);
 			await db.schema
 				.createTable('doc_updates')
-				.addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+				.addColumn('seq', t.pg ? 'bigserial' : 'integer', (c) =>
+					t.pg ? c.primaryKey() : c.primaryKey().autoIncrement()
+				)
 				.addColumn('doc', 'text', (c) => c.notNull())
-				.addColumn('data', 'blob', (c) => c.notNull())
+				.addColumn('data', t.blob, (c) => c.notNull())
 				.execute();
 			await db.schema
 				.createIndex('doc_updates_doc')
@@ -21,7 +42,7 @@ const migrations: Record<string, Migration> = {
 			await db.schema
 				.createTable('doc_snapshots')
 				.addColumn('doc', 'text', (c) => c.primaryKey())
-				.addColumn('data', 'blob', (c) => c.notNull())
+				.addColumn('data', t.blob, (c) => c.notNull())
 				.addColumn('upto_seq', 'integer', (c) => c.notNull())
 				.execute();
 			await db.schema
@@ -101,6 +122,51 @@ const migrations: Record<string, Migration> = {
 				.createIndex('offers_agent')
 				.on('offers')
 				.columns(['agent_id', 'status'])
+				.execute();
+		}
+	},
+	/**
+	 * Per-document versions: each stored update gets the next version of its document (1, 2, …),
+	 * assigned under a row lock on `doc_heads`, so versions commit in order and an instance can
+	 * tell exactly which updates it missed (see docs/protocol.md, "Several instances").
+	 */
+	'0002_doc_versions': {
+		async up(db: Kysely<unknown>) {
+			const t = types(db);
+			await db.schema
+				.createTable('doc_log')
+				.addColumn('doc', 'text', (c) => c.notNull())
+				.addColumn('version', 'integer', (c) => c.notNull())
+				.addColumn('data', t.blob, (c) => c.notNull())
+				.addPrimaryKeyConstraint('doc_log_pk', ['doc', 'version'])
+				.execute();
+			await db.schema
+				.createTable('doc_heads')
+				.addColumn('doc', 'text', (c) => c.primaryKey())
+				.addColumn('version', 'integer', (c) => c.notNull())
+				.execute();
+			await db.schema
+				.createTable('doc_snaps')
+				.addColumn('doc', 'text', (c) => c.primaryKey())
+				.addColumn('data', t.blob, (c) => c.notNull())
+				.addColumn('upto', 'integer', (c) => c.notNull())
+				.execute();
+			// Existing data: snapshots become version 0, later updates 1..n in their old order.
+			await sql`insert into doc_snaps (doc, data, upto) select doc, data, 0 from doc_snapshots`.execute(
+				db
+			);
+			await sql`insert into doc_log (doc, version, data)
+				select doc, row_number() over (partition by doc order by seq), data from doc_updates`.execute(db);
+			await sql`insert into doc_heads (doc, version)
+				select doc, count(*) from doc_updates group by doc`.execute(db);
+			await db.schema.dropTable('doc_updates').execute();
+			await db.schema.dropTable('doc_snapshots').execute();
+			// The widget-session signing key (an earlier version created this table on demand).
+			await db.schema
+				.createTable('server_keys')
+				.ifNotExists()
+				.addColumn('name', 'text', (c) => c.primaryKey())
+				.addColumn('value', t.blob, (c) => c.notNull())
 				.execute();
 		}
 	}

@@ -75,7 +75,36 @@ export interface MigrationNote {
 	id: Generated<number>;
 }
 
+/** Stored Yjs updates: version n is the n-th update stored for `doc`. */
+export interface DocLogTable {
+	doc: string;
+	version: number;
+	data: Uint8Array;
+}
+
+/** The last version assigned per document (the row lock that orders concurrent writers). */
+export interface DocHeadTable {
+	doc: string;
+	version: number;
+}
+
+/** A snapshot holding every update of `doc` up to version `upto` (whose log rows are deleted). */
+export interface DocSnapTable {
+	doc: string;
+	data: Uint8Array;
+	upto: number;
+}
+
+export interface ServerKeyTable {
+	name: string;
+	value: Uint8Array;
+}
+
 export interface Database {
+	doc_log: DocLogTable;
+	doc_heads: DocHeadTable;
+	doc_snaps: DocSnapTable;
+	server_keys: ServerKeyTable;
 	agents: AgentTable;
 	auth_sessions: AuthSessionTable;
 	workstreams: WorkstreamTable;

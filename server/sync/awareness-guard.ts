@@ -81,3 +81,25 @@ function boundState(state: unknown, identity: AwarenessIdentity) {
 		typing
 	};
 }
+
+/**
+ * The entries of an awareness update: client id and the principal its state names (null when
+ * the update removes the client). Used to remember which clients other instances own.
+ */
+export function awarenessEntries(
+	raw: Uint8Array
+): { clientId: number; principal: string | null }[] {
+	const decoder = decoding.createDecoder(raw);
+	const count = decoding.readVarUint(decoder);
+	const out: { clientId: number; principal: string | null }[] = [];
+	for (let i = 0; i < count; i++) {
+		const clientId = decoding.readVarUint(decoder);
+		decoding.readVarUint(decoder); // clock
+		const state = JSON.parse(decoding.readVarString(decoder)) as {
+			user?: { principal?: unknown };
+		} | null;
+		const principal = state?.user?.principal;
+		out.push({ clientId, principal: typeof principal === 'string' ? principal : null });
+	}
+	return out;
+}

@@ -1,13 +1,28 @@
 /**
- * Fan-out of durable document updates between server instances. One instance needs none
- * (`LocalFanout`); a Redis implementation arrives with scale-out.
+ * Fan-out between server instances: every instance that holds a document in memory applies
+ * what the others store, and relays awareness (typing, who is here). One instance needs none
+ * (`LocalFanout`); several use Redis (`RedisFanout`).
+ *
+ * Delivery is best effort. Stored updates carry their version, so a receiver notices a gap and
+ * reads what it missed from the store; after a broken link (`onResync`) every held document
+ * catches up.
  */
+export type FanoutMessage =
+	/** A document update; `version` is its stored version, or 0 if not stored on its own (outboxes). */
+	| { kind: 'update'; version: number; data: Uint8Array }
+	/** An awareness update (y-protocols encoding) from the sender's connections. */
+	| { kind: 'awareness'; data: Uint8Array }
+	/** Asks the other instances to publish their connections' awareness for the document. */
+	| { kind: 'awareness-query' };
+
 export interface Fanout {
-	publish(docKey: string, update: Uint8Array): void;
+	publish(docKey: string, message: FanoutMessage): void;
 	subscribe(docKey: string): Promise<void>;
 	unsubscribe(docKey: string): Promise<void>;
-	/** Registers the handler for updates published by other instances. */
-	onUpdate(handler: (docKey: string, update: Uint8Array) => void): void;
+	/** Registers the handler for messages published by other instances. */
+	onMessage(handler: (docKey: string, message: FanoutMessage) => void): void;
+	/** Registers a handler called when the link comes back after a break (messages may be lost). */
+	onResync(handler: () => void): void;
 	close(): Promise<void>;
 }
 
@@ -16,6 +31,7 @@ export class LocalFanout implements Fanout {
 	publish() {}
 	async subscribe() {}
 	async unsubscribe() {}
-	onUpdate() {}
+	onMessage() {}
+	onResync() {}
 	async close() {}
 }

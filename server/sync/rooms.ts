@@ -1,13 +1,18 @@
 /**
  * Rooms: one in-memory Y.Doc per stored document, loaded fully before anyone syncs,
  * persisted update by update, broadcast only once durable, and evicted when idle.
+ *
+ * With several instances, a room also applies what other instances store (through the fan-out)
+ * and catches up from the store whenever it may have missed something: a version gap, a broken
+ * fan-out link, before the server writes to it, and on a periodic check of the stored heads.
  */
 import * as Y from 'yjs';
-import { Awareness } from 'y-protocols/awareness';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock';
-import type { DocStore } from '../db/doc-store';
-import type { Fanout } from './fanout';
+import { versionAfter, type DocStore } from '../db/doc-store';
+import { awarenessEntries } from './awareness-guard';
+import type { Fanout, FanoutMessage } from './fanout';
 import type { Notice } from '../../src/lib/domain/protocol';
 
 /** Transaction origin for writes made by the server itself. */
@@ -43,7 +48,13 @@ export class Room {
 	/** Bytes appended since load: a cheap bound on growth for untrusted documents. */
 	bytes = 0;
 	evictTimer: TimerHandle | null = null;
-	#lastWrite: Promise<void> = Promise.resolve();
+	/** Highest stored version applied with no gap below it. */
+	version = 0;
+	/** Stored versions applied above `version` (a gap lies below them). */
+	#ahead = new Set<number>();
+	/** Awareness client ids of other instances' connections, with their principal. */
+	readonly remoteClients = new Map<number, string>();
+	#lastWrite: Promise<unknown> = Promise.resolve();
 	#pendingWrites = 0;
 
 	constructor(
@@ -59,16 +70,61 @@ export class Room {
 	}
 
 	async load() {
-		const stored = await this.store.load(this.key);
+		const stored = await this.store.read(this.key, null);
 		Y.transact(
 			this.doc,
 			() => {
-				for (const u of stored.updates) Y.applyUpdate(this.doc, u);
+				if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot.data);
+				for (const u of stored.log) Y.applyUpdate(this.doc, u.data);
 			},
 			LOAD_ORIGIN
 		);
-		this.logLength = stored.logLength;
-		this.bytes = stored.updates.reduce((n, u) => n + u.byteLength, 0);
+		this.#advanceTo(versionAfter(stored, null));
+		this.logLength = stored.log.length;
+		this.bytes =
+			(stored.snapshot?.data.byteLength ?? 0) +
+			stored.log.reduce((n, u) => n + u.data.byteLength, 0);
+	}
+
+	/** True if stored version `v` is already applied here. */
+	has(v: number): boolean {
+		return v <= this.version || this.#ahead.has(v);
+	}
+
+	/** Records that stored version `v` is applied. */
+	noteVersion(v: number) {
+		if (this.has(v)) return;
+		this.#ahead.add(v);
+		while (this.#ahead.delete(this.version + 1)) this.version++;
+	}
+
+	#advanceTo(v: number) {
+		if (v > this.version) this.version = v;
+		for (const a of this.#ahead) if (a <= this.version) this.#ahead.delete(a);
+		while (this.#ahead.delete(this.version + 1)) this.version++;
+	}
+
+	/** Some stored version below one already applied is missing here. */
+	get hasGap(): boolean {
+		return this.#ahead.size > 0;
+	}
+
+	/** Applies what the store has beyond `version` (another instance's writes we missed). */
+	async catchUp(): Promise<void> {
+		if (this.#destroyed) return;
+		const after = this.version;
+		const stored = await this.store.read(this.key, after);
+		if (this.#destroyed || (!stored.snapshot && stored.log.length === 0)) return;
+		Y.transact(
+			this.doc,
+			() => {
+				if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot.data);
+				for (const u of stored.log) if (!this.has(u.version)) Y.applyUpdate(this.doc, u.data);
+			},
+			FANOUT_ORIGIN
+		);
+		if (stored.snapshot) this.#advanceTo(stored.snapshot.upto);
+		for (const u of stored.log) this.noteVersion(u.version);
 	}
 
 	#onUpdate(update: Uint8Array, origin: unknown) {
@@ -82,7 +138,7 @@ export class Room {
 		if (!this.storesEachClientUpdate && origin !== SERVER_ORIGIN) {
 			this.unsaved++;
 			this.bytes += update.byteLength;
-			this.fanout.publish(this.key, update);
+			this.fanout.publish(this.key, { kind: 'update', version: 0, data: update });
 			for (const l of this.durableListeners) l(update, origin);
 			return;
 		}
@@ -92,9 +148,10 @@ export class Room {
 		this.#lastWrite = write;
 		this.#pendingWrites++;
 		write.then(
-			() => {
+			(version) => {
 				this.#pendingWrites--;
-				this.fanout.publish(this.key, update);
+				this.noteVersion(version);
+				this.fanout.publish(this.key, { kind: 'update', version, data: update });
 				for (const l of this.durableListeners) l(update, origin);
 			},
 			(err) => {
@@ -109,7 +166,11 @@ export class Room {
 	 * while waiting; the caller continues synchronously once nothing is pending.
 	 */
 	async whenDurable(): Promise<void> {
-		while (this.#pendingWrites > 0) await this.#lastWrite.catch(() => undefined);
+		while (this.#pendingWrites > 0)
+			await this.#lastWrite.then(
+				() => undefined,
+				() => undefined
+			);
 	}
 
 	/** Re-measures `bytes` as the encoded size of the current state (after GC of deleted content). */
@@ -118,7 +179,10 @@ export class Room {
 		return this.bytes;
 	}
 
+	#destroyed = false;
+
 	destroy() {
+		this.#destroyed = true;
 		this.awareness?.destroy();
 		this.doc.destroy();
 	}
@@ -128,6 +192,10 @@ const LOAD_ORIGIN = { kind: 'load' } as const;
 
 /** An outbox is snapshotted after this many client updates (besides when idle and on shutdown). */
 const UNSAVED_SNAPSHOT_EVERY = 32;
+/** How long a version gap may last (fan-out messages can arrive out of order) before reading the store. */
+const GAP_GRACE_MS = 100;
+/** With a shared store: how often every held document is checked against the stored heads. */
+const HEADS_CHECK_MS = 2_000;
 
 export interface RoomManagerOptions {
 	store: DocStore;
@@ -143,13 +211,118 @@ export interface RoomManagerOptions {
 export class RoomManager {
 	#rooms = new Map<string, Promise<Room>>();
 	#loaded = new Map<string, Room>();
+	/** Rooms being loaded or loaded: fan-out messages apply to both. */
+	#held = new Map<string, Room>();
+	#catchUps = new Map<Room, Promise<void>>();
+	#gapTimers = new Map<Room, TimerHandle>();
+	#headsTimer: ReturnType<typeof setInterval> | null = null;
 	#closing = false;
 
 	constructor(private readonly opts: RoomManagerOptions) {
-		opts.fanout.onUpdate((key, update) => {
-			const room = this.#loaded.get(key);
-			if (room) Y.applyUpdate(room.doc, update, FANOUT_ORIGIN);
+		opts.fanout.onMessage((key, message) => {
+			const room = this.#held.get(key);
+			if (room) this.#receive(room, message);
 		});
+		opts.fanout.onResync(() => {
+			for (const room of this.#held.values()) this.#catchUpLogged(room);
+		});
+		if (opts.store.shared) {
+			this.#headsTimer = setInterval(() => void this.#checkHeads(), HEADS_CHECK_MS);
+			this.#headsTimer.unref();
+		}
+	}
+
+	#receive(room: Room, message: FanoutMessage) {
+		switch (message.kind) {
+			case 'update': {
+				if (message.version > 0 && room.has(message.version)) return;
+				try {
+					Y.applyUpdate(room.doc, message.data, FANOUT_ORIGIN);
+				} catch (err) {
+					this.opts.log.error({ err, doc: room.key }, 'could not apply a fan-out update');
+					this.#catchUpLogged(room);
+					return;
+				}
+				if (message.version > 0) {
+					room.noteVersion(message.version);
+					if (room.hasGap) this.#watchGap(room);
+				}
+				return;
+			}
+			case 'awareness': {
+				if (!room.awareness) return;
+				for (const e of awarenessEntries(message.data)) {
+					if (e.principal === null) room.remoteClients.delete(e.clientId);
+					else room.remoteClients.set(e.clientId, e.principal);
+				}
+				applyAwarenessUpdate(room.awareness, message.data, FANOUT_ORIGIN);
+				return;
+			}
+			case 'awareness-query': {
+				const local = this.#localClients(room);
+				if (room.awareness && local.length > 0)
+					this.opts.fanout.publish(room.key, {
+						kind: 'awareness',
+						data: encodeAwarenessUpdate(room.awareness, local)
+					});
+			}
+		}
+	}
+
+	/** Awareness client ids of this instance's connections. */
+	#localClients(room: Room): number[] {
+		if (!room.awareness) return [];
+		return [...room.awareness.getStates().keys()].filter(
+			(id) => id !== room.awareness!.clientID && !room.remoteClients.has(id)
+		);
+	}
+
+	/** A gap may close by itself when a delayed message arrives; if not, read the store. */
+	#watchGap(room: Room) {
+		if (this.#gapTimers.has(room)) return;
+		this.#gapTimers.set(
+			room,
+			this.opts.clock.setTimeout(() => {
+				this.#gapTimers.delete(room);
+				if (room.hasGap) this.#catchUpLogged(room);
+			}, GAP_GRACE_MS)
+		);
+	}
+
+	/**
+	 * Brings a held room up to date with the store. Concurrent calls share one read, then read
+	 * once more, so a call always reflects everything stored before it began.
+	 */
+	catchUp(room: Room): Promise<void> {
+		const prev = this.#catchUps.get(room) ?? Promise.resolve();
+		const next = prev.then(() => room.catchUp());
+		this.#catchUps.set(room, next);
+		void next.then(
+			() => this.#catchUps.get(room) === next && this.#catchUps.delete(room),
+			() => this.#catchUps.get(room) === next && this.#catchUps.delete(room)
+		);
+		return next;
+	}
+
+	#catchUpLogged(room: Room) {
+		this.catchUp(room).catch((err) =>
+			this.opts.log.error({ err, doc: room.key }, 'could not catch up from the store')
+		);
+	}
+
+	/** Compares every held document with the stored heads; covers fan-out messages lost unnoticed. */
+	async #checkHeads() {
+		const store = this.opts.store;
+		if (!store.heads || this.#loaded.size === 0) return;
+		try {
+			const heads = await store.heads([...this.#loaded.keys()]);
+			for (const [key, v] of heads) {
+				const room = this.#loaded.get(key);
+				if (room && v > room.version) this.#catchUpLogged(room);
+			}
+		} catch (err) {
+			this.opts.log.warn({ err }, 'could not read document heads');
+		}
 	}
 
 	get size() {
@@ -174,9 +347,38 @@ export class RoomManager {
 
 	async #load(key: string): Promise<Room> {
 		const room = new Room(key, this.opts.store, this.opts.fanout, this.opts.log);
-		await room.load();
-		await this.opts.fanout.subscribe(key);
+		// Subscribe before reading, so nothing stored after the read goes unseen; messages that
+		// arrive meanwhile apply on top (Yjs orders them) and their versions are kept.
+		this.#held.set(key, room);
+		try {
+			await this.opts.fanout.subscribe(key);
+			await room.load();
+		} catch (e) {
+			this.#held.delete(key);
+			await this.opts.fanout.unsubscribe(key);
+			room.destroy();
+			throw e;
+		}
 		room.durableListeners.add(() => this.maybeCompact(room));
+		room.awareness?.on(
+			'update',
+			(
+				{ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+				origin: unknown
+			) => {
+				// Relay what this instance's connections changed; not relays or local timeouts.
+				if (origin === FANOUT_ORIGIN || origin === 'timeout' || origin === 'local') return;
+				const changed = [...added, ...updated, ...removed].filter(
+					(id) => !room.remoteClients.has(id)
+				);
+				if (changed.length > 0)
+					this.opts.fanout.publish(room.key, {
+						kind: 'awareness',
+						data: encodeAwarenessUpdate(room.awareness!, changed)
+					});
+			}
+		);
+		if (room.awareness) this.opts.fanout.publish(key, { kind: 'awareness-query' });
 		this.#loaded.set(key, room);
 		await this.opts.onLoad?.(room);
 		return room;
@@ -189,10 +391,14 @@ export class RoomManager {
 		}
 	}
 
-	/** Runs `fn` with a loaded room, holding it for the duration. */
+	/**
+	 * Runs `fn` with a loaded room, holding it for the duration. With a shared store the room
+	 * first catches up, so a server write never builds on a stale view.
+	 */
 	async with<T>(key: string, fn: (room: Room) => T | Promise<T>): Promise<T> {
 		const room = await this.acquire(key);
 		try {
+			if (this.opts.store.shared) await this.catchUp(room);
 			return await fn(room);
 		} finally {
 			this.release(room);
@@ -206,6 +412,9 @@ export class RoomManager {
 		if (room.refs > 0) return;
 		this.#rooms.delete(room.key);
 		this.#loaded.delete(room.key);
+		this.#held.delete(room.key);
+		this.#gapTimers.get(room)?.cancel();
+		this.#gapTimers.delete(room);
 		await this.opts.fanout.unsubscribe(room.key);
 		room.destroy();
 	}
@@ -233,12 +442,16 @@ export class RoomManager {
 	/** Flushes and snapshots every room; used on shutdown. */
 	async closeAll() {
 		this.#closing = true;
+		if (this.#headsTimer) clearInterval(this.#headsTimer);
+		for (const t of this.#gapTimers.values()) t.cancel();
+		this.#gapTimers.clear();
 		for (const room of this.#loaded.values()) {
 			room.evictTimer?.cancel();
 			await this.#persistSnapshot(room);
 			room.destroy();
 		}
 		this.#loaded.clear();
+		this.#held.clear();
 		this.#rooms.clear();
 		await this.opts.store.flush();
 	}

@@ -202,6 +202,13 @@ export class SyncServer {
 	 */
 	#ownerOf(room: Room, clientId: number, self: SyncConnection): 'self' | 'other' | 'none' {
 		if (self.clientIds.has(clientId)) return 'self';
+		const remote = room.remoteClients.get(clientId);
+		if (remote !== undefined) {
+			// Held by a connection on another instance: the same principal may take it over (a
+			// device that moved here after its instance died); anyone else may not.
+			if (remote !== self.principal.principal) return 'other';
+			room.remoteClients.delete(clientId);
+		}
 		for (const c of this.#byRoom.get(room) ?? []) {
 			if (c === self || !c.clientIds.has(clientId)) continue;
 			if (c.principal.principal !== self.principal.principal) return 'other';

@@ -1,4 +1,7 @@
-/** Test factories: a real Parley server on a temp SQLite file, and stock y-websocket clients. */
+/**
+ * Test factories: a real Parley server (on a temp SQLite file, or on PostgreSQL plus Redis when
+ * PARLEY_TEST_BACKEND=postgres), and stock y-websocket clients.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +12,14 @@ import { testConfig, type Config } from '../../server/config';
 import type { Clock } from '../../server/clock';
 import { signHostToken } from '../../server/auth/tokens';
 import { ChatSession } from '../../src/lib/client/chat-session';
+import {
+	backend,
+	dropPgSchema,
+	pgSchemaUrl,
+	schemaFor,
+	testRedisUrl,
+	uniquePrefix
+} from './backend';
 
 export interface TestServer {
 	parley: Parley;
@@ -28,8 +39,17 @@ export async function startServer(
 ): Promise<TestServer> {
 	const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
 	const dbPath = join(dir, 'parley.db');
+	const shared =
+		backend === 'postgres'
+			? {
+					databaseUrl: await pgSchemaUrl(schemaFor(dir)),
+					redisUrl: testRedisUrl,
+					redisPrefix: uniquePrefix()
+				}
+			: {};
 	const config = testConfig({
 		databasePath: dbPath,
+		...shared,
 		logLevel: 'silent',
 		sessionSecret: 'test-session-secret-test-session-secret',
 		limits: opts.limits
@@ -57,6 +77,7 @@ export async function startServer(
 		async dispose() {
 			await stop();
 			rmSync(dir, { recursive: true, force: true });
+			if (backend === 'postgres') await dropPgSchema(schemaFor(dir));
 		}
 	};
 }

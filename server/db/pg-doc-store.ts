@@ -1,0 +1,183 @@
+/**
+ * PostgreSQL doc store, shared by every instance of a deployment.
+ *
+ * Appends are group-committed: while one batch is in flight, new appends gather, and the next
+ * batch goes out as one statement when it returns. Versions come from `doc_heads`, whose row
+ * lock orders concurrent writers of one document, so a document's versions commit in order.
+ */
+import type { Pool } from 'pg';
+import * as Y from 'yjs';
+import type { DocStore, StoredDoc } from './doc-store';
+
+interface Pending {
+	doc: string;
+	update: Uint8Array;
+	resolve: (version: number) => void;
+	reject: (e: unknown) => void;
+}
+
+const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/**
+ * One statement per batch: count each document's updates, bump its head by that count (locking
+ * the head row; rows are taken in document order so two instances' batches cannot deadlock on
+ * them), then insert the updates with consecutive versions.
+ */
+const APPEND_SQL = `
+with b as (
+	select * from unnest($1::text[], $2::bytea[]) with ordinality as b(doc, data, ord)
+), c as (
+	select doc, count(*)::int as n from b group by doc
+), h as (
+	insert into doc_heads as t (doc, version)
+	select doc, n from c order by doc
+	on conflict (doc) do update set version = t.version + excluded.version
+	returning doc, version
+)
+insert into doc_log (doc, version, data)
+select b.doc, h.version - c.n + (row_number() over (partition by b.doc order by b.ord))::int, b.data
+from b join c using (doc) join h using (doc)
+returning doc, version`;
+
+/** Snapshot (if wanted) and the log after it, read in one statement so compaction cannot split them. */
+const READ_SQL = `
+select 0 as k, upto as version, data from doc_snaps
+	where doc = $1 and ($2::int is null or upto > $2)
+union all
+select 1 as k, version, data from doc_log
+	where doc = $1
+	and version > greatest(coalesce($2::int, 0), coalesce((select upto from doc_snaps where doc = $1), 0))
+order by k, version`;
+
+/** Postgres error codes worth one more try: deadlock, serialization failure. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+export class PgDocStore implements DocStore {
+	readonly shared = true;
+	#pending: Pending[] = [];
+	#inFlight: Promise<void> | null = null;
+	#closed = false;
+
+	constructor(private readonly pool: Pool) {}
+
+	async read(doc: string, after: number | null): Promise<StoredDoc> {
+		const { rows } = await this.pool.query<{ k: number; version: number; data: Buffer }>(READ_SQL, [
+			doc,
+			after
+		]);
+		let snapshot: StoredDoc['snapshot'] = null;
+		const log: StoredDoc['log'] = [];
+		for (const r of rows) {
+			const data = new Uint8Array(r.data);
+			if (r.k === 0) snapshot = { data, upto: r.version };
+			else log.push({ version: r.version, data });
+		}
+		return { snapshot, log };
+	}
+
+	async heads(docs: string[]): Promise<Map<string, number>> {
+		const { rows } = await this.pool.query<{ doc: string; version: number }>(
+			'select doc, version from doc_heads where doc = any($1::text[])',
+			[docs]
+		);
+		return new Map(rows.map((r) => [r.doc, r.version]));
+	}
+
+	append(doc: string, update: Uint8Array): Promise<number> {
+		if (this.#closed) return Promise.reject(new Error('store is closed'));
+		return new Promise((resolve, reject) => {
+			this.#pending.push({ doc, update, resolve, reject });
+			this.#kick();
+		});
+	}
+
+	#kick() {
+		if (this.#inFlight || this.#pending.length === 0) return;
+		// Wait one turn so appends made in this turn travel together.
+		this.#inFlight = new Promise<void>((r) => setImmediate(r))
+			.then(() => this.#writeBatch())
+			.finally(() => {
+				this.#inFlight = null;
+				this.#kick();
+			});
+	}
+
+	async #writeBatch() {
+		const batch = this.#pending;
+		this.#pending = [];
+		if (batch.length === 0) return;
+		for (let attempt = 1; ; attempt++) {
+			try {
+				const { rows } = await this.pool.query<{ doc: string; version: number }>(APPEND_SQL, [
+					batch.map((p) => p.doc),
+					batch.map((p) => asBuffer(p.update))
+				]);
+				// Within a document, versions follow batch order; RETURNING has no order, so sort.
+				const byDoc = new Map<string, number[]>();
+				for (const r of rows) {
+					const list = byDoc.get(r.doc) ?? [];
+					list.push(r.version);
+					byDoc.set(r.doc, list);
+				}
+				for (const list of byDoc.values()) list.sort((a, b) => a - b);
+				for (const p of batch) p.resolve(byDoc.get(p.doc)!.shift()!);
+				return;
+			} catch (e) {
+				if (attempt < 5 && RETRYABLE.has((e as { code?: string }).code ?? '')) continue;
+				for (const p of batch) p.reject(e);
+				return;
+			}
+		}
+	}
+
+	/**
+	 * Merges the stored snapshot, the whole stored log and the caller's state into a new snapshot,
+	 * then deletes the log it covers. The merge makes it safe for an instance that has not seen
+	 * every update yet; an advisory lock keeps two instances from compacting one document at once.
+	 */
+	async compact(doc: string, state: Uint8Array): Promise<void> {
+		await this.flush();
+		const client = await this.pool.connect();
+		try {
+			await client.query('begin');
+			await client.query(`select pg_advisory_xact_lock(hashtextextended('snap:' || $1, 0))`, [doc]);
+			const { rows } = await client.query<{ k: number; version: number; data: Buffer }>(READ_SQL, [
+				doc,
+				null
+			]);
+			const merged = new Y.Doc({ gc: true });
+			let upto = 0;
+			for (const r of rows) {
+				Y.applyUpdate(merged, new Uint8Array(r.data));
+				upto = Math.max(upto, r.version);
+			}
+			Y.applyUpdate(merged, state);
+			const data = Y.encodeStateAsUpdate(merged);
+			merged.destroy();
+			await client.query(
+				`insert into doc_snaps (doc, data, upto) values ($1, $2, $3)
+				 on conflict (doc) do update set data = excluded.data, upto = excluded.upto`,
+				[doc, asBuffer(data), upto]
+			);
+			await client.query('delete from doc_log where doc = $1 and version <= $2', [doc, upto]);
+			await client.query('commit');
+		} catch (e) {
+			await client.query('rollback').catch(() => undefined);
+			throw e;
+		} finally {
+			client.release();
+		}
+	}
+
+	async flush(): Promise<void> {
+		while (this.#inFlight || this.#pending.length > 0) {
+			this.#kick();
+			await this.#inFlight;
+		}
+	}
+
+	async close(): Promise<void> {
+		await this.flush();
+		this.#closed = true;
+	}
+}

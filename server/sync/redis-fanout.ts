@@ -1,0 +1,118 @@
+/**
+ * Fan-out over Redis pub/sub (ioredis): one channel per document held in memory,
+ * `<prefix>:doc:<docKey>`. Each message is [sender instance id, kind, version, payload] in
+ * lib0 encoding; an instance ignores its own messages.
+ */
+import { Redis } from 'ioredis';
+import * as encoding from 'lib0/encoding';
+import * as decoding from 'lib0/decoding';
+import type { Logger } from 'pino';
+import type { Fanout, FanoutMessage } from './fanout';
+
+const KIND = { update: 0, awareness: 1, 'awareness-query': 2 } as const;
+
+export function encodeFanout(instanceId: string, m: FanoutMessage): Uint8Array {
+	const e = encoding.createEncoder();
+	encoding.writeVarString(e, instanceId);
+	encoding.writeVarUint(e, KIND[m.kind]);
+	encoding.writeVarUint(e, m.kind === 'update' ? m.version : 0);
+	encoding.writeVarUint8Array(e, m.kind === 'awareness-query' ? new Uint8Array(0) : m.data);
+	return encoding.toUint8Array(e);
+}
+
+export function decodeFanout(buf: Uint8Array): { from: string; message: FanoutMessage } {
+	const d = decoding.createDecoder(buf);
+	const from = decoding.readVarString(d);
+	const kind = decoding.readVarUint(d);
+	const version = decoding.readVarUint(d);
+	const data = decoding.readVarUint8Array(d);
+	if (kind === KIND.update) return { from, message: { kind: 'update', version, data } };
+	if (kind === KIND.awareness) return { from, message: { kind: 'awareness', data } };
+	if (kind === KIND['awareness-query']) return { from, message: { kind: 'awareness-query' } };
+	throw new Error(`unknown fan-out message kind ${kind}`);
+}
+
+export class RedisFanout implements Fanout {
+	readonly #pub: Redis;
+	readonly #sub: Redis;
+	readonly #prefix: string;
+	#handlers: ((docKey: string, m: FanoutMessage) => void)[] = [];
+	#resync: (() => void)[] = [];
+	#wasReady = false;
+	#brokenSinceReady = false;
+
+	constructor(
+		url: string,
+		prefix: string,
+		readonly instanceId: string,
+		private readonly log: Logger
+	) {
+		this.#prefix = `${prefix}:doc:`;
+		const options = { maxRetriesPerRequest: null, connectionName: `parley-${instanceId}` };
+		this.#pub = new Redis(url, options);
+		this.#sub = new Redis(url, options);
+		for (const [name, client] of [
+			['publisher', this.#pub],
+			['subscriber', this.#sub]
+		] as const) {
+			client.on('error', (err: Error) => log.warn({ err: err.message }, `redis ${name} error`));
+		}
+		this.#sub.on('close', () => {
+			if (this.#wasReady) this.#brokenSinceReady = true;
+		});
+		this.#sub.on('ready', () => {
+			if (this.#brokenSinceReady) {
+				this.#brokenSinceReady = false;
+				log.warn('redis subscriber reconnected; catching up from the store');
+				for (const h of this.#resync) h();
+			}
+			this.#wasReady = true;
+		});
+		this.#sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+			const name = channel.toString();
+			if (!name.startsWith(this.#prefix)) return;
+			let decoded;
+			try {
+				decoded = decodeFanout(message);
+			} catch (err) {
+				log.error({ err, channel: name }, 'malformed fan-out message');
+				return;
+			}
+			if (decoded.from === this.instanceId) return;
+			const key = name.slice(this.#prefix.length);
+			for (const h of this.#handlers) h(key, decoded.message);
+		});
+	}
+
+	/** Resolves once both connections are up (so a fresh instance does not miss early messages). */
+	async ready(): Promise<void> {
+		await Promise.all([this.#pub.ping(), this.#sub.ping()]);
+	}
+
+	publish(docKey: string, message: FanoutMessage) {
+		this.#pub
+			.publish(this.#prefix + docKey, Buffer.from(encodeFanout(this.instanceId, message)))
+			.catch((err: Error) => this.log.warn({ err: err.message, doc: docKey }, 'publish failed'));
+	}
+
+	async subscribe(docKey: string) {
+		await this.#sub.subscribe(this.#prefix + docKey);
+	}
+
+	async unsubscribe(docKey: string) {
+		await this.#sub.unsubscribe(this.#prefix + docKey).catch(() => undefined);
+	}
+
+	onMessage(handler: (docKey: string, m: FanoutMessage) => void) {
+		this.#handlers.push(handler);
+	}
+
+	onResync(handler: () => void) {
+		this.#resync.push(handler);
+	}
+
+	async close() {
+		this.#sub.disconnect();
+		await this.#pub.quit().catch(() => this.#pub.disconnect());
+	}
+}
