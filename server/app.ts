@@ -105,6 +105,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		log,
 		idleMs: config.limits.docIdleMs,
 		compactAfterUpdates: config.limits.compactAfterUpdates,
+		headsCheckMs: config.limits.headsCheckMs,
 		onLoad: (room) => conversations?.onRoomLoaded(room)
 	});
 	conversations = new ConversationService({

@@ -60,7 +60,12 @@ export const ConfigSchema = z.object({
 		 * A socket silent this long gets an empty message: y-websocket clients drop a socket that
 		 * received nothing for 30 s. Sockets are also pinged every 30 s to find dead peers.
 		 */
-		keepAliveMs: int(20_000)
+		keepAliveMs: int(20_000),
+		/**
+		 * Several instances: how often each compares the documents it holds with the stored heads
+		 * and catches up any that fell behind (a fan-out message lost without a broken link).
+		 */
+		headsCheckMs: int(2_000)
 	})
 });
 export type Config = z.infer<typeof ConfigSchema>;

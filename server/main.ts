@@ -25,7 +25,7 @@ else
 const parley = await createParley({ config, log, ui });
 const port = await parley.listen();
 log.info(
-	{ port, db: config.databasePath },
+	{ port, db: config.databaseUrl ? 'postgres' : config.databasePath, redis: !!config.redisUrl },
 	`Parley is running on http://localhost:${port} — open /demo and /agent`
 );
 

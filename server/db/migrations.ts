@@ -175,7 +175,16 @@ const migrations: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrate(db: Kysely<unknown>): Promise<string[]> {
-	const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+	// On PostgreSQL, keep Kysely's bookkeeping tables in our schema (the first on search_path);
+	// otherwise it may find another schema's and then fail to use them.
+	const schema = types(db).pg
+		? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0].s
+		: undefined;
+	const { error, results } = await new Migrator({
+		db,
+		provider,
+		migrationTableSchema: schema
+	}).migrateToLatest();
 	if (error) throw error instanceof Error ? error : new Error(String(error));
 	return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

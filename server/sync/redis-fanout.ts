@@ -9,6 +9,8 @@ import * as decoding from 'lib0/decoding';
 import type { Logger } from 'pino';
 import type { Fanout, FanoutMessage } from './fanout';
 
+const SUBSCRIBE_WAIT_MS = 1000;
+
 const KIND = { update: 0, awareness: 1, 'awareness-query': 2 } as const;
 
 export function encodeFanout(instanceId: string, m: FanoutMessage): Uint8Array {
@@ -90,13 +92,30 @@ export class RedisFanout implements Fanout {
 	}
 
 	publish(docKey: string, message: FanoutMessage) {
+		// While Redis is away, messages are dropped rather than queued without bound: receivers
+		// catch up from the store when the link returns (and on their periodic head check).
+		if (this.#pub.status !== 'ready') return;
 		this.#pub
 			.publish(this.#prefix + docKey, Buffer.from(encodeFanout(this.instanceId, message)))
 			.catch((err: Error) => this.log.warn({ err: err.message, doc: docKey }, 'publish failed'));
 	}
 
+	/**
+	 * Waits for the subscription, but not for long: with Redis away the document still opens
+	 * (from the store), and the queued subscription runs when the link returns.
+	 */
 	async subscribe(docKey: string) {
-		await this.#sub.subscribe(this.#prefix + docKey);
+		const subscribed = this.#sub.subscribe(this.#prefix + docKey).catch((err: Error) => {
+			this.log.warn({ err: err.message, doc: docKey }, 'subscribe failed');
+		});
+		let timer: NodeJS.Timeout | undefined;
+		await Promise.race([
+			subscribed,
+			new Promise((r) => {
+				timer = setTimeout(r, SUBSCRIBE_WAIT_MS);
+			})
+		]);
+		clearTimeout(timer);
 	}
 
 	async unsubscribe(docKey: string) {
@@ -113,6 +132,7 @@ export class RedisFanout implements Fanout {
 
 	async close() {
 		this.#sub.disconnect();
-		await this.#pub.quit().catch(() => this.#pub.disconnect());
+		if (this.#pub.status === 'ready') await this.#pub.quit().catch(() => this.#pub.disconnect());
+		else this.#pub.disconnect();
 	}
 }

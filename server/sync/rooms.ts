@@ -194,8 +194,6 @@ const LOAD_ORIGIN = { kind: 'load' } as const;
 const UNSAVED_SNAPSHOT_EVERY = 32;
 /** How long a version gap may last (fan-out messages can arrive out of order) before reading the store. */
 const GAP_GRACE_MS = 100;
-/** With a shared store: how often every held document is checked against the stored heads. */
-const HEADS_CHECK_MS = 2_000;
 
 export interface RoomManagerOptions {
 	store: DocStore;
@@ -204,6 +202,8 @@ export interface RoomManagerOptions {
 	log: Logger;
 	idleMs: number;
 	compactAfterUpdates: number;
+	/** With a shared store: how often every held document is checked against the stored heads. */
+	headsCheckMs: number;
 	/** Runs once after a room is loaded and before anyone sees it (e.g. merges, meta fix-ups). */
 	onLoad?: (room: Room) => Promise<void> | void;
 }
@@ -227,7 +227,7 @@ export class RoomManager {
 			for (const room of this.#held.values()) this.#catchUpLogged(room);
 		});
 		if (opts.store.shared) {
-			this.#headsTimer = setInterval(() => void this.#checkHeads(), HEADS_CHECK_MS);
+			this.#headsTimer = setInterval(() => void this.#checkHeads(), opts.headsCheckMs);
 			this.#headsTimer.unref();
 		}
 	}

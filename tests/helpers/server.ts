@@ -23,6 +23,8 @@ import {
 
 export interface TestServer {
 	parley: Parley;
+	/** The shared engines of this server's deployment (PostgreSQL backend only). */
+	shared?: SharedEngines;
 	base: string;
 	wsUrl: string;
 	dir: string;
@@ -34,19 +36,33 @@ export interface TestServer {
 	dispose(): Promise<void>;
 }
 
+export interface SharedEngines {
+	databaseUrl: string;
+	redisUrl: string;
+	redisPrefix: string;
+}
+
 export async function startServer(
-	opts: { clock?: Clock; dir?: string; limits?: Partial<Config['limits']>; port?: number } = {}
+	opts: {
+		clock?: Clock;
+		dir?: string;
+		limits?: Partial<Config['limits']>;
+		port?: number;
+		/** Another instance of the same deployment: the same PostgreSQL schema and Redis prefix. */
+		shared?: SharedEngines;
+	} = {}
 ): Promise<TestServer> {
 	const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
 	const dbPath = join(dir, 'parley.db');
-	const shared =
-		backend === 'postgres'
+	const shared: Partial<SharedEngines> =
+		opts.shared ??
+		(backend === 'postgres'
 			? {
 					databaseUrl: await pgSchemaUrl(schemaFor(dir)),
 					redisUrl: testRedisUrl,
 					redisPrefix: uniquePrefix()
 				}
-			: {};
+			: {});
 	const config = testConfig({
 		databasePath: dbPath,
 		...shared,
@@ -68,6 +84,13 @@ export async function startServer(
 	};
 	return {
 		parley,
+		shared: config.databaseUrl
+			? {
+					databaseUrl: config.databaseUrl,
+					redisUrl: config.redisUrl!,
+					redisPrefix: config.redisPrefix
+				}
+			: undefined,
 		base: `http://127.0.0.1:${port}`,
 		wsUrl: `ws://127.0.0.1:${port}/sync`,
 		dir,
@@ -77,7 +100,7 @@ export async function startServer(
 		async dispose() {
 			await stop();
 			rmSync(dir, { recursive: true, force: true });
-			if (backend === 'postgres') await dropPgSchema(schemaFor(dir));
+			if (backend === 'postgres' && !opts.shared) await dropPgSchema(schemaFor(dir));
 		}
 	};
 }

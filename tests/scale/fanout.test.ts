@@ -1,0 +1,157 @@
+/**
+ * Two instances of one deployment in this process, on one PostgreSQL schema and one Redis:
+ * live chat and typing across instances, and catching up from the store when Redis delivery
+ * to one instance stops (its Redis connection runs through a proxy the test cuts).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+	startServer,
+	customerSession,
+	customerChat,
+	agentChat,
+	loginAgent,
+	setPresence,
+	openInbox,
+	api,
+	waitFor,
+	type TestServer
+} from '../helpers/server';
+import { startBalancer, type Balancer } from '../../server/tools/balancer';
+import { testRedisUrl } from '../helpers/backend';
+import type { ChatSession } from '../../src/lib/client/chat-session';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+	for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const texts = (s: ChatSession) => s.transcript.filter((t) => t.kind === 'text').map((t) => t.text);
+
+async function pair(limitsB: Parameters<typeof startServer>[0] = {}) {
+	const a = await startServer();
+	cleanup.push(() => a.dispose());
+	// B reaches Redis through a proxy the test can cut.
+	const redis = new URL(testRedisUrl);
+	const target = { host: redis.hostname, port: Number(redis.port || 6379) };
+	let proxy: Balancer | null = await startBalancer(0, [target]);
+	const proxyPort = proxy.port;
+	const b = await startServer({
+		...limitsB,
+		shared: { ...a.shared!, redisUrl: `redis://127.0.0.1:${proxyPort}` }
+	});
+	cleanup.push(async () => {
+		await b.dispose();
+		await proxy?.close();
+	});
+	return {
+		a,
+		b,
+		async cutRedis() {
+			await proxy!.close();
+			proxy = null;
+		},
+		async restoreRedis() {
+			proxy = await startBalancer(proxyPort, [target]);
+		}
+	};
+}
+
+/** Customer on `a`, agent (Ana) on `b`, conversation accepted. */
+async function crossConversation(a: TestServer, b: TestServer) {
+	const agent = await loginAgent(b.base, 'ana@example.com');
+	await setPresence(b.base, agent, 'Available');
+	const customer = await customerSession(a.base, 'live', { name: 'Dana' });
+	const customerSide = customerChat(a, customer);
+	cleanup.push(() => customerSide.destroy());
+	await customerSide.ready;
+	customerSide.send('Hello from instance A');
+	const inbox = await openInbox(b, agent);
+	cleanup.push(() => inbox.destroy());
+	const offerId = await waitFor(() => [...inbox.offers.keys()][0], 'offer on instance B');
+	const accepted = await api(b.base, `/api/agent/offers/${offerId}/accept`, {
+		body: {},
+		cookie: agent.cookie
+	});
+	expect(accepted.status).toBe(200);
+	const agentSide = agentChat(b, agent, customer.conversationId);
+	cleanup.push(() => agentSide.destroy());
+	await agentSide.ready;
+	return { agent, customer, customerSide, agentSide };
+}
+
+describe('two instances', () => {
+	it('a customer on A and an agent on B chat in real time, with typing both ways', async () => {
+		const { a, b } = await pair();
+		const { customerSide, agentSide } = await crossConversation(a, b);
+		await waitFor(() => texts(agentSide).includes('Hello from instance A'), 'agent on B sees it');
+		await waitFor(
+			() => customerSide.transcript.some((t) => t.text === 'Ana joined the chat'),
+			'join notice written on B reaches A'
+		);
+		agentSide.send('Hi from instance B');
+		await waitFor(() => texts(customerSide).includes('Hi from instance B'), 'customer on A');
+		await waitFor(
+			() => customerSide.transcript.find((t) => t.text === 'Hello from instance A')?.state,
+			'delivery state'
+		);
+
+		agentSide.setTyping(true);
+		const typers = await waitFor(
+			() => (customerSide.typing.length ? customerSide.typing : null),
+			'agent typing seen on A'
+		);
+		expect(typers).toEqual([
+			{ principal: agentSide.opts.me.principal, name: 'Ana', role: 'agent' }
+		]);
+		agentSide.setTyping(false);
+		await waitFor(() => customerSide.typing.length === 0, 'typing stops on A');
+		customerSide.setTyping(true);
+		await waitFor(
+			() => agentSide.typing.some((t) => t.role === 'customer' && t.name === 'Dana'),
+			'customer typing seen on B'
+		);
+
+		// Both transcripts hold every message exactly once.
+		const all = ['Hello from instance A', 'Hi from instance B'];
+		for (const side of [customerSide, agentSide]) expect(texts(side)).toEqual(all);
+	});
+
+	it('an instance whose Redis delivery stopped catches up from the store when it returns', async () => {
+		// The periodic head check is slowed down so that this test shows the reconnect path.
+		const { a, b, cutRedis, restoreRedis } = await pair({ limits: { headsCheckMs: 600_000 } });
+		const { customerSide, agentSide } = await crossConversation(a, b);
+		await waitFor(() => texts(agentSide).includes('Hello from instance A'), 'live at first');
+
+		await cutRedis();
+		for (let i = 1; i <= 5; i++) customerSide.send(`while B was deaf ${i}`);
+		await waitFor(
+			() => customerSide.transcript.filter((t) => t.mine && t.state === 'sent').length === 6,
+			'stored by A'
+		);
+		// B cannot hear A now; nothing of the five reached its agent.
+		await new Promise((r) => setTimeout(r, 200));
+		expect(texts(agentSide)).toEqual(['Hello from instance A']);
+
+		await restoreRedis();
+		const expected = [
+			'Hello from instance A',
+			...[1, 2, 3, 4, 5].map((i) => `while B was deaf ${i}`)
+		];
+		await waitFor(() => texts(agentSide).length === 6, 'B caught up', 10_000);
+		expect(texts(agentSide)).toEqual(expected);
+		// And it is live again.
+		customerSide.send('after');
+		await waitFor(() => texts(agentSide).includes('after'), 'live again');
+		expect(texts(agentSide)).toEqual([...expected, 'after']);
+	});
+
+	it('without any Redis message, the periodic head check brings a lagging instance up to date', async () => {
+		const { a, b, cutRedis } = await pair({ limits: { headsCheckMs: 200 } });
+		const { customerSide, agentSide } = await crossConversation(a, b);
+		await waitFor(() => texts(agentSide).includes('Hello from instance A'), 'live at first');
+		await cutRedis(); // and never restored
+		customerSide.send('heard through the store');
+		await waitFor(() => texts(agentSide).includes('heard through the store'), 'B caught up');
+		expect(texts(agentSide)).toEqual(['Hello from instance A', 'heard through the store']);
+	});
+});
