@@ -24,6 +24,7 @@ import { FirstAvailableRouter, type Router } from './routing';
 import { SyncServer, SYNC_PATH_PREFIX } from './sync/server';
 import { createApi } from './http/api';
 import { seedDemo } from './seed';
+import { Timers } from './timers';
 
 export type UiHandler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
@@ -52,6 +53,7 @@ export interface Parley {
 	repo: Repo;
 	rooms: RoomManager;
 	conversations: ConversationService;
+	timers: Timers;
 	sync: SyncServer;
 	store: DocStore;
 	listen(port?: number, host?: string): Promise<number>;
@@ -97,6 +99,13 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	}, 10_000);
 	loopWindow.unref();
 
+	const timers = new Timers({
+		db: database.db,
+		postgres: database.kind === 'postgres',
+		clock,
+		log,
+		pollMs: config.timerPollMs
+	});
 	let conversations: ConversationService | null = null;
 	const rooms = new RoomManager({
 		store,
@@ -112,6 +121,8 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		repo,
 		rooms,
 		locks: database.locks,
+		timers,
+		offerTimeoutMs: config.offerTimeoutMs,
 		sharedStore: store.shared,
 		router: opts.router ?? new FirstAvailableRouter(),
 		clock,
@@ -141,6 +152,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	)
 		log.info('demo data loaded');
 	await conversations.drainQueue();
+	timers.start();
 
 	const handle: Parley['handle'] = (req, res, next) => {
 		api(req, res)
@@ -177,6 +189,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		repo,
 		rooms,
 		conversations,
+		timers,
 		sync,
 		store,
 		listen(port = config.port, host = config.host) {
@@ -188,6 +201,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		close() {
 			closing ??= (async () => {
 				const stopped = new Promise<void>((r) => server.close(() => r()));
+				await timers.stop();
 				await sync.close();
 				server.closeAllConnections();
 				await stopped;

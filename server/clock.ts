@@ -58,3 +58,21 @@ export class ManualClock implements Clock {
 		return this.#timers.size;
 	}
 }
+
+/**
+ * Real time plus an offset that tests can move forward (`advance`), for server processes under
+ * test (`PARLEY_TEST_CLOCK=ipc`): durable timers, which compare due times with `now()`, fire
+ * as if the time had passed. In-process timers still wait real time.
+ */
+export class OffsetClock implements Clock {
+	offset = 0;
+	now() {
+		return Date.now() + this.offset;
+	}
+	setTimeout(fn: () => void, ms: number): TimerHandle {
+		return systemClock.setTimeout(fn, ms);
+	}
+	advance(ms: number) {
+		this.offset += ms;
+	}
+}

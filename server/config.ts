@@ -34,6 +34,10 @@ export const ConfigSchema = z.object({
 	seedDemo: z.boolean().default(true),
 	/** Shared secret of the demo persistent workstream (the demo host page signs with it). */
 	demoWidgetSecret: z.string().min(16).default('demo-widget-secret-change-me'),
+	/** How long an agent has to accept an offer before it goes to the next agent (RONA). */
+	offerTimeoutMs: z.coerce.number().int().min(5_000).default(60_000),
+	/** How often each instance looks for due durable timers (real time). */
+	timerPollMs: z.coerce.number().int().min(10).default(250),
 	logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 	limits: z.object({
 		/** Largest websocket frame accepted; bigger frames close the socket with 4413. */
@@ -94,6 +98,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			seedDemo: get('PARLEY_SEED_DEMO') ? get('PARLEY_SEED_DEMO') !== 'false' : undefined,
 			demoWidgetSecret: get('PARLEY_DEMO_WIDGET_SECRET'),
 			logLevel: get('LOG_LEVEL'),
+			offerTimeoutMs: get('PARLEY_OFFER_TIMEOUT_MS'),
+			timerPollMs: get('PARLEY_TIMER_POLL_MS'),
 			limits: {
 				maxMessageBytes: get('PARLEY_MAX_MESSAGE_BYTES'),
 				messagesPerSecond: get('PARLEY_MESSAGES_PER_SECOND'),

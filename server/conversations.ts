@@ -35,10 +35,13 @@ import {
 } from '../src/lib/domain/doc-names';
 import type { PresenceChoice } from '../src/lib/domain/presence';
 import type { Locks } from './db/locks';
+import type { Timers } from './timers';
 
 export type DocAccess =
 	| { ok: true; key: string; kind: DocRequest['kind']; writable: boolean; typing: boolean }
 	| { ok: false; code: 'forbidden' | 'notFound'; reason: string };
+
+const offerTimer = (offerId: string) => `offer:${offerId}`;
 
 export class DomainError extends Error {
 	constructor(
@@ -71,6 +74,9 @@ export interface ConversationServiceDeps {
 	rooms: RoomManager;
 	router: Router;
 	locks: Locks;
+	timers: Timers;
+	/** How long an agent has to accept an offer before it goes to the next agent (RONA). */
+	offerTimeoutMs: number;
 	/** Other instances write the same documents (merges must lock and catch up). */
 	sharedStore: boolean;
 	clock: Clock;
@@ -81,7 +87,11 @@ export class ConversationService {
 	#indexes = new WeakMap<Y.Doc, TranscriptIndex>();
 	#outboxes = new WeakMap<Room, OutboxState>();
 
-	constructor(private readonly deps: ConversationServiceDeps) {}
+	constructor(private readonly deps: ConversationServiceDeps) {
+		deps.timers.on('offer-timeout', (payload) =>
+			this.offerTimedOut((payload as { offerId: string }).offerId)
+		);
+	}
 
 	/** Runs state changes one after another, across instances (routing, offers, presence). */
 	#exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -363,6 +373,14 @@ export class ConversationService {
 			})
 			.execute();
 		await this.#setStatus(conv, next);
+		await this.deps.timers.set(
+			offerTimer(offerId),
+			'offer-timeout',
+			now + this.deps.offerTimeoutMs,
+			{
+				offerId
+			}
+		);
 		const [customer, ws] = await Promise.all([
 			repo.customerById(conv.customer_id),
 			repo.workstreamById(conv.workstream_id)
@@ -425,6 +443,7 @@ export class ConversationService {
 					.execute();
 			});
 			await this.#setStatus(conv, next);
+			await this.deps.timers.cancel(offerTimer(offerId));
 			const [customer, ws] = await Promise.all([
 				repo.customerById(conv.customer_id),
 				repo.workstreamById(conv.workstream_id)
@@ -480,24 +499,60 @@ export class ConversationService {
 			await rooms.with(storedInboxKey(agentId), (inbox) => {
 				inbox.doc.transact(() => agentStateOf(inbox.doc).set('presence', presence), SERVER_ORIGIN);
 			});
-			if (presence !== 'Available') {
-				for (const offer of await repo.pendingOffersOf(agentId)) {
-					await repo.db
-						.updateTable('offers')
-						.set({ status: 'withdrawn' })
-						.where('id', '=', offer.id)
-						.execute();
-					const conv = await repo.conversationById(offer.conversation_id);
-					if (conv)
-						await this.#setStatus(
-							conv,
-							transition(conv.status as ConversationStatus, { type: 'withdraw' })
-						);
-					await rooms.with(storedInboxKey(agentId), (inbox) => {
-						inbox.doc.transact(() => offersOf(inbox.doc).delete(offer.id), SERVER_ORIGIN);
-					});
-				}
-			}
+			if (presence !== 'Available')
+				for (const offer of await repo.pendingOffersOf(agentId))
+					await this.#withdrawOffer(offer.id, agentId, offer.conversation_id, 'withdrawn');
+			await this.#drain();
+		});
+	}
+
+	/** Takes a pending offer back from its agent; the request is queued again. Inside the lock. */
+	async #withdrawOffer(
+		offerId: string,
+		agentId: string,
+		conversationId: string,
+		status: 'withdrawn' | 'expired'
+	) {
+		const { repo, rooms, timers } = this.deps;
+		await repo.db.updateTable('offers').set({ status }).where('id', '=', offerId).execute();
+		await timers.cancel(offerTimer(offerId));
+		const conv = await repo.conversationById(conversationId);
+		if (conv && conv.status === 'offered')
+			await this.#setStatus(conv, transition('offered', { type: 'withdraw' }));
+		await rooms.with(storedInboxKey(agentId), (inbox) => {
+			inbox.doc.transact(() => offersOf(inbox.doc).delete(offerId), SERVER_ORIGIN);
+			return inbox.whenDurable();
+		});
+	}
+
+	/**
+	 * An offer was not accepted in time: it is withdrawn, the agent goes to RONA (no more offers
+	 * until they choose Available again) and the request goes to the next agent at once.
+	 * Idempotent: a timer retried after a crash finds the offer no longer pending.
+	 */
+	async offerTimedOut(offerId: string) {
+		return this.#exclusive(async () => {
+			const { repo, clock, rooms } = this.deps;
+			const offer = await repo.db
+				.selectFrom('offers')
+				.selectAll()
+				.where('id', '=', offerId)
+				.executeTakeFirst();
+			if (!offer || offer.status !== 'pending') return;
+			await this.#withdrawOffer(offer.id, offer.agent_id, offer.conversation_id, 'expired');
+			await repo.db
+				.updateTable('agents')
+				.set({ presence: 'RONA', presence_since: clock.now() })
+				.where('id', '=', offer.agent_id)
+				.execute();
+			await rooms.with(storedInboxKey(offer.agent_id), (inbox) => {
+				inbox.doc.transact(() => agentStateOf(inbox.doc).set('presence', 'RONA'), SERVER_ORIGIN);
+				return inbox.whenDurable();
+			});
+			this.deps.log.info(
+				{ offer: offer.id, agent: offer.agent_id, conversation: offer.conversation_id },
+				'offer timed out; agent is in RONA'
+			);
 			await this.#drain();
 		});
 	}

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from './config';
 import { createParley, type UiHandler } from './app';
+import { OffsetClock } from './clock';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const config = loadConfig();
@@ -22,7 +23,19 @@ else
 		'build/handler.js is missing: run `npm run build` for the UI; serving the API and sync only'
 	);
 
-const parley = await createParley({ config, log, ui });
+// Tests of server processes move time forward over IPC (never enabled otherwise).
+let clock: OffsetClock | undefined;
+if (process.env.PARLEY_TEST_CLOCK === 'ipc' && process.send) {
+	const c = (clock = new OffsetClock());
+	process.on('message', (m: { type?: string; ms?: number }) => {
+		if (m?.type === 'advance' && typeof m.ms === 'number') {
+			c.advance(m.ms);
+			process.send!({ type: 'advanced', now: c.now() });
+		}
+	});
+}
+
+const parley = await createParley({ config, log, ui, clock });
 const port = await parley.listen();
 log.info(
 	{ port, db: config.databaseUrl ? 'postgres' : config.databasePath, redis: !!config.redisUrl },

@@ -169,6 +169,22 @@ const migrations: Record<string, Migration> = {
 				.addColumn('value', t.blob, (c) => c.notNull())
 				.execute();
 		}
+	},
+	/** Durable timers (offer timeouts and later ones), fired by whichever instance claims them. */
+	'0003_timers': {
+		async up(db: Kysely<unknown>) {
+			await db.schema
+				.createTable('timers')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('kind', 'text', (c) => c.notNull())
+				.addColumn('payload', 'text', (c) => c.notNull())
+				.addColumn('due_at', 'bigint', (c) => c.notNull())
+				/** While set and in the future, an instance is running the timer (a lease). */
+				.addColumn('locked_until', 'bigint')
+				.addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+				.execute();
+			await db.schema.createIndex('timers_due').on('timers').column('due_at').execute();
+		}
 	}
 };
 

@@ -67,7 +67,8 @@ export interface OfferTable {
 	id: string;
 	conversation_id: string;
 	agent_id: string;
-	status: 'pending' | 'accepted' | 'withdrawn';
+	/** `expired`: not accepted in time (the agent went to RONA). */
+	status: 'pending' | 'accepted' | 'withdrawn' | 'expired';
 	created_at: number;
 }
 
@@ -100,7 +101,17 @@ export interface ServerKeyTable {
 	value: Uint8Array;
 }
 
+export interface TimerTable {
+	id: string;
+	kind: string;
+	payload: string;
+	due_at: number;
+	locked_until: number | null;
+	attempts: Generated<number>;
+}
+
 export interface Database {
+	timers: TimerTable;
 	doc_log: DocLogTable;
 	doc_heads: DocHeadTable;
 	doc_snaps: DocSnapTable;
