@@ -153,6 +153,12 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		log.info('demo data loaded');
 	await conversations.drainQueue();
 	timers.start();
+	// Safety net: a request whose instance died between storing it and offering it is routed by
+	// the next sweep of any instance (routing itself runs under the cross-instance lock).
+	const queueSweep = setInterval(() => {
+		conversations!.drainQueue().catch((err) => log.warn({ err }, 'queue sweep failed'));
+	}, config.limits.queueSweepMs);
+	queueSweep.unref();
 
 	const handle: Parley['handle'] = (req, res, next) => {
 		api(req, res)
@@ -202,6 +208,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 			closing ??= (async () => {
 				const stopped = new Promise<void>((r) => server.close(() => r()));
 				await timers.stop();
+				clearInterval(queueSweep);
 				await sync.close();
 				server.closeAllConnections();
 				await stopped;

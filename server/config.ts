@@ -69,7 +69,9 @@ export const ConfigSchema = z.object({
 		 * Several instances: how often each compares the documents it holds with the stored heads
 		 * and catches up any that fell behind (a fan-out message lost without a broken link).
 		 */
-		headsCheckMs: int(2_000)
+		headsCheckMs: int(2_000),
+		/** How often each instance routes waiting requests that nothing else has routed (real time). */
+		queueSweepMs: int(5_000)
 	})
 });
 export type Config = z.infer<typeof ConfigSchema>;

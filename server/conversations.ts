@@ -236,9 +236,12 @@ export class ConversationService {
 				state.again = false;
 				await Promise.resolve(); // let a burst of updates land first
 				try {
-					if (this.deps.sharedStore)
-						await this.deps.locks.run(`merge:${room.key}`, () => this.#merge(room, state));
-					else await this.#merge(room, state);
+					const becameRequest = this.deps.sharedStore
+						? await this.deps.locks.run(`merge:${room.key}`, () => this.#merge(room, state))
+						: await this.#merge(room, state);
+					// Routed after the merge lock is released: a lock is never taken while holding
+					// another (each holds a database connection while it waits).
+					if (becameRequest) await this.#exclusive(() => this.#route(state.conversationId));
 				} catch (err) {
 					this.deps.log.error({ err, doc: room.key }, 'merge failed');
 				}
@@ -273,7 +276,8 @@ export class ConversationService {
 		return index;
 	}
 
-	async #merge(outbox: Room, state: OutboxState) {
+	/** Merges new outbox entries; returns true if this made the conversation a request to route. */
+	async #merge(outbox: Room, state: OutboxState): Promise<boolean> {
 		const entries = outboxEntriesOf(outbox.doc).toJSON() as unknown[];
 		const seen = outboxCursorOf(outbox.doc).get('seen');
 		const { rooms, clock, repo } = this.deps;
@@ -336,7 +340,7 @@ export class ConversationService {
 				index.requested = true;
 			}
 		});
-		if (becameRequest) await this.#exclusive(() => this.#route(state.conversationId));
+		return becameRequest;
 	}
 
 	// ---- routing and offers ---------------------------------------------------------------

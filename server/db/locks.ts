@@ -8,7 +8,10 @@
 import type { Pool } from 'pg';
 
 export interface Locks {
-	/** Runs `fn` while holding the lock `name`; waits for earlier holders. */
+	/**
+	 * Runs `fn` while holding the lock `name`; waits for earlier holders. Never take a lock inside
+	 * `fn`: on PostgreSQL each holder keeps a connection, and nested waits can exhaust the pool.
+	 */
 	run<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
 

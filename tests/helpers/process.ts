@@ -28,12 +28,21 @@ export interface ServerProcess {
 	stop(signal?: NodeJS.Signals): Promise<number | null>;
 	/** Starts a new process on the same port and data directory. */
 	restart(): Promise<ServerProcess>;
+	/** Moves the process's clock forward (needs `testClock`). */
+	advanceClock(ms: number): Promise<void>;
 	dispose(): Promise<void>;
 }
 
-export async function startServerProcess(
-	opts: { dir?: string; port?: number } = {}
-): Promise<ServerProcess> {
+export interface ServerProcessOptions {
+	dir?: string;
+	port?: number;
+	/** Extra environment, e.g. DATABASE_URL and REDIS_URL for an instance of a deployment. */
+	env?: Record<string, string>;
+	/** A clock the test moves over IPC (`PARLEY_TEST_CLOCK=ipc`). */
+	testClock?: boolean;
+}
+
+export async function startServerProcess(opts: ServerProcessOptions = {}): Promise<ServerProcess> {
 	if (!existsSync(join(root, 'build', 'handler.js')))
 		throw new Error('run `npm run build` first: build/handler.js is missing');
 	const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'parley-e2e-'));
@@ -46,9 +55,11 @@ export async function startServerProcess(
 			PORT: String(port),
 			HOST: '127.0.0.1',
 			PARLEY_DB: join(dir, 'parley.db'),
-			LOG_LEVEL: 'info'
+			LOG_LEVEL: 'info',
+			...(opts.testClock ? { PARLEY_TEST_CLOCK: 'ipc' } : {}),
+			...opts.env
 		},
-		stdio: ['ignore', 'pipe', 'pipe']
+		stdio: opts.testClock ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
 	});
 	child.stdout!.on('data', (d) => logs.push(String(d)));
 	child.stderr!.on('data', (d) => logs.push(String(d)));
@@ -77,7 +88,14 @@ export async function startServerProcess(
 			if (child.exitCode === null && child.signalCode === null) child.kill(signal);
 			return exited;
 		},
-		restart: () => startServerProcess({ dir, port }),
+		restart: () => startServerProcess({ ...opts, dir, port }),
+		advanceClock(ms) {
+			return new Promise((resolve, reject) => {
+				if (!child.send) return reject(new Error('started without testClock'));
+				child.once('message', () => resolve());
+				child.send({ type: 'advance', ms });
+			});
+		},
 		async dispose() {
 			await proc.stop('SIGKILL');
 			rmSync(dir, { recursive: true, force: true });

@@ -199,7 +199,11 @@ export function wsWithCookie(cookie: string) {
 }
 
 let seq = 0;
-export function customerChat(srv: TestServer, c: CustomerLogin, opts: { now?: () => number } = {}) {
+export function customerChat(
+	srv: Pick<TestServer, 'wsUrl'>,
+	c: CustomerLogin,
+	opts: { now?: () => number } = {}
+) {
 	return new ChatSession({
 		serverUrl: srv.wsUrl,
 		conversationId: c.conversationId,
@@ -212,7 +216,7 @@ export function customerChat(srv: TestServer, c: CustomerLogin, opts: { now?: ()
 }
 
 export function agentChat(
-	srv: TestServer,
+	srv: Pick<TestServer, 'wsUrl'>,
 	a: AgentLogin,
 	conversationId: string,
 	opts: { now?: () => number } = {}
@@ -279,7 +283,7 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { offersOf, inboxConversationsOf } from '../../src/lib/domain/inbox-doc';
 
-export async function openInbox(srv: TestServer, agent: AgentLogin) {
+export async function openInbox(srv: Pick<TestServer, 'wsUrl'>, agent: AgentLogin) {
 	const doc = new Y.Doc();
 	const provider = new WebsocketProvider(srv.wsUrl, 'inbox', doc, {
 		WebSocketPolyfill: wsWithCookie(agent.cookie) as unknown as typeof globalThis.WebSocket,
