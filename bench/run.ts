@@ -7,6 +7,13 @@
  * the other participant sees it), lost and duplicated messages, server CPU and resident memory.
  *
  *   npm run bench -- [--conversations 1000] [--rate 500] [--seconds 20] [--only parley|reference]
+ *   npm run bench -- --instances 2 [--conversations …]
+ *
+ * With `--instances N` (N > 1) it runs Parley three ways, side by side: one instance on the
+ * embedded store (the default deployment), one instance on PostgreSQL + Redis, and N instances
+ * on PostgreSQL + Redis (PARLEY_TEST_DATABASE_URL, PARLEY_TEST_REDIS_URL, defaults on
+ * 127.0.0.1). Clients are spread like a balancer would: the customer of pair i on instance
+ * i mod N, the agent on instance ⌊i/N⌋ mod N, so half the conversations cross instances.
  *
  * BENCH_NODE_ARGS adds Node flags to the Parley server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
@@ -20,6 +27,7 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { ChatSession } from '../src/lib/client/chat-session';
 import { messagesOf } from '../src/lib/domain/conversation-doc';
+import pg from 'pg';
 import { seedBench } from './setup';
 
 process.setMaxListeners(0); // y-websocket adds an exit listener per provider in Node
@@ -31,12 +39,12 @@ const RATE = Number(args.get('rate') ?? 500);
 const SECONDS = Number(args.get('seconds') ?? 20);
 const ONLY = args.get('only');
 const INSTANCES = Number(args.get('instances') ?? 1);
-if (INSTANCES !== 1) {
-	console.error(
-		'Only --instances 1 is available: several instances on PostgreSQL and Redis are not built yet.'
-	);
+if (!Number.isInteger(INSTANCES) || INSTANCES < 1 || INSTANCES > 8) {
+	console.error('--instances must be 1 to 8');
 	process.exit(2);
 }
+const PG_URL = process.env.PARLEY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.PARLEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const root = join(import.meta.dirname, '..');
 
 interface Result {
@@ -115,8 +123,8 @@ function percentile(sorted: number[], p: number) {
 
 async function runLoad(
 	name: string,
-	pid: number,
-	healthUrl: string | null,
+	pids: number[],
+	healthUrls: string[],
 	pairs: { customer: Participant; agent: Participant }[],
 	connectSeconds: number
 ): Promise<Result> {
@@ -140,7 +148,9 @@ async function runLoad(
 		p.agent.onText(hear);
 	}
 	await sleep(1000);
-	const cpu0 = cpuTicks(pid);
+	const cpuAll = () => pids.reduce((n, pid) => n + cpuTicks(pid), 0);
+	const rssAll = () => pids.reduce((n, pid) => n + rssMb(pid), 0);
+	const cpu0 = cpuAll();
 	const client0 = process.cpuUsage();
 	const t0 = performance.now();
 	let rssPeak = 0;
@@ -158,22 +168,26 @@ async function runLoad(
 			sentAt.set(id, performance.now());
 			from.send(`b:${id}:x`);
 		}
-		if (seq % 500 === 0) rssPeak = Math.max(rssPeak, rssMb(pid));
+		if (seq % 500 === 0) rssPeak = Math.max(rssPeak, rssAll());
 		const next = t0 + (seq / RATE) * 1000;
 		await sleep(Math.max(0, next - performance.now()));
 	}
 	const loadSeconds = (performance.now() - t0) / 1000;
-	const cpu1 = cpuTicks(pid);
+	const cpu1 = cpuAll();
 	const client = process.cpuUsage(client0);
-	const rss = rssMb(pid);
+	const rss = rssAll();
 	rssPeak = Math.max(rssPeak, rss);
 	// drain: wait until everything arrived, or 15 s
 	const drainDeadline = performance.now() + 15_000;
 	while (deliveries.size < seq && performance.now() < drainDeadline) await sleep(50);
 	const sorted = latencies.sort((a, b) => a - b);
-	const health = healthUrl
-		? ((await (await fetch(healthUrl)).json()) as { eventLoopDelayMs?: { p99: number } })
-		: null;
+	const loops = await Promise.all(
+		healthUrls.map(
+			async (u) =>
+				((await (await fetch(u)).json()) as { eventLoopDelayMs?: { p99: number } | null })
+					.eventLoopDelayMs?.p99 ?? NaN
+		)
+	);
 	const cpuSeconds = (cpu1 - cpu0) / 100;
 	return {
 		name,
@@ -185,7 +199,7 @@ async function runLoad(
 		p99: percentile(sorted, 99),
 		max: sorted[sorted.length - 1] ?? NaN,
 		cpuPercent: (cpuSeconds / loadSeconds) * 100,
-		serverLoopP99: health?.eventLoopDelayMs?.p99 ?? NaN,
+		serverLoopP99: loops.length ? Math.max(...loops) : NaN,
 		clientCpuPercent: ((client.user + client.system) / 1e6 / loadSeconds) * 100,
 		cpuMsPerMessage: (cpuSeconds * 1000) / Math.max(1, seq),
 		rssMb: rss,
@@ -215,8 +229,8 @@ async function connectAll<T extends { synced(): boolean }>(
 async function measure(
 	name: string,
 	socketsPerPair: number,
-	pid: number,
-	healthUrl: string | null,
+	pids: number[],
+	healthUrls: string[],
 	makePair: (i: number) => { customer: Participant; agent: Participant; synced(): boolean }
 ): Promise<Result> {
 	const t0 = performance.now();
@@ -225,7 +239,7 @@ async function measure(
 	console.log(
 		`${name}: ${CONVERSATIONS * socketsPerPair} sockets connected in ${connectSeconds.toFixed(1)} s; loading…`
 	);
-	const result = await runLoad(name, pid, healthUrl, pairs, connectSeconds);
+	const result = await runLoad(name, pids, healthUrls, pairs, connectSeconds);
 	for (const p of pairs) {
 		p.customer.destroy();
 		p.agent.destroy();
@@ -234,42 +248,77 @@ async function measure(
 }
 
 async function stopServer(child: ChildProcess, dir: string) {
-	child.kill('SIGTERM');
-	await new Promise((r) => child.once('exit', r));
+	if (child.exitCode === null) {
+		child.kill('SIGTERM');
+		await new Promise((r) => child.once('exit', r));
+	}
 	rmSync(dir, { recursive: true, force: true });
 }
 
-async function benchParley(): Promise<Result> {
+async function pgSchema(name: string, drop = false): Promise<string> {
+	const client = new pg.Client({ connectionString: PG_URL });
+	await client.connect();
+	await client.query(`drop schema if exists ${name} cascade`);
+	if (!drop) await client.query(`create schema ${name}`);
+	await client.end();
+	const sep = PG_URL.includes('?') ? '&' : '?';
+	return `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${name}`)}`;
+}
+
+async function benchParley(
+	opts: { name: string; instances: number; shared: boolean } = {
+		name: 'parley',
+		instances: 1,
+		shared: false
+	}
+): Promise<Result> {
 	const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
 	const secret = 'bench-session-secret-bench-session-secret';
 	const dbPath = join(dir, 'parley.db');
-	console.log(`parley: seeding ${CONVERSATIONS} conversations…`);
-	const seeded = await seedBench(dbPath, CONVERSATIONS, secret);
-	const port = 3901;
-	const { child, logs } = startProcess(
-		[
-			// as `npm start` runs it
-			'--max-semi-space-size=16',
-			...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-			'--import',
-			'tsx',
-			'server/main.ts'
-		],
-		{
-			PORT: String(port),
-			HOST: '127.0.0.1',
-			PARLEY_DB: dbPath,
-			PARLEY_SESSION_SECRET: secret,
-			PARLEY_SEED_DEMO: 'false',
-			PARLEY_SQLITE_SYNCHRONOUS: process.env.PARLEY_SQLITE_SYNCHRONOUS ?? 'full',
-			LOG_LEVEL: 'warn',
-			PARLEY_MESSAGES_PER_SECOND: '1000',
-			PARLEY_MESSAGE_BURST: '1000'
-		}
+	const schema = `bench_${process.pid}`;
+	const engines: Record<string, string> = opts.shared
+		? {
+				DATABASE_URL: await pgSchema(schema),
+				REDIS_URL,
+				PARLEY_REDIS_PREFIX: `parley-bench-${process.pid}`
+			}
+		: {};
+	console.log(`${opts.name}: seeding ${CONVERSATIONS} conversations…`);
+	const seeded = await seedBench(
+		{ databasePath: dbPath, databaseUrl: engines.DATABASE_URL },
+		CONVERSATIONS,
+		secret
+	);
+	const ports = Array.from({ length: opts.instances }, (_, i) => 3901 + 10 + i);
+	const children = ports.map((port) =>
+		startProcess(
+			[
+				// as `npm start` runs it
+				'--max-semi-space-size=16',
+				...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+				'--import',
+				'tsx',
+				'server/main.ts'
+			],
+			{
+				PORT: String(port),
+				HOST: '127.0.0.1',
+				PARLEY_DB: dbPath,
+				...engines,
+				PARLEY_SESSION_SECRET: secret,
+				PARLEY_SEED_DEMO: 'false',
+				PARLEY_SQLITE_SYNCHRONOUS: process.env.PARLEY_SQLITE_SYNCHRONOUS ?? 'full',
+				LOG_LEVEL: 'warn',
+				PARLEY_MESSAGES_PER_SECOND: '1000',
+				PARLEY_MESSAGE_BURST: '1000'
+			}
+		)
 	);
 	try {
-		await waitHttp(`http://127.0.0.1:${port}/healthz`, child, logs);
-		const serverUrl = `ws://127.0.0.1:${port}/sync`;
+		for (const [i, { child, logs }] of children.entries())
+			await waitHttp(`http://127.0.0.1:${ports[i]}/healthz`, child, logs);
+		const urls = ports.map((port) => `ws://127.0.0.1:${port}/sync`);
+		const N = opts.instances;
 		const participant = (session: ChatSession): Participant => {
 			let seen = 0;
 			const listeners: ((t: string) => void)[] = [];
@@ -287,32 +336,39 @@ async function benchParley(): Promise<Result> {
 				destroy: () => session.destroy()
 			};
 		};
-		return await measure('parley', 4, child.pid!, `http://127.0.0.1:${port}/healthz`, (i) => {
-			const s = seeded[i];
-			const customer = new ChatSession({
-				serverUrl,
-				conversationId: s.conversationId,
-				me: { principal: s.customer.principal, role: 'customer', name: s.customer.name },
-				params: { token: s.customer.token },
-				WebSocketPolyfill: WebSocket
-			});
-			const Cookie = class extends WebSocket {
-				constructor(url: string, protocols?: string | string[]) {
-					super(url, protocols, { headers: { cookie: s.agent.cookie } });
-				}
-			};
-			const agent = new ChatSession({
-				serverUrl,
-				conversationId: s.conversationId,
-				me: { principal: s.agent.principal, role: 'agent', name: s.agent.name },
-				WebSocketPolyfill: Cookie
-			});
-			const c = participant(customer);
-			const a = participant(agent);
-			return { customer: c, agent: a, synced: () => c.synced() && a.synced() };
-		});
+		return await measure(
+			opts.name,
+			4,
+			children.map((c) => c.child.pid!),
+			ports.map((port) => `http://127.0.0.1:${port}/healthz`),
+			(i) => {
+				const s = seeded[i];
+				const customer = new ChatSession({
+					serverUrl: urls[i % N],
+					conversationId: s.conversationId,
+					me: { principal: s.customer.principal, role: 'customer', name: s.customer.name },
+					params: { token: s.customer.token },
+					WebSocketPolyfill: WebSocket
+				});
+				const Cookie = class extends WebSocket {
+					constructor(url: string, protocols?: string | string[]) {
+						super(url, protocols, { headers: { cookie: s.agent.cookie } });
+					}
+				};
+				const agent = new ChatSession({
+					serverUrl: urls[Math.floor(i / N) % N],
+					conversationId: s.conversationId,
+					me: { principal: s.agent.principal, role: 'agent', name: s.agent.name },
+					WebSocketPolyfill: Cookie
+				});
+				const c = participant(customer);
+				const a = participant(agent);
+				return { customer: c, agent: a, synced: () => c.synced() && a.synced() };
+			}
+		);
 	} finally {
-		await stopServer(child, dir);
+		for (const { child } of children) await stopServer(child, dir);
+		if (opts.shared) await pgSchema(schema, true);
 	}
 }
 
@@ -351,7 +407,7 @@ async function benchReference(): Promise<Result> {
 				}
 			};
 		};
-		return await measure('reference', 2, child.pid!, null, (i) => {
+		return await measure('reference', 2, [child.pid!], [], (i) => {
 			const c = participant(`conv-${i}`);
 			const a = participant(`conv-${i}`);
 			return { customer: c, agent: a, synced: () => c.synced() && a.synced() };
@@ -362,9 +418,19 @@ async function benchReference(): Promise<Result> {
 }
 
 const results: Result[] = [];
-if (ONLY !== 'reference') results.push(await benchParley());
-await sleep(1000);
-if (ONLY !== 'parley') results.push(await benchReference());
+if (INSTANCES > 1) {
+	results.push(await benchParley({ name: 'parley', instances: 1, shared: false }));
+	await sleep(1000);
+	results.push(await benchParley({ name: 'parley-pg', instances: 1, shared: true }));
+	await sleep(1000);
+	results.push(
+		await benchParley({ name: `parley-pg×${INSTANCES}`, instances: INSTANCES, shared: true })
+	);
+} else {
+	if (ONLY !== 'reference') results.push(await benchParley());
+	await sleep(1000);
+	if (ONLY !== 'parley') results.push(await benchReference());
+}
 
 const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
 const rows: [string, (r: Result) => number, number][] = [
@@ -383,25 +449,44 @@ const rows: [string, (r: Result) => number, number][] = [
 	['server RSS peak (MB)', (r) => r.rssPeakMb, 0],
 	['connect + first sync (s)', (r) => r.connectSeconds, 1]
 ];
-const [parley, reference] = [
-	results.find((r) => r.name === 'parley'),
-	results.find((r) => r.name === 'reference')
-];
 console.log(
 	`\nLoad: ${CONVERSATIONS} conversations × (customer + agent), ${RATE} messages/s for ${SECONDS} s\n`
 );
-console.log('| figure | Parley | reference | Parley / reference |');
-console.log('|---|---:|---:|---:|');
-for (const [label, get, d] of rows) {
-	const p = parley ? get(parley) : NaN;
-	const r = reference ? get(reference) : NaN;
+if (INSTANCES > 1) {
+	// Several instances: CPU and memory are summed over the instances (not PostgreSQL/Redis).
+	const [single, pg1, pgN] = results;
 	console.log(
-		`| ${label} | ${fmt(p, d)} | ${fmt(r, d)} | ${parley && reference && r ? fmt(p / r, 2) : '—'} |`
+		`| figure | 1 instance, SQLite | 1 instance, PG + Redis | ${INSTANCES} instances, PG + Redis | ${INSTANCES} inst. / 1 SQLite | ${INSTANCES} inst. / 1 PG |`
 	);
+	console.log('|---|---:|---:|---:|---:|---:|');
+	for (const [label, get, d] of rows) {
+		const [a, b, c] = [get(single), get(pg1), get(pgN)];
+		console.log(
+			`| ${label} | ${fmt(a, d)} | ${fmt(b, d)} | ${fmt(c, d)} | ${a ? fmt(c / a, 2) : '—'} | ${b ? fmt(c / b, 2) : '—'} |`
+		);
+	}
+} else {
+	const [parley, reference] = [
+		results.find((r) => r.name === 'parley'),
+		results.find((r) => r.name === 'reference')
+	];
+	console.log('| figure | Parley | reference | Parley / reference |');
+	console.log('|---|---:|---:|---:|');
+	for (const [label, get, d] of rows) {
+		const p = parley ? get(parley) : NaN;
+		const r = reference ? get(reference) : NaN;
+		console.log(
+			`| ${label} | ${fmt(p, d)} | ${fmt(r, d)} | ${parley && reference && r ? fmt(p / r, 2) : '—'} |`
+		);
+	}
 }
 mkdirSync(join(root, 'bench', 'out'), { recursive: true });
 writeFileSync(
 	join(root, 'bench', 'out', 'report.json'),
-	JSON.stringify({ conversations: CONVERSATIONS, rate: RATE, seconds: SECONDS, results }, null, 2)
+	JSON.stringify(
+		{ conversations: CONVERSATIONS, rate: RATE, seconds: SECONDS, instances: INSTANCES, results },
+		null,
+		2
+	)
 );
 process.exit(0);

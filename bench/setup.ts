@@ -12,12 +12,12 @@ export interface BenchPair {
 }
 
 export async function seedBench(
-	dbPath: string,
+	store: { databasePath: string; databaseUrl?: string },
 	conversations: number,
 	sessionSecret: string
 ): Promise<BenchPair[]> {
 	const config = testConfig({
-		databasePath: dbPath,
+		...store,
 		logLevel: 'silent',
 		sessionSecret,
 		seedDemo: true
