@@ -143,7 +143,13 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 			documents: rooms.size,
 			eventLoopDelayMs: lastWindow
 		}),
-		disconnect: (principal, reason) => sync.disconnect(principal, reason)
+		disconnect: (principal, reason) => {
+			sync.disconnect(principal, reason);
+			fanout.publishControl({ kind: 'disconnect', principal, reason });
+		}
+	});
+	fanout.onControl((m) => {
+		if (m.kind === 'disconnect') sync.disconnect(m.principal, m.reason);
 	});
 
 	if (

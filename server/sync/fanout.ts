@@ -15,6 +15,11 @@ export type FanoutMessage =
 	/** Asks the other instances to publish their connections' awareness for the document. */
 	| { kind: 'awareness-query' };
 
+/** Deployment-wide notices, not tied to a document. */
+export type ControlMessage =
+	/** Close every socket of `principal` (sign-out): on every instance, not just the one asked. */
+	{ kind: 'disconnect'; principal: string; reason: string };
+
 export interface Fanout {
 	publish(docKey: string, message: FanoutMessage): void;
 	subscribe(docKey: string): Promise<void>;
@@ -23,6 +28,9 @@ export interface Fanout {
 	onMessage(handler: (docKey: string, message: FanoutMessage) => void): void;
 	/** Registers a handler called when the link comes back after a break (messages may be lost). */
 	onResync(handler: () => void): void;
+	/** Sends a control message to the other instances. */
+	publishControl(message: ControlMessage): void;
+	onControl(handler: (message: ControlMessage) => void): void;
 	close(): Promise<void>;
 }
 
@@ -33,5 +41,7 @@ export class LocalFanout implements Fanout {
 	async unsubscribe() {}
 	onMessage() {}
 	onResync() {}
+	publishControl() {}
+	onControl() {}
 	async close() {}
 }

@@ -7,7 +7,13 @@ import { Redis } from 'ioredis';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
 import type { Logger } from 'pino';
-import type { Fanout, FanoutMessage } from './fanout';
+import { z } from 'zod';
+import type { ControlMessage, Fanout, FanoutMessage } from './fanout';
+
+const ControlSchema = z.object({
+	from: z.string(),
+	message: z.object({ kind: z.literal('disconnect'), principal: z.string(), reason: z.string() })
+});
 
 const SUBSCRIBE_WAIT_MS = 1000;
 
@@ -38,6 +44,8 @@ export class RedisFanout implements Fanout {
 	readonly #pub: Redis;
 	readonly #sub: Redis;
 	readonly #prefix: string;
+	readonly #control: string;
+	#controlHandlers: ((m: ControlMessage) => void)[] = [];
 	#handlers: ((docKey: string, m: FanoutMessage) => void)[] = [];
 	#resync: (() => void)[] = [];
 	#wasReady = false;
@@ -50,6 +58,7 @@ export class RedisFanout implements Fanout {
 		private readonly log: Logger
 	) {
 		this.#prefix = `${prefix}:doc:`;
+		this.#control = `${prefix}:control`;
 		const options = { maxRetriesPerRequest: null, connectionName: `parley-${instanceId}` };
 		this.#pub = new Redis(url, options);
 		this.#sub = new Redis(url, options);
@@ -72,6 +81,7 @@ export class RedisFanout implements Fanout {
 		});
 		this.#sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
 			const name = channel.toString();
+			if (name === this.#control) return this.#receiveControl(message);
 			if (!name.startsWith(this.#prefix)) return;
 			let decoded;
 			try {
@@ -88,7 +98,30 @@ export class RedisFanout implements Fanout {
 
 	/** Resolves once both connections are up (so a fresh instance does not miss early messages). */
 	async ready(): Promise<void> {
-		await Promise.all([this.#pub.ping(), this.#sub.ping()]);
+		await Promise.all([this.#pub.ping(), this.#sub.subscribe(this.#control)]);
+	}
+
+	#receiveControl(raw: Buffer) {
+		let parsed;
+		try {
+			parsed = ControlSchema.parse(JSON.parse(raw.toString()));
+		} catch (err) {
+			this.log.error({ err }, 'malformed control message');
+			return;
+		}
+		if (parsed.from === this.instanceId) return;
+		for (const h of this.#controlHandlers) h(parsed.message);
+	}
+
+	publishControl(message: ControlMessage) {
+		// Unlike document updates these are queued while Redis is away: a sign-out must arrive.
+		this.#pub
+			.publish(this.#control, JSON.stringify({ from: this.instanceId, message }))
+			.catch((err: Error) => this.log.warn({ err: err.message }, 'control publish failed'));
+	}
+
+	onControl(handler: (m: ControlMessage) => void) {
+		this.#controlHandlers.push(handler);
 	}
 
 	publish(docKey: string, message: FanoutMessage) {

@@ -19,6 +19,7 @@ import {
 import { startBalancer, type Balancer } from '../../server/tools/balancer';
 import { testRedisUrl } from '../helpers/backend';
 import type { ChatSession } from '../../src/lib/client/chat-session';
+import { agentStateOf } from '../../src/lib/domain/inbox-doc';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -153,5 +154,27 @@ describe('two instances', () => {
 		customerSide.send('heard through the store');
 		await waitFor(() => texts(agentSide).includes('heard through the store'), 'B caught up');
 		expect(texts(agentSide)).toEqual(['Hello from instance A', 'heard through the store']);
+	});
+
+	it("signing out on one instance closes the agent's sockets on every instance", async () => {
+		const { a, b } = await pair();
+		const { agent, agentSide } = await crossConversation(a, b);
+		await waitFor(() => agentSide.connection === 'connected', 'agent connected to B');
+		const out = await api(a.base, '/api/auth/logout', { body: {}, cookie: agent.cookie });
+		expect(out.status).toBe(200);
+		await waitFor(() => agentSide.connection === 'closed', 'agent socket on B closed');
+		expect(agentSide.closedReason).toBe('signed out');
+	});
+
+	it("presence set through one instance reaches the agent's inbox on the other", async () => {
+		const { a, b } = await pair();
+		const agent = await loginAgent(a.base, 'ben@example.com');
+		const inbox = await openInbox(b, agent);
+		cleanup.push(() => inbox.destroy());
+		await waitFor(() => inbox.provider.synced, 'inbox synced on B');
+		await setPresence(a.base, agent, 'Away');
+		await waitFor(() => agentStateOf(inbox.doc).get('presence') === 'Away', 'Away on B');
+		await setPresence(a.base, agent, 'Available');
+		await waitFor(() => agentStateOf(inbox.doc).get('presence') === 'Available', 'Available on B');
 	});
 });
