@@ -419,7 +419,9 @@ async function benchReference(): Promise<Result> {
 
 const results: Result[] = [];
 if (INSTANCES > 1) {
-	results.push(await benchParley({ name: 'parley', instances: 1, shared: false }));
+	// --only pg skips the embedded-store run (its column then shows —).
+	if (ONLY !== 'pg')
+		results.push(await benchParley({ name: 'parley', instances: 1, shared: false }));
 	await sleep(1000);
 	results.push(await benchParley({ name: 'parley-pg', instances: 1, shared: true }));
 	await sleep(1000);
@@ -454,13 +456,14 @@ console.log(
 );
 if (INSTANCES > 1) {
 	// Several instances: CPU and memory are summed over the instances (not PostgreSQL/Redis).
-	const [single, pg1, pgN] = results;
+	const byName = (n: string) => results.find((r) => r.name === n);
+	const [single, pg1, pgN] = ['parley', 'parley-pg', `parley-pg×${INSTANCES}`].map(byName);
 	console.log(
 		`| figure | 1 instance, SQLite | 1 instance, PG + Redis | ${INSTANCES} instances, PG + Redis | ${INSTANCES} inst. / 1 SQLite | ${INSTANCES} inst. / 1 PG |`
 	);
 	console.log('|---|---:|---:|---:|---:|---:|');
 	for (const [label, get, d] of rows) {
-		const [a, b, c] = [get(single), get(pg1), get(pgN)];
+		const [a, b, c] = [single, pg1, pgN].map((r) => (r ? get(r) : NaN));
 		console.log(
 			`| ${label} | ${fmt(a, d)} | ${fmt(b, d)} | ${fmt(c, d)} | ${a ? fmt(c / a, 2) : '—'} | ${b ? fmt(c / b, 2) : '—'} |`
 		);

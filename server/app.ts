@@ -66,7 +66,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	const clock = opts.clock ?? systemClock;
 	const instanceId = randomUUID().slice(0, 8);
 	const log = (opts.log ?? pino({ level: config.logLevel })).child({ instance: instanceId });
-	const database = await openDatabase(config);
+	const database = await openDatabase(config, log);
 	const repo = new Repo(database.db);
 	const store = database.store;
 	let fanout: Fanout;

@@ -39,8 +39,11 @@ export class PgLocks implements Locks {
 		return this.#local.run(name, async () => {
 			const client = await this.pool.connect();
 			try {
-				await client.query('begin');
-				await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
+				// One round trip for both statements (the simple protocol takes no parameters, so the
+				// name is quoted as a literal).
+				await client.query(
+					`begin; select pg_advisory_xact_lock(hashtextextended('${name.replace(/'/g, "''")}', 0))`
+				);
 				const result = await fn();
 				await client.query('commit');
 				return result;

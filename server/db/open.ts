@@ -4,6 +4,7 @@
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Database as Schema } from './schema';
 import { migrate } from './migrations';
@@ -28,7 +29,7 @@ const types = {
 			: pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser
 };
 
-export async function openDatabase(config: Config): Promise<DbHandle> {
+export async function openDatabase(config: Config, log?: Logger): Promise<DbHandle> {
 	if (!config.databaseUrl) {
 		const sqlite = await openSqlite(config.databasePath, config.sqliteSynchronous);
 		return {
@@ -60,7 +61,7 @@ export async function openDatabase(config: Config): Promise<DbHandle> {
 	return {
 		kind: 'postgres',
 		db,
-		store: new PgDocStore(pool),
+		store: new PgDocStore(pool, log),
 		locks: new PgLocks(lockPool),
 		async close() {
 			await db.destroy(); // ends `pool`

@@ -6,6 +6,7 @@
  * lock orders concurrent writers of one document, so a document's versions commit in order.
  */
 import type { Pool } from 'pg';
+import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import type { DocStore, StoredDoc } from './doc-store';
 
@@ -49,16 +50,34 @@ select 1 as k, version, data from doc_log
 	and version > greatest(coalesce($2::int, 0), coalesce((select upto from doc_snaps where doc = $1), 0))
 order by k, version`;
 
-/** Postgres error codes worth one more try: deadlock, serialization failure. */
-const RETRYABLE = new Set(['40P01', '40001']);
+/**
+ * Errors worth trying again: deadlock, serialization failure, and the database being away or
+ * out of connections (classes 08 and 57P, 53300, socket errors). The update is in memory and
+ * acknowledged to nobody yet, so it is retried with backoff until the database takes it.
+ */
+function retryable(e: unknown): boolean {
+	const code = (e as { code?: string }).code ?? '';
+	return (
+		code === '40P01' ||
+		code === '40001' ||
+		code === '53300' ||
+		code.startsWith('08') ||
+		code.startsWith('57P') ||
+		code.startsWith('E') // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
+	);
+}
 
 export class PgDocStore implements DocStore {
 	readonly shared = true;
 	#pending: Pending[] = [];
 	#inFlight: Promise<void> | null = null;
 	#closed = false;
+	#closing = false;
 
-	constructor(private readonly pool: Pool) {}
+	constructor(
+		private readonly pool: Pool,
+		private readonly log?: Logger
+	) {}
 
 	async read(doc: string, after: number | null): Promise<StoredDoc> {
 		const { rows } = await this.pool.query<{ k: number; version: number; data: Buffer }>(READ_SQL, [
@@ -123,7 +142,13 @@ export class PgDocStore implements DocStore {
 				for (const p of batch) p.resolve(byDoc.get(p.doc)!.shift()!);
 				return;
 			} catch (e) {
-				if (attempt < 5 && RETRYABLE.has((e as { code?: string }).code ?? '')) continue;
+				// On shutdown, give the database about 15 s more, then give up.
+				if (retryable(e) && !(this.#closing && attempt > 20)) {
+					if (attempt === 1 || attempt % 20 === 0)
+						this.log?.warn({ err: e, attempt }, 'storing updates failed; retrying');
+					await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt)));
+					continue;
+				}
 				for (const p of batch) p.reject(e);
 				return;
 			}
@@ -177,6 +202,7 @@ export class PgDocStore implements DocStore {
 	}
 
 	async close(): Promise<void> {
+		this.#closing = true;
 		await this.flush();
 		this.#closed = true;
 	}
