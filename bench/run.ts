@@ -18,7 +18,8 @@
  * BENCH_NODE_ARGS adds Node flags to the Parley server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -61,6 +62,10 @@ interface Result {
 	serverLoopP99: number;
 	/** CPU of this load-generating process (all clients) during the load, % of one core. */
 	clientCpuPercent: number;
+	/** CPU of every PostgreSQL and Redis process during the load, % of one core. */
+	engineCpuPercent: number;
+	/** The whole machine's busy time during the load, % of all cores. */
+	machineBusyPercent: number;
 	cpuMsPerMessage: number;
 	rssMb: number;
 	rssPeakMb: number;
@@ -81,6 +86,27 @@ function cpuTicks(pid: number): number {
 	const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
 	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 	return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
+}
+/** CPU ticks of every PostgreSQL and Redis process on the machine (the shared engines). */
+function engineTicks(): number {
+	let total = 0;
+	for (const pid of readdirSync('/proc')) {
+		if (!/^\d+$/.test(pid)) continue;
+		try {
+			const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+			if (comm === 'postgres' || comm.startsWith('redis-server')) total += cpuTicks(Number(pid));
+		} catch {
+			/* gone */
+		}
+	}
+	return total;
+}
+/** Busy and total CPU ticks of the whole machine (all cores). */
+function machineTicks(): { busy: number; total: number } {
+	const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+	const idle = f[3] + f[4];
+	const total = f.reduce((a, b) => a + b, 0);
+	return { busy: total - idle, total };
 }
 function rssMb(pid: number): number {
 	const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -151,6 +177,8 @@ async function runLoad(
 	const cpuAll = () => pids.reduce((n, pid) => n + cpuTicks(pid), 0);
 	const rssAll = () => pids.reduce((n, pid) => n + rssMb(pid), 0);
 	const cpu0 = cpuAll();
+	const engine0 = engineTicks();
+	const machine0 = machineTicks();
 	const client0 = process.cpuUsage();
 	const t0 = performance.now();
 	let rssPeak = 0;
@@ -174,6 +202,8 @@ async function runLoad(
 	}
 	const loadSeconds = (performance.now() - t0) / 1000;
 	const cpu1 = cpuAll();
+	const engine1 = engineTicks();
+	const machine1 = machineTicks();
 	const client = process.cpuUsage(client0);
 	const rss = rssAll();
 	rssPeak = Math.max(rssPeak, rss);
@@ -201,6 +231,9 @@ async function runLoad(
 		cpuPercent: (cpuSeconds / loadSeconds) * 100,
 		serverLoopP99: loops.length ? Math.max(...loops) : NaN,
 		clientCpuPercent: ((client.user + client.system) / 1e6 / loadSeconds) * 100,
+		engineCpuPercent: ((engine1 - engine0) / 100 / loadSeconds) * 100,
+		machineBusyPercent:
+			((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100,
 		cpuMsPerMessage: (cpuSeconds * 1000) / Math.max(1, seq),
 		rssMb: rss,
 		rssPeakMb: rssPeak,
@@ -447,6 +480,8 @@ const rows: [string, (r: Result) => number, number][] = [
 	['server CPU per message (ms)', (r) => r.cpuMsPerMessage, 3],
 	['server event-loop delay p99 (ms)', (r) => r.serverLoopP99, 1],
 	['load generator CPU, all clients (% of one core)', (r) => r.clientCpuPercent, 1],
+	['PostgreSQL + Redis CPU (% of one core)', (r) => r.engineCpuPercent, 1],
+	[`whole machine busy (% of ${cpus().length} cores)`, (r) => r.machineBusyPercent, 1],
 	['server RSS at end (MB)', (r) => r.rssMb, 0],
 	['server RSS peak (MB)', (r) => r.rssPeakMb, 0],
 	['connect + first sync (s)', (r) => r.connectSeconds, 1]
