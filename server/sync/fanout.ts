@@ -21,6 +21,8 @@ export type ControlMessage =
 	{ kind: 'disconnect'; principal: string; reason: string };
 
 export interface Fanout {
+	/** False when there are no other instances (nothing needs encoding for them). */
+	readonly relays: boolean;
 	publish(docKey: string, message: FanoutMessage): void;
 	subscribe(docKey: string): Promise<void>;
 	unsubscribe(docKey: string): Promise<void>;
@@ -36,6 +38,7 @@ export interface Fanout {
 
 /** A single instance: every connection shares the same in-memory room, so nothing to send. */
 export class LocalFanout implements Fanout {
+	readonly relays = false;
 	publish() {}
 	async subscribe() {}
 	async unsubscribe() {}

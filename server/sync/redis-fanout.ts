@@ -41,6 +41,7 @@ export function decodeFanout(buf: Uint8Array): { from: string; message: FanoutMe
 }
 
 export class RedisFanout implements Fanout {
+	readonly relays = true;
 	readonly #pub: Redis;
 	readonly #sub: Redis;
 	readonly #prefix: string;

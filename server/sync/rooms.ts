@@ -360,25 +360,27 @@ export class RoomManager {
 			throw e;
 		}
 		room.durableListeners.add(() => this.maybeCompact(room));
-		room.awareness?.on(
-			'update',
-			(
-				{ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-				origin: unknown
-			) => {
-				// Relay what this instance's connections changed; not relays or local timeouts.
-				if (origin === FANOUT_ORIGIN || origin === 'timeout' || origin === 'local') return;
-				const changed = [...added, ...updated, ...removed].filter(
-					(id) => !room.remoteClients.has(id)
-				);
-				if (changed.length > 0)
-					this.opts.fanout.publish(room.key, {
-						kind: 'awareness',
-						data: encodeAwarenessUpdate(room.awareness!, changed)
-					});
-			}
-		);
-		if (room.awareness) this.opts.fanout.publish(key, { kind: 'awareness-query' });
+		if (this.opts.fanout.relays)
+			room.awareness?.on(
+				'update',
+				(
+					{ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+					origin: unknown
+				) => {
+					// Relay what this instance's connections changed; not relays or local timeouts.
+					if (origin === FANOUT_ORIGIN || origin === 'timeout' || origin === 'local') return;
+					const changed = [...added, ...updated, ...removed].filter(
+						(id) => !room.remoteClients.has(id)
+					);
+					if (changed.length > 0)
+						this.opts.fanout.publish(room.key, {
+							kind: 'awareness',
+							data: encodeAwarenessUpdate(room.awareness!, changed)
+						});
+				}
+			);
+		if (room.awareness && this.opts.fanout.relays)
+			this.opts.fanout.publish(key, { kind: 'awareness-query' });
 		this.#loaded.set(key, room);
 		await this.opts.onLoad?.(room);
 		return room;
