@@ -420,11 +420,7 @@ export class ConversationService {
 	async acceptOffer(agentId: string, offerId: string): Promise<{ conversationId: string }> {
 		return this.#exclusive(async () => {
 			const { repo, clock, rooms } = this.deps;
-			const offer = await repo.db
-				.selectFrom('offers')
-				.selectAll()
-				.where('id', '=', offerId)
-				.executeTakeFirst();
+			const offer = await repo.offerById(offerId);
 			if (!offer || offer.agent_id !== agentId)
 				throw new DomainError('not_found', 'This offer does not exist.');
 			if (offer.status !== 'pending')
@@ -537,11 +533,7 @@ export class ConversationService {
 	async offerTimedOut(offerId: string) {
 		return this.#exclusive(async () => {
 			const { repo, clock, rooms } = this.deps;
-			const offer = await repo.db
-				.selectFrom('offers')
-				.selectAll()
-				.where('id', '=', offerId)
-				.executeTakeFirst();
+			const offer = await repo.offerById(offerId);
 			if (!offer || offer.status !== 'pending') return;
 			await this.#withdrawOffer(offer.id, offer.agent_id, offer.conversation_id, 'expired');
 			await repo.db

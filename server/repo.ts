@@ -74,6 +74,10 @@ export class Repo {
 		return row !== undefined;
 	}
 
+	offerById(id: string) {
+		return this.db.selectFrom('offers').selectAll().where('id', '=', id).executeTakeFirst();
+	}
+
 	pendingOffersOf(agentId: string) {
 		return this.db
 			.selectFrom('offers')

@@ -51,14 +51,15 @@ export function versionAfter(stored: StoredDoc, after: number | null): number {
 	return v;
 }
 
-interface Pending {
+/** An append waiting for its batch (group commit). */
+export interface PendingAppend {
 	doc: string;
 	update: Uint8Array;
 	resolve: (version: number) => void;
 	reject: (e: unknown) => void;
 }
 
-const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+export const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 /**
  * SQLite doc store with group commit: appends made in one event-loop turn are written in one
@@ -68,7 +69,7 @@ const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLe
 export class SqliteDocStore implements DocStore {
 	readonly shared = false;
 	#raw: Database.Database;
-	#pending: Pending[] = [];
+	#pending: PendingAppend[] = [];
 	#scheduled: Promise<void> | null = null;
 	#heads = new Map<string, number>();
 	#stmts;

@@ -8,16 +8,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
-import type { DocStore, StoredDoc } from './doc-store';
-
-interface Pending {
-	doc: string;
-	update: Uint8Array;
-	resolve: (version: number) => void;
-	reject: (e: unknown) => void;
-}
-
-const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+import { asBuffer, type DocStore, type PendingAppend, type StoredDoc } from './doc-store';
 
 /**
  * One statement per batch: count each document's updates, bump its head by that count (locking
@@ -69,7 +60,7 @@ function retryable(e: unknown): boolean {
 
 export class PgDocStore implements DocStore {
 	readonly shared = true;
-	#pending: Pending[] = [];
+	#pending: PendingAppend[] = [];
 	#inFlight: Promise<void> | null = null;
 	#closed = false;
 	#closing = false;
