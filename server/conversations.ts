@@ -366,6 +366,16 @@ export class ConversationService {
 		const next = transition(conv.status as ConversationStatus, { type: 'offer', agentId });
 		const offerId = newId('of');
 		const now = clock.now();
+		// The timer first: an instance dying between the two leaves a timer that finds no offer
+		// (harmless), never an offer that cannot time out.
+		await this.deps.timers.set(
+			offerTimer(offerId),
+			'offer-timeout',
+			now + this.deps.offerTimeoutMs,
+			{
+				offerId
+			}
+		);
 		await repo.db
 			.insertInto('offers')
 			.values({
@@ -377,14 +387,6 @@ export class ConversationService {
 			})
 			.execute();
 		await this.#setStatus(conv, next);
-		await this.deps.timers.set(
-			offerTimer(offerId),
-			'offer-timeout',
-			now + this.deps.offerTimeoutMs,
-			{
-				offerId
-			}
-		);
 		const [customer, ws] = await Promise.all([
 			repo.customerById(conv.customer_id),
 			repo.workstreamById(conv.workstream_id)
