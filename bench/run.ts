@@ -28,8 +28,8 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { ChatSession } from '../src/lib/client/chat-session';
 import { messagesOf } from '../src/lib/domain/conversation-doc';
-import pg from 'pg';
 import { seedBench } from './setup';
+import { dropPgSchema, pgSchemaUrl, testRedisUrl } from '../tests/helpers/backend';
 
 process.setMaxListeners(0); // y-websocket adds an exit listener per provider in Node
 const args = new Map<string, string>();
@@ -44,8 +44,6 @@ if (!Number.isInteger(INSTANCES) || INSTANCES < 1 || INSTANCES > 8) {
 	console.error('--instances must be 1 to 8');
 	process.exit(2);
 }
-const PG_URL = process.env.PARLEY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.PARLEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const root = join(import.meta.dirname, '..');
 
 interface Result {
@@ -288,16 +286,6 @@ async function stopServer(child: ChildProcess, dir: string) {
 	rmSync(dir, { recursive: true, force: true });
 }
 
-async function pgSchema(name: string, drop = false): Promise<string> {
-	const client = new pg.Client({ connectionString: PG_URL });
-	await client.connect();
-	await client.query(`drop schema if exists ${name} cascade`);
-	if (!drop) await client.query(`create schema ${name}`);
-	await client.end();
-	const sep = PG_URL.includes('?') ? '&' : '?';
-	return `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${name}`)}`;
-}
-
 async function benchParley(
 	opts: { name: string; instances: number; shared: boolean } = {
 		name: 'parley',
@@ -311,8 +299,9 @@ async function benchParley(
 	const schema = `bench_${process.pid}`;
 	const engines: Record<string, string> = opts.shared
 		? {
-				DATABASE_URL: await pgSchema(schema),
-				REDIS_URL,
+				// A fresh schema each run (drop first: a run killed midway leaves its own).
+				DATABASE_URL: await dropPgSchema(schema).then(() => pgSchemaUrl(schema)),
+				REDIS_URL: testRedisUrl,
 				PARLEY_REDIS_PREFIX: `parley-bench-${process.pid}`
 			}
 		: {};
@@ -401,7 +390,7 @@ async function benchParley(
 		);
 	} finally {
 		for (const { child } of children) await stopServer(child, dir);
-		if (opts.shared) await pgSchema(schema, true);
+		if (opts.shared) await dropPgSchema(schema);
 	}
 }
 

@@ -79,6 +79,7 @@ export class Timers {
 		for (;;) {
 			if (this.#stopped) return;
 			const now = clock.now();
+			const lockedUntil = now + (this.opts.leaseMs ?? 30_000);
 			let due = db
 				.selectFrom('timers')
 				.select('id')
@@ -92,7 +93,7 @@ export class Timers {
 				claimed = await db
 					.updateTable('timers')
 					.set((eb) => ({
-						locked_until: now + (this.opts.leaseMs ?? 30_000),
+						locked_until: lockedUntil,
 						attempts: eb('attempts', '+', 1)
 					}))
 					.where('id', 'in', due)
@@ -114,7 +115,7 @@ export class Timers {
 					await db
 						.deleteFrom('timers')
 						.where('id', '=', t.id)
-						.where('locked_until', '=', now + (this.opts.leaseMs ?? 30_000))
+						.where('locked_until', '=', lockedUntil)
 						.execute();
 					log.info({ timer: t.id, kind: t.kind }, 'timer fired');
 				} catch (err) {

@@ -10,7 +10,7 @@ import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock';
-import { versionAfter, type DocStore } from '../db/doc-store';
+import type { DocStore, StoredDoc } from '../db/doc-store';
 import { awarenessEntries } from './awareness-guard';
 import type { Fanout, FanoutMessage } from './fanout';
 import type { Notice } from '../../src/lib/domain/protocol';
@@ -56,6 +56,7 @@ export class Room {
 	readonly remoteClients = new Map<number, string>();
 	#lastWrite: Promise<unknown> = Promise.resolve();
 	#pendingWrites = 0;
+	#destroyed = false;
 
 	constructor(
 		readonly key: string,
@@ -71,19 +72,25 @@ export class Room {
 
 	async load() {
 		const stored = await this.store.read(this.key, null);
-		Y.transact(
-			this.doc,
-			() => {
-				if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot.data);
-				for (const u of stored.log) Y.applyUpdate(this.doc, u.data);
-			},
-			LOAD_ORIGIN
-		);
-		this.#advanceTo(versionAfter(stored, null));
+		this.#apply(stored, LOAD_ORIGIN);
 		this.logLength = stored.log.length;
 		this.bytes =
 			(stored.snapshot?.data.byteLength ?? 0) +
 			stored.log.reduce((n, u) => n + u.data.byteLength, 0);
+	}
+
+	/** Applies what the store returned (snapshot, then log) and records its versions. */
+	#apply(stored: StoredDoc, origin: unknown) {
+		Y.transact(
+			this.doc,
+			() => {
+				if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot.data);
+				for (const u of stored.log) if (!this.has(u.version)) Y.applyUpdate(this.doc, u.data);
+			},
+			origin
+		);
+		if (stored.snapshot) this.#advanceTo(stored.snapshot.upto);
+		for (const u of stored.log) this.noteVersion(u.version);
 	}
 
 	/** True if stored version `v` is already applied here. */
@@ -112,19 +119,9 @@ export class Room {
 	/** Applies what the store has beyond `version` (another instance's writes we missed). */
 	async catchUp(): Promise<void> {
 		if (this.#destroyed) return;
-		const after = this.version;
-		const stored = await this.store.read(this.key, after);
+		const stored = await this.store.read(this.key, this.version);
 		if (this.#destroyed || (!stored.snapshot && stored.log.length === 0)) return;
-		Y.transact(
-			this.doc,
-			() => {
-				if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot.data);
-				for (const u of stored.log) if (!this.has(u.version)) Y.applyUpdate(this.doc, u.data);
-			},
-			FANOUT_ORIGIN
-		);
-		if (stored.snapshot) this.#advanceTo(stored.snapshot.upto);
-		for (const u of stored.log) this.noteVersion(u.version);
+		this.#apply(stored, FANOUT_ORIGIN);
 	}
 
 	#onUpdate(update: Uint8Array, origin: unknown) {
@@ -166,11 +163,7 @@ export class Room {
 	 * while waiting; the caller continues synchronously once nothing is pending.
 	 */
 	async whenDurable(): Promise<void> {
-		while (this.#pendingWrites > 0)
-			await this.#lastWrite.then(
-				() => undefined,
-				() => undefined
-			);
+		while (this.#pendingWrites > 0) await this.#lastWrite.catch(() => undefined);
 	}
 
 	/** Re-measures `bytes` as the encoded size of the current state (after GC of deleted content). */
@@ -178,8 +171,6 @@ export class Room {
 		this.bytes = Y.encodeStateAsUpdate(this.doc).byteLength;
 		return this.bytes;
 	}
-
-	#destroyed = false;
 
 	destroy() {
 		this.#destroyed = true;
@@ -277,6 +268,26 @@ export class RoomManager {
 		);
 	}
 
+	/**
+	 * Publishes what this instance's connections change in a room's awareness (not relays, not
+	 * local timeouts), and asks the other instances for theirs.
+	 */
+	#relayAwareness(room: Room, awareness: Awareness) {
+		type Change = { added: number[]; updated: number[]; removed: number[] };
+		awareness.on('update', ({ added, updated, removed }: Change, origin: unknown) => {
+			if (origin === FANOUT_ORIGIN || origin === 'timeout' || origin === 'local') return;
+			const changed = [...added, ...updated, ...removed].filter(
+				(id) => !room.remoteClients.has(id)
+			);
+			if (changed.length > 0)
+				this.opts.fanout.publish(room.key, {
+					kind: 'awareness',
+					data: encodeAwarenessUpdate(awareness, changed)
+				});
+		});
+		this.opts.fanout.publish(room.key, { kind: 'awareness-query' });
+	}
+
 	/** A gap may close by itself when a delayed message arrives; if not, read the store. */
 	#watchGap(room: Room) {
 		if (this.#gapTimers.has(room)) return;
@@ -290,8 +301,8 @@ export class RoomManager {
 	}
 
 	/**
-	 * Brings a held room up to date with the store. Concurrent calls share one read, then read
-	 * once more, so a call always reflects everything stored before it began.
+	 * Brings a held room up to date with the store. Catch-ups of one room run one after another,
+	 * so each reflects everything stored before it began.
 	 */
 	catchUp(room: Room): Promise<void> {
 		const prev = this.#catchUps.get(room) ?? Promise.resolve();
@@ -360,27 +371,7 @@ export class RoomManager {
 			throw e;
 		}
 		room.durableListeners.add(() => this.maybeCompact(room));
-		if (this.opts.fanout.relays)
-			room.awareness?.on(
-				'update',
-				(
-					{ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-					origin: unknown
-				) => {
-					// Relay what this instance's connections changed; not relays or local timeouts.
-					if (origin === FANOUT_ORIGIN || origin === 'timeout' || origin === 'local') return;
-					const changed = [...added, ...updated, ...removed].filter(
-						(id) => !room.remoteClients.has(id)
-					);
-					if (changed.length > 0)
-						this.opts.fanout.publish(room.key, {
-							kind: 'awareness',
-							data: encodeAwarenessUpdate(room.awareness!, changed)
-						});
-				}
-			);
-		if (room.awareness && this.opts.fanout.relays)
-			this.opts.fanout.publish(key, { kind: 'awareness-query' });
+		if (room.awareness && this.opts.fanout.relays) this.#relayAwareness(room, room.awareness);
 		this.#loaded.set(key, room);
 		await this.opts.onLoad?.(room);
 		return room;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { afterEach } from 'vitest';
 import pino from 'pino';
 import { createParley, type Parley } from '../../server/app';
 import { testConfig, type Config } from '../../server/config';
@@ -231,6 +232,18 @@ export function agentChat(
 	});
 }
 
+/**
+ * A list of clean-up steps run after each test, last added first (servers after their clients).
+ * Call at the top level of a test file.
+ */
+export function cleanupAfterEach(): (() => unknown)[] {
+	const steps: (() => unknown)[] = [];
+	afterEach(async () => {
+		for (const f of steps.splice(0).reverse()) await f();
+	});
+	return steps;
+}
+
 /** Polls until `check` returns a truthy value; fails with `what` after `timeoutMs`. */
 export async function waitFor<T>(
 	check: () => T | Promise<T>,
@@ -252,21 +265,30 @@ export async function waitFor<T>(
 	}
 }
 
-/** Customer writes, agent gets the offer and accepts: the usual start of a test. */
+/**
+ * Customer writes, agent gets the offer and accepts: the usual start of a test. With
+ * `agentServer`, the agent works through another instance of the same deployment.
+ */
 export async function startConversation(
 	srv: TestServer,
-	opts: { agentEmail?: string; customer?: CustomerLogin } = {}
+	opts: {
+		agentEmail?: string;
+		customer?: CustomerLogin;
+		agentServer?: Pick<TestServer, 'base' | 'wsUrl'>;
+		firstMessage?: string;
+	} = {}
 ) {
-	const agent = await loginAgent(srv.base, opts.agentEmail ?? 'ana@example.com');
-	await setPresence(srv.base, agent, 'Available');
+	const agentSrv = opts.agentServer ?? srv;
+	const agent = await loginAgent(agentSrv.base, opts.agentEmail ?? 'ana@example.com');
+	await setPresence(agentSrv.base, agent, 'Available');
 	const customer = opts.customer ?? (await customerSession(srv.base, 'live', { name: 'Dana' }));
 	const customerSide = customerChat(srv, customer);
 	await customerSide.ready;
-	customerSide.send('Hello, I need help');
-	const inbox = await openInbox(srv, agent);
+	customerSide.send(opts.firstMessage ?? 'Hello, I need help');
+	const inbox = await openInbox(agentSrv, agent);
 	const offerId = await waitFor(() => [...inbox.offers.keys()][0], 'an offer');
 	const accepted = await api<{ conversationId: string }>(
-		srv.base,
+		agentSrv.base,
 		`/api/agent/offers/${offerId}/accept`,
 		{
 			body: {},
@@ -274,7 +296,7 @@ export async function startConversation(
 		}
 	);
 	if (accepted.status !== 200) throw new Error(`accept failed ${JSON.stringify(accepted.body)}`);
-	const agentSide = agentChat(srv, agent, customer.conversationId);
+	const agentSide = agentChat(agentSrv, agent, customer.conversationId);
 	await agentSide.ready;
 	return { agent, customer, customerSide, agentSide, inbox };
 }

@@ -1,5 +1,5 @@
 /** Offer timeouts: a durable timer, fired with a controlled clock (no waiting). */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
 	startServer,
 	customerSession,
@@ -9,15 +9,13 @@ import {
 	openInbox,
 	api,
 	waitFor,
+	cleanupAfterEach,
 	type TestServer
 } from '../helpers/server';
 import { ManualClock } from '../../server/clock';
 import { agentStateOf } from '../../src/lib/domain/inbox-doc';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-	for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 async function setup() {
 	const clock = new ManualClock(Date.now());

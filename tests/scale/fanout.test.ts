@@ -3,17 +3,16 @@
  * live chat and typing across instances, and catching up from the store when Redis delivery
  * to one instance stops (its Redis connection runs through a proxy the test cuts).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
 	startServer,
-	customerSession,
-	customerChat,
-	agentChat,
+	startConversation,
 	loginAgent,
 	setPresence,
 	openInbox,
 	api,
 	waitFor,
+	cleanupAfterEach,
 	type TestServer
 } from '../helpers/server';
 import { startBalancer, type Balancer } from '../../server/tools/balancer';
@@ -21,10 +20,7 @@ import { testRedisUrl } from '../helpers/backend';
 import type { ChatSession } from '../../src/lib/client/chat-session';
 import { agentStateOf } from '../../src/lib/domain/inbox-doc';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-	for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 const texts = (s: ChatSession) => s.transcript.filter((t) => t.kind === 'text').map((t) => t.text);
 
@@ -59,25 +55,16 @@ async function pair(limitsB: Parameters<typeof startServer>[0] = {}) {
 
 /** Customer on `a`, agent (Ana) on `b`, conversation accepted. */
 async function crossConversation(a: TestServer, b: TestServer) {
-	const agent = await loginAgent(b.base, 'ana@example.com');
-	await setPresence(b.base, agent, 'Available');
-	const customer = await customerSession(a.base, 'live', { name: 'Dana' });
-	const customerSide = customerChat(a, customer);
-	cleanup.push(() => customerSide.destroy());
-	await customerSide.ready;
-	customerSide.send('Hello from instance A');
-	const inbox = await openInbox(b, agent);
-	cleanup.push(() => inbox.destroy());
-	const offerId = await waitFor(() => [...inbox.offers.keys()][0], 'offer on instance B');
-	const accepted = await api(b.base, `/api/agent/offers/${offerId}/accept`, {
-		body: {},
-		cookie: agent.cookie
+	const started = await startConversation(a, {
+		agentServer: b,
+		firstMessage: 'Hello from instance A'
 	});
-	expect(accepted.status).toBe(200);
-	const agentSide = agentChat(b, agent, customer.conversationId);
-	cleanup.push(() => agentSide.destroy());
-	await agentSide.ready;
-	return { agent, customer, customerSide, agentSide };
+	cleanup.push(
+		() => started.customerSide.destroy(),
+		() => started.inbox.destroy(),
+		() => started.agentSide.destroy()
+	);
+	return started;
 }
 
 describe('two instances', () => {

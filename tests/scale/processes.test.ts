@@ -3,7 +3,7 @@
  * as a deployment runs them: started together, behind the TCP balancer, one killed with
  * SIGKILL in the middle of the work.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import {
 	loginAgent,
 	setPresence,
 	waitFor,
+	cleanupAfterEach,
 	type CustomerLogin
 } from '../helpers/server';
 import {
@@ -28,10 +29,7 @@ import {
 import { startBalancer, type Balancer } from '../../server/tools/balancer';
 import type { ChatSession } from '../../src/lib/client/chat-session';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-	for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 interface Cluster {
 	instances: ServerProcess[];
@@ -255,10 +253,14 @@ describe('several instances as processes', () => {
 			[ana.id]
 		);
 		expect(presence.rows[0].presence).toBe('RONA');
-		const fired = survivor.logs
-			.join('')
-			.split('\n')
-			.filter((l) => l.includes('"timer fired"'));
+		// The handler's effects are visible before its timer row is deleted and the line logged.
+		const firedLines = () =>
+			survivor.logs
+				.join('')
+				.split('\n')
+				.filter((l) => l.includes('"timer fired"'));
+		await waitFor(() => firedLines().length > 0, 'the timer logged as fired');
+		const fired = firedLines();
 		expect(fired).toHaveLength(1);
 		// Only Ben's new offer timer is left.
 		const left = await cluster.db.query<{ id: string }>('select id from timers');
