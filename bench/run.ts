@@ -8,6 +8,8 @@
  *
  *   npm run bench -- [--conversations 1000] [--rate 500] [--seconds 20] [--only parley|reference]
  *   npm run bench -- --instances 2 [--conversations …]
+ *   npm run bench -- --case routing   (only the routing benchmark, bench/routing.ts; `--case chat`
+ *   runs only the chat load; by default both run)
  *
  * With `--instances N` (N > 1) it runs Parley three ways, side by side: one instance on the
  * embedded store (the default deployment), one instance on PostgreSQL + Redis, and N instances
@@ -17,7 +19,7 @@
  *
  * BENCH_NODE_ARGS adds Node flags to the Parley server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { tmpdir } from 'node:os';
@@ -29,6 +31,7 @@ import { WebsocketProvider } from 'y-websocket';
 import { ChatSession } from '../src/lib/client/chat-session';
 import { messagesOf } from '../src/lib/domain/conversation-doc';
 import { seedBench } from './setup';
+import { startProcess, waitHttp } from './process';
 import { dropPgSchema, pgSchemaUrl, testRedisUrl } from '../tests/helpers/backend';
 
 process.setMaxListeners(0); // y-websocket adds an exit listener per provider in Node
@@ -109,35 +112,6 @@ function machineTicks(): { busy: number; total: number } {
 function rssMb(pid: number): number {
 	const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
 	return m ? Number(m[1]) / 1024 : 0;
-}
-
-async function waitHttp(url: string, child: ChildProcess, logs: string[]) {
-	const deadline = Date.now() + 60_000;
-	for (;;) {
-		if (child.exitCode !== null) throw new Error(`server exited:\n${logs.join('')}`);
-		try {
-			await fetch(url);
-			return;
-		} catch {
-			if (Date.now() > deadline) throw new Error(`server did not start:\n${logs.join('')}`);
-			await sleep(100);
-		}
-	}
-}
-
-function startProcess(cmd: string[], env: Record<string, string>) {
-	const logs: string[] = [];
-	const child = spawn(process.execPath, cmd, {
-		cwd: root,
-		env: { ...process.env, ...env },
-		stdio: ['ignore', 'pipe', 'pipe']
-	});
-	child.stdout!.on('data', (d) => logs.length < 200 && logs.push(String(d)));
-	child.stderr!.on('data', (d) => {
-		if (logs.length < 200) logs.push(String(d));
-		if (process.env.BENCH_SHOW_SERVER_STDERR) process.stderr.write(d);
-	});
-	return { child, logs };
 }
 
 function percentile(sorted: number[], p: number) {
@@ -439,6 +413,20 @@ async function benchReference(): Promise<Result> {
 	}
 }
 
+// `--case routing` runs only the routing benchmark, `--case chat` only the chat load; both by default.
+const CASE = args.get('case') ?? 'all';
+if (!['all', 'chat', 'routing'].includes(CASE)) {
+	console.error('--case is chat, routing or all');
+	process.exit(2);
+}
+if (CASE === 'routing') {
+	const { benchRouting } = await import('./routing');
+	const report = await benchRouting();
+	mkdirSync(join(root, 'bench', 'out'), { recursive: true });
+	writeFileSync(join(root, 'bench', 'out', 'routing.json'), JSON.stringify(report, null, 2));
+	process.exit(0);
+}
+
 const results: Result[] = [];
 if (INSTANCES > 1) {
 	// --only pg skips the embedded-store run (its column then shows —).
@@ -516,4 +504,10 @@ writeFileSync(
 		2
 	)
 );
+if (CASE === 'all') {
+	await sleep(1000);
+	const { benchRouting } = await import('./routing');
+	const report = await benchRouting();
+	writeFileSync(join(root, 'bench', 'out', 'routing.json'), JSON.stringify(report, null, 2));
+}
 process.exit(0);

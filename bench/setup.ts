@@ -83,6 +83,8 @@ export async function seedBench(
 					customer_id: customerId,
 					status: 'active',
 					requested_at: now,
+					queue_id: ws.queue_id,
+					offline_message: 0,
 					created_at: now,
 					updated_at: now
 				})

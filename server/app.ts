@@ -20,11 +20,13 @@ import { RoomManager } from './sync/rooms';
 import { Repo } from './repo';
 import { Sessions } from './auth/sessions';
 import { ConversationService } from './conversations';
-import { FirstAvailableRouter, type Router } from './routing';
+import { SkillsRouter, type Router } from './routing';
 import { SyncServer, SYNC_PATH_PREFIX } from './sync/server';
 import { createApi } from './http/api';
 import { seedDemo } from './seed';
 import { Timers } from './timers';
+import { AgentLiveness } from './presence';
+import { WaitingNotices } from './waiting';
 
 export type UiHandler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
@@ -54,6 +56,8 @@ export interface Parley {
 	rooms: RoomManager;
 	conversations: ConversationService;
 	timers: Timers;
+	liveness: AgentLiveness;
+	waiting: WaitingNotices;
 	sync: SyncServer;
 	store: DocStore;
 	listen(port?: number, host?: string): Promise<number>;
@@ -117,6 +121,13 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		headsCheckMs: config.limits.headsCheckMs,
 		onLoad: (room) => conversations?.onRoomLoaded(room)
 	});
+	const waiting = new WaitingNotices({
+		repo,
+		rooms,
+		clock,
+		log,
+		debounceMs: config.limits.waitingNoticeDebounceMs
+	});
 	conversations = new ConversationService({
 		repo,
 		rooms,
@@ -124,12 +135,31 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		timers,
 		offerTimeoutMs: config.offerTimeoutMs,
 		sharedStore: store.shared,
-		router: opts.router ?? new FirstAvailableRouter(),
+		router: opts.router ?? new SkillsRouter(),
 		clock,
-		log
+		log,
+		onQueueChanged: () => waiting.schedule()
+	});
+	const liveness = new AgentLiveness({
+		db: database.db,
+		timers,
+		clock,
+		log,
+		instanceId,
+		graceMs: config.presenceGraceMs,
+		heartbeatMs: config.limits.presenceHeartbeatMs,
+		onGone: (agentId) => conversations!.wentAway(agentId)
 	});
 	const sessions = new Sessions(repo, clock, widgetKey, config.limits.agentSessionMs);
-	const sync = new SyncServer({ config, clock, log, sessions, conversations, rooms });
+	const sync = new SyncServer({
+		config,
+		clock,
+		log,
+		sessions,
+		conversations,
+		rooms,
+		onAgentInbox: (agentId, open) => liveness.track(agentId, open)
+	});
 	const api = createApi({
 		config,
 		clock,
@@ -159,10 +189,12 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		log.info('demo data loaded');
 	await conversations.drainQueue();
 	timers.start();
+	liveness.start();
 	// Safety net: a request whose instance died between storing it and offering it is routed by
 	// the next sweep of any instance (routing itself runs under the cross-instance lock).
 	const queueSweep = setInterval(() => {
 		conversations!.drainQueue().catch((err) => log.warn({ err }, 'queue sweep failed'));
+		waiting.schedule();
 	}, config.limits.queueSweepMs);
 	queueSweep.unref();
 
@@ -202,6 +234,8 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		rooms,
 		conversations,
 		timers,
+		liveness,
+		waiting,
 		sync,
 		store,
 		listen(port = config.port, host = config.host) {
@@ -214,9 +248,12 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 			closing ??= (async () => {
 				const stopped = new Promise<void>((r) => server.close(() => r()));
 				await timers.stop();
+				liveness.stop();
 				clearInterval(queueSweep);
+				await waiting.stop();
 				await sync.close();
 				server.closeAllConnections();
+				await liveness.settle();
 				await stopped;
 				await rooms.closeAll();
 				await store.close();

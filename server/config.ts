@@ -36,6 +36,8 @@ export const ConfigSchema = z.object({
 	demoWidgetSecret: z.string().min(16).default('demo-widget-secret-change-me'),
 	/** How long an agent has to accept an offer before it goes to the next agent (RONA). */
 	offerTimeoutMs: z.coerce.number().int().min(5_000).default(60_000),
+	/** An agent whose every workspace tab closed (or lost the network) goes Offline after this. */
+	presenceGraceMs: z.coerce.number().int().min(1_000).default(60_000),
 	/** How often each instance looks for due durable timers (real time). */
 	timerPollMs: z.coerce.number().int().min(10).default(250),
 	logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -71,7 +73,11 @@ export const ConfigSchema = z.object({
 		 */
 		headsCheckMs: int(2_000),
 		/** How often each instance routes waiting requests that nothing else has routed (real time). */
-		queueSweepMs: int(5_000)
+		queueSweepMs: int(5_000),
+		/** How often each instance refreshes its agents' connection rows (real time). */
+		presenceHeartbeatMs: int(10_000),
+		/** Waiting customers' queue positions are rewritten at most this often after a change. */
+		waitingNoticeDebounceMs: int(300)
 	})
 });
 export type Config = z.infer<typeof ConfigSchema>;
@@ -102,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			logLevel: get('LOG_LEVEL'),
 			offerTimeoutMs: get('PARLEY_OFFER_TIMEOUT_MS'),
 			timerPollMs: get('PARLEY_TIMER_POLL_MS'),
+			presenceGraceMs: get('PARLEY_PRESENCE_GRACE_MS'),
 			limits: {
 				maxMessageBytes: get('PARLEY_MAX_MESSAGE_BYTES'),
 				messagesPerSecond: get('PARLEY_MESSAGES_PER_SECOND'),

@@ -10,7 +10,7 @@ import * as Y from 'yjs';
 import type { Logger } from 'pino';
 import type { Clock } from './clock';
 import { newId, type Repo, type Conversation, type Workstream } from './repo';
-import type { Router } from './routing';
+import { availableAgents, type Router } from './routing';
 import type { Principal } from './principal';
 import type { Room, RoomManager } from './sync/rooms';
 import { SERVER_ORIGIN, FANOUT_ORIGIN } from './sync/rooms';
@@ -42,6 +42,7 @@ export type DocAccess =
 	| { ok: false; code: 'forbidden' | 'notFound'; reason: string };
 
 const offerTimer = (offerId: string) => `offer:${offerId}`;
+const keepTimer = (conversationId: string) => `keep:${conversationId}`;
 
 export class DomainError extends Error {
 	constructor(
@@ -81,16 +82,26 @@ export interface ConversationServiceDeps {
 	sharedStore: boolean;
 	clock: Clock;
 	log: Logger;
+	/** Requests joined, moved or left a queue (waiting customers' positions may have changed). */
+	onQueueChanged?: () => void;
 }
 
 export class ConversationService {
 	#indexes = new WeakMap<Y.Doc, TranscriptIndex>();
 	#outboxes = new WeakMap<Room, OutboxState>();
+	/** Opening times already scheduled per workstream, so sweeps do not rewrite the same timer. */
+	#openingTimers = new Map<string, number>();
 
 	constructor(private readonly deps: ConversationServiceDeps) {
 		deps.timers.on('offer-timeout', (payload) =>
 			this.offerTimedOut((payload as { offerId: string }).offerId)
 		);
+		// Both only need the queue looked at again: the router sees the wait is over, or hours open.
+		deps.timers.on('keep-wait', () => this.drainQueue());
+		deps.timers.on('hours-open', (payload) => {
+			this.#openingTimers.delete((payload as { workstreamId: string }).workstreamId);
+			return this.drainQueue();
+		});
 	}
 
 	/** Runs state changes one after another, across instances (routing, offers, presence). */
@@ -160,34 +171,85 @@ export class ConversationService {
 		return this.#exclusive(async () => {
 			const existing = await this.deps.repo.openConversationOf(customerId);
 			if (existing) return existing;
-			const now = this.deps.clock.now();
-			const conv: Conversation = {
-				id: newId('cv'),
-				workstream_id: ws.id,
-				customer_id: customerId,
-				status: 'queued',
-				requested_at: null,
-				created_at: now,
-				updated_at: now
-			};
-			await this.deps.repo.db.insertInto('conversations').values(conv).execute();
 			const customer = await this.deps.repo.customerById(customerId);
-			await this.deps.rooms.with(storedConversationKey(conv.id), (room) => {
-				const meta: ConversationMeta = {
-					id: conv.id,
-					mode: ws.mode,
-					workstream: ws.name,
-					status: 'queued',
-					customerName: customer?.name ?? 'Customer',
-					agents: []
-				};
-				room.doc.transact(() => {
-					for (const [k, v] of Object.entries(meta)) metaOf(room.doc).set(k, v);
-				}, SERVER_ORIGIN);
-				return room.whenDurable();
+			return this.#createConversation(ws, customerId, customer?.name ?? 'Customer', null);
+		});
+	}
+
+	/**
+	 * A message left through the live widget outside operating hours (SPEC C6): a conversation
+	 * holding it, queued as a request that waits for an agent when hours open. The server writes
+	 * the customer's text itself (validated by the API); the customer has no session to go on.
+	 */
+	async leaveOfflineMessage(customerId: string, ws: Workstream, text: string) {
+		return this.#exclusive(async () => {
+			const customer = await this.deps.repo.customerById(customerId);
+			if (!customer) throw new DomainError('not_found', 'No such customer.');
+			const conv = await this.#createConversation(ws, customerId, customer.name, {
+				text,
+				email: customer.email
 			});
+			this.deps.log.info({ conversation: conv.id, workstream: ws.id }, 'offline message left');
+			await this.#drain();
 			return conv;
 		});
+	}
+
+	/**
+	 * Stores a new `queued` conversation and its document's meta. Empty (routed after the first
+	 * customer message), or holding an offline message, which makes it a request at once.
+	 */
+	async #createConversation(
+		ws: Workstream,
+		customerId: string,
+		customerName: string,
+		offline: { text: string; email: string | null } | null
+	): Promise<Conversation> {
+		const now = this.deps.clock.now();
+		const conv: Conversation = {
+			id: newId('cv'),
+			workstream_id: ws.id,
+			customer_id: customerId,
+			status: 'queued',
+			requested_at: offline ? now : null,
+			queue_id: ws.queue_id,
+			preferred_agent_id: null,
+			preferred_until: null,
+			offline_message: offline ? 1 : 0,
+			transfer_from: null,
+			created_at: now,
+			updated_at: now
+		};
+		await this.deps.repo.db.insertInto('conversations').values(conv).execute();
+		await this.deps.rooms.with(storedConversationKey(conv.id), (room) => {
+			const meta: ConversationMeta = {
+				id: conv.id,
+				mode: ws.mode,
+				workstream: ws.name,
+				status: 'queued',
+				customerName,
+				agents: [],
+				...(offline ? { offlineMessage: { email: offline.email } } : {})
+			};
+			room.doc.transact(() => {
+				for (const [k, v] of Object.entries(meta)) metaOf(room.doc).set(k, v);
+				if (offline)
+					messagesOf(room.doc).push([
+						{
+							id: newId('m'),
+							kind: 'text',
+							role: 'customer',
+							author: `customer:${customerId}`,
+							name: customerName,
+							text: offline.text,
+							time: now,
+							at: now
+						}
+					]);
+			}, SERVER_ORIGIN);
+			return room.whenDurable();
+		});
+		return conv;
 	}
 
 	// ---- outbox merge -------------------------------------------------------------------
@@ -236,12 +298,19 @@ export class ConversationService {
 				state.again = false;
 				await Promise.resolve(); // let a burst of updates land first
 				try {
-					const becameRequest = this.deps.sharedStore
+					const outcome = this.deps.sharedStore
 						? await this.deps.locks.run(`merge:${room.key}`, () => this.#merge(room, state))
 						: await this.#merge(room, state);
 					// Routed after the merge lock is released: a lock is never taken while holding
 					// another (each holds a database connection while it waits).
-					if (becameRequest) await this.#exclusive(() => this.#route(state.conversationId));
+					if (outcome === 'request')
+						await this.#exclusive(async () => {
+							await this.#prepareRequest(state.conversationId);
+							await this.#drain();
+							this.deps.onQueueChanged?.();
+						});
+					else if (outcome === 'customer-wrote-active')
+						await this.#maybeHandoff(state.conversationId);
 				} catch (err) {
 					this.deps.log.error({ err, doc: room.key }, 'merge failed');
 				}
@@ -276,12 +345,18 @@ export class ConversationService {
 		return index;
 	}
 
-	/** Merges new outbox entries; returns true if this made the conversation a request to route. */
-	async #merge(outbox: Room, state: OutboxState): Promise<boolean> {
+	/**
+	 * Merges new outbox entries. Says whether this made the conversation a request to route, or
+	 * the customer wrote into an active conversation (whose agents may have left: a handoff).
+	 */
+	async #merge(
+		outbox: Room,
+		state: OutboxState
+	): Promise<'request' | 'customer-wrote-active' | null> {
 		const entries = outboxEntriesOf(outbox.doc).toJSON() as unknown[];
 		const seen = outboxCursorOf(outbox.doc).get('seen');
 		const { rooms, clock, repo } = this.deps;
-		let becameRequest = false;
+		let outcome: 'request' | 'customer-wrote-active' | null = null;
 		await rooms.with(storedConversationKey(state.conversationId), async (conv) => {
 			const index = this.#indexOf(conv.doc);
 			const now = clock.now();
@@ -335,12 +410,19 @@ export class ConversationService {
 						.set({ requested_at: now, updated_at: now })
 						.where('id', '=', row.id)
 						.execute();
-					becameRequest = true;
+					outcome = 'request';
 				}
 				index.requested = true;
 			}
+			if (
+				outcome === null &&
+				result.accepted.length > 0 &&
+				state.author.role === 'customer' &&
+				metaOf(conv.doc).get('status') === 'active'
+			)
+				outcome = 'customer-wrote-active';
 		});
-		return becameRequest;
+		return outcome;
 	}
 
 	// ---- routing and offers ---------------------------------------------------------------
@@ -356,26 +438,74 @@ export class ConversationService {
 		});
 	}
 
-	/** Offers a queued conversation to an agent, if one has room. Call inside `#exclusive`. */
-	async #route(conversationId: string) {
-		const { repo, router, clock, rooms } = this.deps;
+	/**
+	 * A conversation became a request (its first customer message). With *keep the same agent*,
+	 * it waits for the agent this customer had last, until the workstream's wait ends.
+	 */
+	async #prepareRequest(conversationId: string) {
+		const { repo, clock } = this.deps;
+		const conv = await repo.conversationById(conversationId);
+		const ws = conv && (await repo.workstreamById(conv.workstream_id));
+		if (!conv || !ws || !ws.keep_same_agent) return;
+		const last = await repo.lastAgentOf(conv.customer_id, conv.id);
+		if (last) await this.#preferAgent(conv.id, last, clock.now() + ws.keep_wait_ms);
+	}
+
+	async #preferAgent(conversationId: string, agentId: string, until: number) {
+		await this.deps.repo.db
+			.updateTable('conversations')
+			.set({ preferred_agent_id: agentId, preferred_until: until })
+			.where('id', '=', conversationId)
+			.execute();
+		// When the wait ends the request is routed to anyone (exactly once, on any instance).
+		await this.deps.timers.set(keepTimer(conversationId), 'keep-wait', until, { conversationId });
+	}
+
+	/** Routes every queued request that can be placed, oldest first. Call inside `#exclusive`. */
+	async #drain() {
+		const { router, repo, clock } = this.deps;
+		const now = clock.now();
+		const plan = await router.plan(repo.db, now);
+		for (const { workstreamId, opensAt } of plan.closed)
+			await this.#wakeAtOpening(workstreamId, opensAt);
+		// One pass offers many requests of few workstreams and queues: read each of those once.
+		const lookups = new Map<string, Promise<unknown>>();
+		for (const a of plan.assignments) await this.#offer(a.conversationId, a.agentId, now, lookups);
+		if (plan.assignments.length > 0) this.deps.onQueueChanged?.();
+	}
+
+	/** A durable timer routes a closed workstream's requests the moment its hours open. */
+	async #wakeAtOpening(workstreamId: string, at: number | null) {
+		if (at === null || this.#openingTimers.get(workstreamId) === at) return;
+		await this.deps.timers.set(`hours:${workstreamId}`, 'hours-open', at, { workstreamId });
+		this.#openingTimers.set(workstreamId, at);
+	}
+
+	/** Offers a queued request to an agent the router chose. Call inside `#exclusive`. */
+	async #offer(
+		conversationId: string,
+		agentId: string,
+		now: number,
+		lookups = new Map<string, Promise<unknown>>()
+	) {
+		const { repo, rooms } = this.deps;
 		const conv = await repo.conversationById(conversationId);
 		if (!conv || conv.status !== 'queued' || conv.requested_at === null) return;
-		const agentId = await router.pickAgent(repo.db, conv);
-		if (!agentId) return;
 		const next = transition(conv.status as ConversationStatus, { type: 'offer', agentId });
+		const once = <T>(key: string, load: () => Promise<T>) => {
+			if (!lookups.has(key)) lookups.set(key, load());
+			return lookups.get(key) as Promise<T>;
+		};
+		const [customer, ws, queue] = await Promise.all([
+			repo.customerById(conv.customer_id),
+			once(`ws:${conv.workstream_id}`, () => repo.workstreamById(conv.workstream_id)),
+			conv.queue_id ? once(`q:${conv.queue_id}`, () => repo.queueById(conv.queue_id!)) : undefined
+		]);
 		const offerId = newId('of');
-		const now = clock.now();
+		const expiresAt = now + (queue?.offer_timeout_ms ?? this.deps.offerTimeoutMs);
 		// The timer first: an instance dying between the two leaves a timer that finds no offer
 		// (harmless), never an offer that cannot time out.
-		await this.deps.timers.set(
-			offerTimer(offerId),
-			'offer-timeout',
-			now + this.deps.offerTimeoutMs,
-			{
-				offerId
-			}
-		);
+		await this.deps.timers.set(offerTimer(offerId), 'offer-timeout', expiresAt, { offerId });
 		await repo.db
 			.insertInto('offers')
 			.values({
@@ -386,11 +516,12 @@ export class ConversationService {
 				created_at: now
 			})
 			.execute();
+		await repo.db
+			.updateTable('agents')
+			.set({ idle_since: now })
+			.where('id', '=', agentId)
+			.execute();
 		await this.#setStatus(conv, next);
-		const [customer, ws] = await Promise.all([
-			repo.customerById(conv.customer_id),
-			repo.workstreamById(conv.workstream_id)
-		]);
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
 			inbox.doc.transact(
 				() =>
@@ -398,10 +529,11 @@ export class ConversationService {
 						offerId,
 						conversationId: conv.id,
 						customerName: customer?.name ?? 'Customer',
-						queue: ws?.queue_name ?? '',
+						queue: queue?.name ?? '',
 						workstream: ws?.name ?? '',
 						requestedAt: conv.requested_at ?? now,
-						offeredAt: now
+						offeredAt: now,
+						expiresAt
 					}),
 				SERVER_ORIGIN
 			);
@@ -409,12 +541,7 @@ export class ConversationService {
 		this.deps.log.info({ conversation: conv.id, agent: agentId, offer: offerId }, 'offered');
 	}
 
-	/** Routes every queued request that can be placed, oldest first. Call inside `#exclusive`. */
-	async #drain() {
-		for (const conv of await this.deps.repo.queuedConversations()) await this.#route(conv.id);
-	}
-
-	/** Routes waiting requests (e.g. after start-up). */
+	/** Routes waiting requests (e.g. after start-up, or when a timer says hours opened). */
 	drainQueue() {
 		return this.#exclusive(() => this.#drain());
 	}
@@ -432,44 +559,59 @@ export class ConversationService {
 			if (!conv || !agent) throw new DomainError('not_found', 'The conversation no longer exists.');
 			const next = transition(conv.status as ConversationStatus, { type: 'accept', agentId });
 			const now = clock.now();
+			// A handed-off conversation: the agents who had it leave it when someone else accepts.
+			const had = await repo.participantsOf(conv.id);
+			const previous = had.filter((p) => p !== agentId);
+			const returning = had.includes(agentId);
 			await repo.db.transaction().execute(async (trx) => {
 				await trx
 					.updateTable('offers')
 					.set({ status: 'accepted' })
 					.where('id', '=', offerId)
 					.execute();
+				if (previous.length > 0)
+					await trx
+						.deleteFrom('participants')
+						.where('conversation_id', '=', conv.id)
+						.where('agent_id', 'in', previous)
+						.execute();
 				await trx
 					.insertInto('participants')
 					.values({ conversation_id: conv.id, agent_id: agentId, joined_at: now })
 					.onConflict((oc) => oc.doNothing())
 					.execute();
+				await trx
+					.updateTable('conversations')
+					.set({ preferred_agent_id: null, preferred_until: null, transfer_from: null })
+					.where('id', '=', conv.id)
+					.execute();
 			});
 			await this.#setStatus(conv, next);
 			await this.deps.timers.cancel(offerTimer(offerId));
+			await this.deps.timers.cancel(keepTimer(conv.id));
 			const [customer, ws] = await Promise.all([
 				repo.customerById(conv.customer_id),
 				repo.workstreamById(conv.workstream_id)
 			]);
 			await rooms.with(storedConversationKey(conv.id), (room) => {
 				const meta = metaOf(room.doc);
-				const agents = (meta.get('agents') as ConversationMeta['agents'] | undefined) ?? [];
+				const agents = (
+					(meta.get('agents') as ConversationMeta['agents'] | undefined) ?? []
+				).filter((a) => a.principal === `agent:${agentId}`);
 				room.doc.transact(() => {
-					meta.set('agents', [...agents, { principal: `agent:${agentId}`, name: agent.name }]);
-					messagesOf(room.doc).push([
-						{
-							id: newId('sys'),
-							kind: 'system',
-							role: 'system',
-							author: 'system',
-							name: 'Parley',
-							text: `${agent.name} joined the chat`,
-							time: now,
-							at: now
-						}
-					]);
+					if (!returning) agents.push({ principal: `agent:${agentId}`, name: agent.name });
+					meta.set('agents', agents);
+					meta.delete('waiting');
+					if (!returning)
+						messagesOf(room.doc).push([systemMessage(`${agent.name} joined the chat`, now)]);
 				}, SERVER_ORIGIN);
 				return room.whenDurable();
 			});
+			for (const other of previous)
+				await rooms.with(storedInboxKey(other), (inbox) => {
+					inbox.doc.transact(() => inboxConversationsOf(inbox.doc).delete(conv.id), SERVER_ORIGIN);
+					return inbox.whenDurable();
+				});
 			await rooms.with(storedInboxKey(agentId), (inbox) => {
 				inbox.doc.transact(() => {
 					offersOf(inbox.doc).delete(offerId);
@@ -484,28 +626,67 @@ export class ConversationService {
 				return inbox.whenDurable();
 			});
 			this.deps.log.info({ conversation: conv.id, agent: agentId }, 'accepted');
+			this.deps.onQueueChanged?.();
 			return { conversationId: conv.id };
+		});
+	}
+
+	/** The agent says no: the request goes to the next agent at once (not back to this one soon). */
+	async declineOffer(agentId: string, offerId: string) {
+		return this.#exclusive(async () => {
+			const offer = await this.deps.repo.offerById(offerId);
+			if (!offer || offer.agent_id !== agentId)
+				throw new DomainError('not_found', 'This offer does not exist.');
+			if (offer.status !== 'pending')
+				throw new DomainError('conflict', 'This offer is no longer available.');
+			await this.#withdrawOffer(offer.id, agentId, offer.conversation_id, 'declined');
+			this.deps.log.info({ offer: offer.id, agent: agentId }, 'offer declined');
+			await this.#drain();
+			return { ok: true };
 		});
 	}
 
 	/** Sets an agent's presence; withdraws their pending offers when they stop being Available. */
 	async setPresence(agentId: string, presence: PresenceChoice) {
+		return this.#exclusive(() => this.#setPresence(agentId, presence));
+	}
+
+	/** Offline after the grace period, if they are not Offline already. */
+	async wentAway(agentId: string) {
 		return this.#exclusive(async () => {
-			const { repo, clock, rooms } = this.deps;
-			const now = clock.now();
-			await repo.db
-				.updateTable('agents')
-				.set({ presence, presence_since: now })
-				.where('id', '=', agentId)
-				.execute();
-			await rooms.with(storedInboxKey(agentId), (inbox) => {
-				inbox.doc.transact(() => agentStateOf(inbox.doc).set('presence', presence), SERVER_ORIGIN);
-			});
-			if (presence !== 'Available')
-				for (const offer of await repo.pendingOffersOf(agentId))
-					await this.#withdrawOffer(offer.id, agentId, offer.conversation_id, 'withdrawn');
-			await this.#drain();
+			const agent = await this.deps.repo.agentById(agentId);
+			if (!agent || agent.presence === 'Offline') return;
+			this.deps.log.info({ agent: agentId, was: agent.presence }, 'agent gone: Offline');
+			await this.#setPresence(agentId, 'Offline');
 		});
+	}
+
+	async #setPresence(agentId: string, presence: PresenceChoice | 'RONA') {
+		const { repo, clock, rooms } = this.deps;
+		const now = clock.now();
+		const before = await repo.agentById(agentId);
+		await repo.db
+			.updateTable('agents')
+			.set({
+				presence,
+				presence_since: now,
+				...(presence === 'Available' && before?.presence !== 'Available' ? { idle_since: now } : {})
+			})
+			.where('id', '=', agentId)
+			.execute();
+		await rooms.with(storedInboxKey(agentId), (inbox) => {
+			inbox.doc.transact(() => agentStateOf(inbox.doc).set('presence', presence), SERVER_ORIGIN);
+			return inbox.whenDurable();
+		});
+		if (presence !== 'Available')
+			for (const offer of await repo.pendingOffersOf(agentId))
+				await this.#withdrawOffer(
+					offer.id,
+					agentId,
+					offer.conversation_id,
+					presence === 'RONA' ? 'expired' : 'withdrawn'
+				);
+		await this.#drain();
 	}
 
 	/** Takes a pending offer back from its agent; the request is queued again. Inside the lock. */
@@ -513,7 +694,7 @@ export class ConversationService {
 		offerId: string,
 		agentId: string,
 		conversationId: string,
-		status: 'withdrawn' | 'expired'
+		status: 'withdrawn' | 'expired' | 'declined'
 	) {
 		const { repo, rooms, timers } = this.deps;
 		await repo.db.updateTable('offers').set({ status }).where('id', '=', offerId).execute();
@@ -534,24 +715,144 @@ export class ConversationService {
 	 */
 	async offerTimedOut(offerId: string) {
 		return this.#exclusive(async () => {
-			const { repo, clock, rooms } = this.deps;
-			const offer = await repo.offerById(offerId);
+			const offer = await this.deps.repo.offerById(offerId);
 			if (!offer || offer.status !== 'pending') return;
 			await this.#withdrawOffer(offer.id, offer.agent_id, offer.conversation_id, 'expired');
-			await repo.db
-				.updateTable('agents')
-				.set({ presence: 'RONA', presence_since: clock.now() })
-				.where('id', '=', offer.agent_id)
-				.execute();
-			await rooms.with(storedInboxKey(offer.agent_id), (inbox) => {
-				inbox.doc.transact(() => agentStateOf(inbox.doc).set('presence', 'RONA'), SERVER_ORIGIN);
-				return inbox.whenDurable();
-			});
 			this.deps.log.info(
 				{ offer: offer.id, agent: offer.agent_id, conversation: offer.conversation_id },
 				'offer timed out; agent is in RONA'
 			);
+			await this.#setPresence(offer.agent_id, 'RONA');
+		});
+	}
+
+	/** What an agent may transfer to: every queue, and the other Available agents with room. */
+	async transferTargets(agentId: string) {
+		const { repo } = this.deps;
+		const queues = await repo.db
+			.selectFrom('queues')
+			.select(['id', 'name'])
+			.orderBy('name')
+			.execute();
+		const agents = (await availableAgents(repo.db))
+			.filter((a) => a.id !== agentId)
+			.map((a) => ({ id: a.id, name: a.name, load: a.load, capacity: a.capacity }))
+			.sort((a, b) => a.name.localeCompare(b.name));
+		return { queues, agents };
+	}
+
+	/**
+	 * Transfers an accepted conversation (SPEC A5). The agent keeps it, and its capacity, until
+	 * someone accepts; then they leave it. To an agent: that agent gets an offer at once; if
+	 * they decline or let it time out, the request goes back to routing in its queue. To a
+	 * queue: it is routed there. Never lost: it stays queued until an agent takes it.
+	 */
+	async transfer(
+		agentId: string,
+		conversationId: string,
+		target: { queueId: string } | { agentId: string }
+	) {
+		return this.#exclusive(async () => {
+			const { repo, clock } = this.deps;
+			const conv = await repo.conversationById(conversationId);
+			if (conv && (await repo.hasPendingOffer(conversationId, agentId)))
+				throw new DomainError('conflict', 'Accept the chat before transferring it.');
+			if (!conv || !(await repo.isParticipant(conversationId, agentId)))
+				throw new DomainError('forbidden', 'You are not a participant of this conversation.');
+			if (conv.status !== 'active')
+				throw new DomainError(
+					'conflict',
+					conv.status === 'ended'
+						? 'This conversation has ended.'
+						: 'Only a conversation you have accepted can be transferred.'
+				);
+			const now = clock.now();
+			let queueId = conv.queue_id;
+			let toAgent: string | null = null;
+			if ('queueId' in target) {
+				const queue = await repo.queueById(target.queueId);
+				if (!queue) throw new DomainError('not_found', 'That queue no longer exists.');
+				queueId = queue.id;
+			} else {
+				if (target.agentId === agentId)
+					throw new DomainError('invalid', 'You cannot transfer a conversation to yourself.');
+				const free = (await availableAgents(repo.db)).find((a) => a.id === target.agentId);
+				if (!free)
+					throw new DomainError(
+						'conflict',
+						'That agent is no longer Available or has no free capacity. Refresh the list.'
+					);
+				toAgent = free.id;
+			}
+			await repo.db
+				.updateTable('conversations')
+				.set({
+					queue_id: queueId,
+					transfer_from: agentId,
+					preferred_agent_id: null,
+					preferred_until: null,
+					requested_at: conv.requested_at ?? now
+				})
+				.where('id', '=', conv.id)
+				.execute();
+			await this.#setStatus(conv, transition('active', { type: 'transfer' }));
+			this.deps.log.info(
+				{ conversation: conv.id, from: agentId, to: toAgent ?? `queue:${queueId}` },
+				'transfer'
+			);
+			if (toAgent) await this.#offer(conv.id, toAgent, now);
+			else await this.#drain();
+			this.deps.onQueueChanged?.();
+			return { status: toAgent ? 'offered' : 'queued' };
+		});
+	}
+
+	/**
+	 * The customer wrote into an active conversation. If none of its agents is working
+	 * (Available or Busy), it is routed again: to the same agent under *keep the same agent*
+	 * (waiting for them for the workstream's time), otherwise to whoever is Available (SPEC A12).
+	 */
+	async #maybeHandoff(conversationId: string) {
+		const { repo } = this.deps;
+		const agents = await repo.participantPresence(conversationId);
+		if (agents.length === 0 || agents.some((a) => WORKING.has(a.presence))) return;
+		await this.#exclusive(async () => {
+			const conv = await repo.conversationById(conversationId);
+			if (!conv || conv.status !== 'active') return;
+			const again = await repo.participantPresence(conversationId);
+			if (again.some((a) => WORKING.has(a.presence))) return;
+			const ws = await repo.workstreamById(conv.workstream_id);
+			const now = this.deps.clock.now();
+			await repo.db
+				.updateTable('conversations')
+				.set({ requested_at: now })
+				.where('id', '=', conv.id)
+				.execute();
+			const last = again.sort((a, b) => b.joinedAt - a.joinedAt)[0];
+			if (ws?.keep_same_agent)
+				await this.#preferAgent(conv.id, last.agentId, now + ws.keep_wait_ms);
+			await this.#setStatus(conv, transition('active', { type: 'handoff' }));
+			this.deps.log.info(
+				{ conversation: conv.id, from: last.agentId, keep: Boolean(ws?.keep_same_agent) },
+				'handoff: the customer wrote while their agent was away'
+			);
 			await this.#drain();
 		});
 	}
+}
+
+/** Agents in these states still work the conversations they hold. */
+const WORKING = new Set(['Available', 'Busy']);
+
+function systemMessage(text: string, now: number): Message {
+	return {
+		id: newId('sys'),
+		kind: 'system',
+		role: 'system',
+		author: 'system',
+		name: 'Parley',
+		text,
+		time: now,
+		at: now
+	};
 }

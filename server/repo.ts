@@ -34,6 +34,31 @@ export class Repo {
 		return this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
 	}
 
+	/** Stores a new customer; an authenticated one has the host site's `externalId`. */
+	async createCustomer(c: {
+		workstreamId: string;
+		externalId: string | null;
+		/** A function gets the new id, e.g. for "Visitor XXXX". */
+		name: string | ((id: string) => string);
+		email: string | null;
+		now: number;
+	}): Promise<string> {
+		const id = newId('cu');
+		await this.db
+			.insertInto('customers')
+			.values({
+				id,
+				workstream_id: c.workstreamId,
+				external_id: c.externalId,
+				name: typeof c.name === 'function' ? c.name(id) : c.name,
+				email: c.email,
+				authenticated: c.externalId === null ? 0 : 1,
+				created_at: c.now
+			})
+			.execute();
+		return id;
+	}
+
 	customerById(id: string) {
 		return this.db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
 	}
@@ -72,6 +97,44 @@ export class Repo {
 			.where('status', '=', 'pending')
 			.executeTakeFirst();
 		return row !== undefined;
+	}
+
+	queueById(id: string) {
+		return this.db.selectFrom('queues').selectAll().where('id', '=', id).executeTakeFirst();
+	}
+
+	async participantsOf(conversationId: string): Promise<string[]> {
+		const rows = await this.db
+			.selectFrom('participants')
+			.select('agent_id')
+			.where('conversation_id', '=', conversationId)
+			.execute();
+		return rows.map((r) => r.agent_id);
+	}
+
+	/** The conversation's agents with their presence. */
+	async participantPresence(conversationId: string) {
+		const rows = await this.db
+			.selectFrom('participants as p')
+			.innerJoin('agents as a', 'a.id', 'p.agent_id')
+			.select(['p.agent_id', 'a.presence', 'p.joined_at'])
+			.where('p.conversation_id', '=', conversationId)
+			.execute();
+		return rows.map((r) => ({ agentId: r.agent_id, presence: r.presence, joinedAt: r.joined_at }));
+	}
+
+	/** The agent who joined this customer's other conversations last, for *keep the same agent*. */
+	async lastAgentOf(customerId: string, exceptConversation: string): Promise<string | null> {
+		const row = await this.db
+			.selectFrom('participants as p')
+			.innerJoin('conversations as c', 'c.id', 'p.conversation_id')
+			.select('p.agent_id')
+			.where('c.customer_id', '=', customerId)
+			.where('c.id', '!=', exceptConversation)
+			.orderBy('p.joined_at', 'desc')
+			.limit(1)
+			.executeTakeFirst();
+		return row?.agent_id ?? null;
 	}
 
 	offerById(id: string) {

@@ -5,11 +5,12 @@ import { hashPassword } from './auth/passwords';
 import type { Config } from './config';
 
 export const DEMO_PASSWORD = 'parley';
+/** Ben has no `accounts` skill, so the persistent workstream's requests never reach him. */
 export const DEMO_AGENTS = [
-	{ email: 'ana@example.com', name: 'Ana', role: 'agent' as const },
-	{ email: 'ben@example.com', name: 'Ben', role: 'agent' as const },
-	{ email: 'cleo@example.com', name: 'Cleo', role: 'agent' as const },
-	{ email: 'admin@example.com', name: 'Admin', role: 'admin' as const }
+	{ email: 'ana@example.com', name: 'Ana', role: 'agent' as const, skills: ['chat', 'accounts'] },
+	{ email: 'ben@example.com', name: 'Ben', role: 'agent' as const, skills: ['chat'] },
+	{ email: 'cleo@example.com', name: 'Cleo', role: 'agent' as const, skills: ['chat', 'accounts'] },
+	{ email: 'admin@example.com', name: 'Admin', role: 'admin' as const, skills: ['chat'] }
 ];
 
 /** Inserts the demo data if the store has no agents yet. Returns true if it did. */
@@ -17,16 +18,46 @@ export async function seedDemo(repo: Repo, config: Config, now: number): Promise
 	const any = await repo.db.selectFrom('agents').select('id').limit(1).executeTakeFirst();
 	if (any) return false;
 	const hash = await hashPassword(DEMO_PASSWORD);
+	const general = newId('q');
+	const accounts = newId('q');
 	await repo.db.transaction().execute(async (trx) => {
+		await trx
+			.insertInto('queues')
+			.values([
+				{
+					id: general,
+					name: 'General',
+					skills: '["chat"]',
+					offer_timeout_ms: null,
+					created_at: now
+				},
+				{
+					id: accounts,
+					name: 'Account care',
+					skills: '["accounts"]',
+					offer_timeout_ms: null,
+					created_at: now
+				}
+			])
+			.execute();
+		const settings = {
+			hours: null,
+			queue_position_text: null,
+			wait_time_text: null,
+			offline_text: null,
+			keep_wait_ms: 5 * 60_000
+		};
 		await trx
 			.insertInto('workstreams')
 			.values([
 				{
+					...settings,
 					id: newId('ws'),
 					slug: 'live',
 					name: 'Live chat',
 					mode: 'live',
-					queue_name: 'General',
+					queue_id: general,
+					keep_same_agent: 0,
 					auth_required: 0,
 					secret: config.demoWidgetSecret + '-live',
 					title: 'Chat with us',
@@ -37,8 +68,10 @@ export async function seedDemo(repo: Repo, config: Config, now: number): Promise
 					id: newId('ws'),
 					slug: 'persistent',
 					name: 'Account care',
+					...settings,
 					mode: 'persistent',
-					queue_name: 'Account care',
+					queue_id: accounts,
+					keep_same_agent: 1,
 					auth_required: 1,
 					secret: config.demoWidgetSecret,
 					title: 'Your account team',
@@ -59,6 +92,8 @@ export async function seedDemo(repo: Repo, config: Config, now: number): Promise
 					capacity: 3,
 					presence: 'Offline',
 					presence_since: now,
+					skills: JSON.stringify(a.skills),
+					idle_since: now,
 					created_at: now
 				})
 				.execute();

@@ -185,6 +185,83 @@ const migrations: Record<string, Migration> = {
 				.execute();
 			await db.schema.createIndex('timers_due').on('timers').column('due_at').execute();
 		}
+	},
+	/**
+	 * The routing engine: queues with required skills and their own offer timeout, agent skills
+	 * and idle time, workstream settings (keep the same agent, operating hours, waiting texts),
+	 * and which instance holds which agent's sockets (for going Offline after a grace period).
+	 */
+	'0004_routing': {
+		async up(db: Kysely<unknown>) {
+			await db.schema
+				.createTable('queues')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('name', 'text', (c) => c.notNull())
+				.addColumn('skills', 'text', (c) => c.notNull().defaultTo('[]'))
+				.addColumn('offer_timeout_ms', 'bigint')
+				.addColumn('created_at', 'bigint', (c) => c.notNull())
+				.execute();
+			// Each workstream's queue so far becomes a row of its own.
+			await sql`insert into queues (id, name, skills, created_at)
+				select 'q_' || id, queue_name, '[]', created_at from workstreams`.execute(db);
+			const addColumns = async (
+				table: string,
+				columns: [string, 'text' | 'integer' | 'bigint', unknown?][]
+			) => {
+				for (const [name, type, def] of columns)
+					await db.schema
+						.alterTable(table)
+						.addColumn(name, type, (c) => (def === undefined ? c : c.notNull().defaultTo(def)))
+						.execute();
+			};
+			await addColumns('workstreams', [
+				['queue_id', 'text'],
+				['keep_same_agent', 'integer', 0],
+				['keep_wait_ms', 'bigint', 300_000],
+				['hours', 'text'],
+				['queue_position_text', 'text'],
+				['wait_time_text', 'text'],
+				['offline_text', 'text']
+			]);
+			await sql`update workstreams set queue_id = 'q_' || id`.execute(db);
+			await db.schema.alterTable('workstreams').dropColumn('queue_name').execute();
+			await addColumns('agents', [
+				['skills', 'text', '[]'],
+				['idle_since', 'bigint', 0]
+			]);
+			await sql`update agents set idle_since = presence_since`.execute(db);
+			await addColumns('conversations', [
+				['queue_id', 'text'],
+				['preferred_agent_id', 'text'],
+				['preferred_until', 'bigint'],
+				['offline_message', 'integer', 0]
+			]);
+			await sql`update conversations set queue_id =
+				(select queue_id from workstreams w where w.id = conversations.workstream_id)`.execute(db);
+			await db.schema
+				.createIndex('conversations_queue')
+				.on('conversations')
+				.columns(['status', 'requested_at'])
+				.execute();
+			await db.schema
+				.createIndex('offers_conversation')
+				.on('offers')
+				.columns(['conversation_id', 'status'])
+				.execute();
+			await db.schema
+				.createTable('agent_connections')
+				.addColumn('agent_id', 'text', (c) => c.notNull())
+				.addColumn('instance_id', 'text', (c) => c.notNull())
+				.addColumn('seen_at', 'bigint', (c) => c.notNull())
+				.addPrimaryKeyConstraint('agent_connections_pk', ['agent_id', 'instance_id'])
+				.execute();
+		}
+	},
+	/** Transfers: the agent handing a conversation over keeps it (and its capacity) until taken. */
+	'0005_transfers': {
+		async up(db: Kysely<unknown>) {
+			await db.schema.alterTable('conversations').addColumn('transfer_from', 'text').execute();
+		}
 	}
 };
 

@@ -11,7 +11,28 @@ export interface AgentTable {
 	presence: string;
 	/** When the agent last became Available or finished a conversation (ms); for idle ordering. */
 	presence_since: number;
+	/** JSON array of skill names. */
+	skills: string;
+	/** When the agent last became Available or last got an offer (ms), for "idle longest". */
+	idle_since: number;
 	created_at: number;
+}
+
+export interface QueueTable {
+	id: string;
+	name: string;
+	/** JSON array of skill names an agent needs, all of them, to be offered this queue's requests. */
+	skills: string;
+	/** How long an agent has to accept this queue's offers; null uses PARLEY_OFFER_TIMEOUT_MS. */
+	offer_timeout_ms: number | null;
+	created_at: number;
+}
+
+/** An instance holding sockets of an agent, refreshed while they are open. */
+export interface AgentConnectionTable {
+	agent_id: string;
+	instance_id: string;
+	seen_at: number;
 }
 
 export interface AuthSessionTable {
@@ -27,7 +48,17 @@ export interface WorkstreamTable {
 	slug: string;
 	name: string;
 	mode: 'live' | 'persistent';
-	queue_name: string;
+	queue_id: string;
+	/** Persistent chat: a returning customer goes back to the agent they had (SPEC R4, A12). */
+	keep_same_agent: number;
+	/** How long such a request waits for that agent before any agent may take it. */
+	keep_wait_ms: number;
+	/** Weekly opening hours and time zone (JSON OperatingHours); null means always open. */
+	hours: string | null;
+	/** Overrides of the waiting texts (null: the defaults). See src/lib/domain/queue-wait.ts. */
+	queue_position_text: string | null;
+	wait_time_text: string | null;
+	offline_text: string | null;
 	auth_required: number;
 	secret: string;
 	title: string;
@@ -53,6 +84,14 @@ export interface ConversationTable {
 	status: string;
 	/** When the first customer message arrived (the request time); null until then. */
 	requested_at: number | null;
+	queue_id: string | null;
+	/** Keep the same agent: offered to this agent only, until `preferred_until`. */
+	preferred_agent_id: string | null;
+	preferred_until: number | null;
+	/** Left outside operating hours through the widget's message form (a ticket waiting for an agent). */
+	offline_message: number;
+	/** Being transferred by this agent, who holds it (and its capacity) until another accepts. */
+	transfer_from: string | null;
 	created_at: number;
 	updated_at: number;
 }
@@ -67,8 +106,8 @@ export interface OfferTable {
 	id: string;
 	conversation_id: string;
 	agent_id: string;
-	/** `expired`: not accepted in time (the agent went to RONA). */
-	status: 'pending' | 'accepted' | 'withdrawn' | 'expired';
+	/** `expired`: not accepted in time (the agent went to RONA); `declined`: the agent said no. */
+	status: 'pending' | 'accepted' | 'withdrawn' | 'expired' | 'declined';
 	created_at: number;
 }
 
@@ -123,4 +162,6 @@ export interface Database {
 	conversations: ConversationTable;
 	participants: ParticipantTable;
 	offers: OfferTable;
+	queues: QueueTable;
+	agent_connections: AgentConnectionTable;
 }

@@ -6,7 +6,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Repo } from '../repo';
-import { newId } from '../repo';
 import type { Sessions } from '../auth/sessions';
 import { SESSION_COOKIE, parseCookies } from '../auth/sessions';
 import type { ConversationService } from '../conversations';
@@ -18,6 +17,8 @@ import { TokenError, signWidgetSession, verifyHostToken } from '../auth/tokens';
 import { PRESENCE_CHOICES } from '../../src/lib/domain/presence';
 import { TransitionError } from '../../src/lib/domain/conversation-state';
 import { RateLimiter } from './rate-limit';
+import { isOpen, nextOpening, parseHours } from '../../src/lib/domain/hours';
+import { textsWithDefaults } from '../../src/lib/domain/queue-wait';
 import type { Principal } from '../principal';
 
 export class HttpError extends Error {
@@ -124,12 +125,68 @@ export function createApi(deps: ApiDeps) {
 		],
 
 		[
+			'POST',
+			/^\/api\/agent\/offers\/([A-Za-z0-9_-]+)\/decline$/,
+			async (req, _res, [offerId]) => {
+				const me = await requireAgent(req);
+				return conversations.declineOffer(me.id, offerId);
+			}
+		],
+
+		[
+			'GET',
+			/^\/api\/agent\/transfer-targets$/,
+			async (req) => {
+				const me = await requireAgent(req);
+				return conversations.transferTargets(me.id);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/transfer$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				const body = parse(TransferSchema, await readJson(req));
+				return conversations.transfer(me.id, conversationId, body);
+			}
+		],
+
+		[
 			'GET',
 			/^\/api\/widget\/workstreams\/([A-Za-z0-9_-]+)$/,
 			async (_req, _res, [slug]) => {
 				const ws = await repo.workstreamBySlug(slug);
 				if (!ws) throw new HttpError(404, 'not_found', `No workstream "${slug}".`);
-				return { workstream: workstreamView(ws) };
+				return { workstream: workstreamView(ws, clock.now()) };
+			}
+		],
+		[
+			'POST',
+			/^\/api\/widget\/offline-message$/,
+			async (req) => {
+				const body = parse(OfflineMessageSchema, await readJson(req));
+				const ws = await repo.workstreamBySlug(body.workstream);
+				if (!ws) throw new HttpError(404, 'not_found', `No workstream "${body.workstream}".`);
+				if (ws.mode !== 'live' || ws.auth_required)
+					throw new HttpError(
+						409,
+						'not_offline_workstream',
+						'This chat takes messages at any time: write in the chat itself.'
+					);
+				limit(
+					anonymousLimiter,
+					clientIp(req),
+					'Too many messages from this address. Wait a minute and try again.'
+				);
+				const customerId = await repo.createCustomer({
+					workstreamId: ws.id,
+					externalId: null,
+					name: body.name?.trim() || body.email,
+					email: body.email,
+					now: clock.now()
+				});
+				const conv = await conversations.leaveOfflineMessage(customerId, ws, body.message.trim());
+				return { ok: true, conversationId: conv.id };
 			}
 		],
 		[
@@ -167,19 +224,13 @@ export function createApi(deps: ApiDeps) {
 								.where('id', '=', existing.id)
 								.execute();
 					} else {
-						customerId = newId('cu');
-						await repo.db
-							.insertInto('customers')
-							.values({
-								id: customerId,
-								workstream_id: ws.id,
-								external_id: claims.sub,
-								name: claims.name ?? claims.sub,
-								email: claims.email ?? null,
-								authenticated: 1,
-								created_at: now
-							})
-							.execute();
+						customerId = await repo.createCustomer({
+							workstreamId: ws.id,
+							externalId: claims.sub,
+							name: claims.name ?? claims.sub,
+							email: claims.email ?? null,
+							now
+						});
 					}
 				} else {
 					if (body.resumeToken) {
@@ -197,19 +248,13 @@ export function createApi(deps: ApiDeps) {
 							clientIp(req),
 							'Too many new chats from this address. Wait a minute and try again.'
 						);
-						customerId = newId('cu');
-						await repo.db
-							.insertInto('customers')
-							.values({
-								id: customerId,
-								workstream_id: ws.id,
-								external_id: null,
-								name: body.name?.trim() || `Visitor ${customerId.slice(-4).toUpperCase()}`,
-								email: body.email ?? null,
-								authenticated: 0,
-								created_at: now
-							})
-							.execute();
+						customerId = await repo.createCustomer({
+							workstreamId: ws.id,
+							externalId: null,
+							name: (id) => body.name?.trim() || `Visitor ${id.slice(-4).toUpperCase()}`,
+							email: body.email ?? null,
+							now
+						});
 					}
 				}
 				const customer = await repo.customerById(customerId);
@@ -230,7 +275,7 @@ export function createApi(deps: ApiDeps) {
 						authenticated: customer.authenticated === 1
 					},
 					conversationId: conv.id,
-					workstream: workstreamView(ws)
+					workstream: workstreamView(ws, now)
 				};
 			}
 		]
@@ -301,6 +346,25 @@ const LoginSchema = z.object({
 	email: z.string().email().max(320),
 	password: z.string().min(1).max(200)
 });
+const TransferSchema = z.union(
+	[
+		z.object({ queueId: z.string().min(1).max(64) }).strict(),
+		z.object({ agentId: z.string().min(1).max(64) }).strict()
+	],
+	{ error: 'Choose a queue or an agent.' }
+);
+
+const OfflineMessageSchema = z.object({
+	workstream: z.string().min(1).max(64),
+	name: z.string().max(120).optional(),
+	email: z.string().trim().email('Enter an email address so we can reply.').max(320),
+	message: z
+		.string()
+		.trim()
+		.min(1, 'Write a message.')
+		.max(4000, 'Keep the message under 4000 characters.')
+});
+
 const WidgetSessionSchema = z.object({
 	workstream: z.string().min(1).max(64),
 	hostToken: z.string().max(8192).optional(),
@@ -397,20 +461,30 @@ function agentView(a: {
 	};
 }
 
-function workstreamView(ws: {
-	slug: string;
-	name: string;
-	mode: string;
-	title: string;
-	greeting: string;
-	auth_required: number;
-}) {
+function workstreamView(
+	ws: {
+		slug: string;
+		name: string;
+		mode: string;
+		title: string;
+		greeting: string;
+		auth_required: number;
+		hours: string | null;
+		offline_text: string | null;
+	},
+	now: number
+) {
+	const hours = parseHours(ws.hours);
 	return {
 		slug: ws.slug,
 		name: ws.name,
 		mode: ws.mode,
 		title: ws.title,
 		greeting: ws.greeting,
-		authRequired: ws.auth_required === 1
+		authRequired: ws.auth_required === 1,
+		/** Inside operating hours now (always, without hours). */
+		open: isOpen(hours, now),
+		nextOpenAt: nextOpening(hours, now),
+		offlineText: textsWithDefaults({ offline: ws.offline_text ?? undefined }).offline
 	};
 }

@@ -19,7 +19,7 @@ import {
 	encodeAwareness,
 	KEEPALIVE
 } from './connection';
-import { parseDocName } from '../../src/lib/domain/doc-names';
+import { parseDocName, storedInboxKey } from '../../src/lib/domain/doc-names';
 import { CloseCode } from '../../src/lib/domain/protocol';
 import { sameOrigin } from '../http/api';
 
@@ -37,6 +37,8 @@ export interface SyncServerDeps {
 	sessions: Sessions;
 	conversations: ConversationService;
 	rooms: RoomManager;
+	/** An agent's workspace (their inbox socket) opened or closed on this instance. */
+	onAgentInbox?: (agentId: string, open: boolean) => void;
 }
 
 export class SyncServer {
@@ -181,10 +183,14 @@ export class SyncServer {
 			set = members;
 		}
 		set.add(conn);
+		if (conn.principal.kind === 'agent' && conn.room.key === storedInboxKey(conn.principal.id))
+			this.deps.onAgentInbox?.(conn.principal.id, true);
 	}
 
 	#detach(conn: SyncConnection) {
 		conn.close(1000, 'closed');
+		if (conn.principal.kind === 'agent' && conn.room.key === storedInboxKey(conn.principal.id))
+			this.deps.onAgentInbox?.(conn.principal.id, false);
 		const set = this.#byRoom.get(conn.room);
 		set?.delete(conn);
 		if (set && set.size === 0) {

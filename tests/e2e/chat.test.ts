@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page, FrameLocator } from 'playwright-core';
-import { launchChromium } from '../helpers/browser';
+import { launchChromium, signInAgent as signInAgentAt } from '../helpers/browser';
 import { startServerProcess, type ServerProcess } from '../helpers/process';
 
 let server: ServerProcess;
@@ -19,16 +19,7 @@ afterAll(async () => {
 	await server?.dispose();
 });
 
-async function signInAgent(ctx: BrowserContext, email: string): Promise<Page> {
-	const page = await ctx.newPage();
-	await page.goto(server.base + '/agent');
-	await page.getByLabel('Email').fill(email);
-	await page.getByLabel('Password').fill('parley');
-	await page.getByRole('button', { name: 'Sign in' }).click();
-	await page.getByLabel('Presence').selectOption('Available');
-	await page.waitForFunction(() => document.querySelector('select')?.value === 'Available');
-	return page;
-}
+const signInAgent = (ctx: BrowserContext, email: string) => signInAgentAt(ctx, server.base, email);
 
 const message = (scope: Page | FrameLocator, text: string) =>
 	scope.getByRole('log', { name: 'Conversation' }).getByRole('listitem').filter({ hasText: text });

@@ -326,3 +326,21 @@ export async function openInbox(srv: Pick<TestServer, 'wsUrl'>, agent: AgentLogi
 		}
 	};
 }
+
+/**
+ * An agent signed in, with their inbox open (destroyed by `cleanup`), set Available. With a
+ * `clock`, it then moves 1 s, so agents brought online one after another are idle longest first.
+ */
+export async function agentOnline(
+	srv: TestServer,
+	email: string,
+	cleanup: (() => unknown)[],
+	clock?: { advance(ms: number): void }
+) {
+	const agent = await loginAgent(srv.base, email);
+	const inbox = await openInbox(srv, agent);
+	cleanup.push(() => inbox.destroy());
+	await setPresence(srv.base, agent, 'Available');
+	clock?.advance(1000);
+	return { agent, inbox };
+}

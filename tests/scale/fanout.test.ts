@@ -19,6 +19,7 @@ import { startBalancer, type Balancer } from '../../server/tools/balancer';
 import { testRedisUrl } from '../helpers/backend';
 import type { ChatSession } from '../../src/lib/client/chat-session';
 import { agentStateOf } from '../../src/lib/domain/inbox-doc';
+import { ManualClock } from '../../server/clock';
 
 const cleanup = cleanupAfterEach();
 
@@ -163,5 +164,50 @@ describe('two instances', () => {
 		await waitFor(() => agentStateOf(inbox.doc).get('presence') === 'Away', 'Away on B');
 		await setPresence(a.base, agent, 'Available');
 		await waitFor(() => agentStateOf(inbox.doc).get('presence') === 'Available', 'Available on B');
+	});
+
+	it('an agent goes Offline only when no instance holds a tab of theirs for the grace period', async () => {
+		const clock = new ManualClock(Date.now());
+		const a = await startServer({ clock });
+		cleanup.push(() => a.dispose());
+		const b = await startServer({ clock, shared: a.shared });
+		cleanup.push(() => b.dispose());
+		const agent = await loginAgent(a.base, 'ana@example.com');
+		const onA = await openInbox(a, agent);
+		const onB = await openInbox(b, agent);
+		cleanup.push(
+			() => onA.destroy(),
+			() => onB.destroy()
+		);
+		await setPresence(a.base, agent, 'Available');
+		await waitFor(() => onA.provider.synced && onB.provider.synced, 'both tabs synced');
+		const rows = () =>
+			a.parley.repo.db
+				.selectFrom('agent_connections')
+				.selectAll()
+				.where('agent_id', '=', agent.id)
+				.execute();
+		await waitFor(async () => (await rows()).length === 2, 'a connection row per instance');
+
+		onA.destroy(); // the tab on A closes; the one on B stays
+		await waitFor(async () => (await rows()).length === 1, 'A dropped its row');
+		clock.advance(60_000);
+		await b.parley.liveness.heartbeat(); // B's periodic refresh of its row
+		await a.parley.timers.poll();
+		await b.parley.timers.poll();
+		const me = async () =>
+			(
+				await api<{ agent: { presence: string } }>(a.base, '/api/agent/me', {
+					cookie: agent.cookie
+				})
+			).body.agent.presence;
+		expect(await me()).toBe('Available');
+
+		onB.destroy(); // now every tab is gone
+		await waitFor(async () => (await rows()).length === 0, 'B dropped its row');
+		clock.advance(60_000);
+		await a.parley.timers.poll();
+		await b.parley.timers.poll();
+		expect(await me()).toBe('Offline');
 	});
 });

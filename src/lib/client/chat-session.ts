@@ -14,6 +14,7 @@ import {
 	outboxEntriesOf,
 	outboxCursorOf,
 	outboxRejectionsOf,
+	readsOf,
 	seenByOtherRole,
 	type ConversationMeta
 } from '../domain/conversation-doc';
@@ -275,6 +276,27 @@ export class ChatSession {
 
 	get pendingCount() {
 		return this.transcript.filter((t) => t.state === 'pending').length;
+	}
+
+	/** Messages by others (not system notes) after the last one this participant has seen. */
+	get unread(): number {
+		const messages = messagesOf(this.conversation);
+		const seen = Math.max(
+			(outboxCursorOf(this.outbox).get('seen') as number | undefined) ?? 0,
+			readsOf(this.conversation).get(this.opts.me.principal)?.seen ?? 0
+		);
+		let n = 0;
+		for (let i = seen; i < messages.length; i++) {
+			const m = messages.get(i);
+			if (m.author !== this.opts.me.principal && m.kind !== 'system') n++;
+		}
+		return n;
+	}
+
+	/** When the newest message was stored (0 for an empty transcript). */
+	get lastActivity(): number {
+		const messages = messagesOf(this.conversation);
+		return messages.length > 0 ? messages.get(messages.length - 1).at : 0;
 	}
 
 	destroy() {

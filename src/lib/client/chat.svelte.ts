@@ -32,6 +32,12 @@ export class ChatView {
 	get pendingCount() {
 		return this.#read(() => this.session.pendingCount);
 	}
+	get unread() {
+		return this.#read(() => this.session.unread);
+	}
+	get lastActivity() {
+		return this.#read(() => this.session.lastActivity);
+	}
 
 	/** Marks the transcript as seen if the page is visible (drives the others' *read* marks). */
 	markSeenIfVisible() {

@@ -14,6 +14,10 @@ export interface ConversationMeta {
 	customerName: string;
 	/** Agents currently in the conversation, in join order. */
 	agents: { principal: string; name: string }[];
+	/** Live chat, while waiting: queue position, estimated wait and the text to show. */
+	waiting?: { position: number; estimateMs: number | null; text: string };
+	/** A message left outside operating hours, and the address to reply to. */
+	offlineMessage?: { email: string | null };
 }
 
 export interface ReadMark {

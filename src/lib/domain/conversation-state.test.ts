@@ -10,6 +10,15 @@ describe('conversation transitions', () => {
 	it('returns a withdrawn offer to the queue', () => {
 		expect(transition('offered', { type: 'withdraw' })).toBe('queued');
 	});
+	it('routes an active conversation again on handoff, and nothing else', () => {
+		expect(transition('active', { type: 'handoff' })).toBe('queued');
+		expect(() => transition('queued', { type: 'handoff' })).toThrow(TransitionError);
+	});
+	it('transfers only an active conversation (never before Accept)', () => {
+		expect(transition('active', { type: 'transfer' })).toBe('queued');
+		expect(() => transition('offered', { type: 'transfer' })).toThrow(TransitionError);
+		expect(() => transition('queued', { type: 'transfer' })).toThrow(TransitionError);
+	});
 	it('refuses impossible moves with a typed error', () => {
 		expect(() => transition('queued', { type: 'accept', agentId: 'a' })).toThrow(TransitionError);
 		expect(() => transition('active', { type: 'offer', agentId: 'a' })).toThrow(

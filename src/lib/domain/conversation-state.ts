@@ -9,6 +9,10 @@ export type ConversationEvent =
 	| { type: 'offer'; agentId: string }
 	| { type: 'withdraw' }
 	| { type: 'accept'; agentId: string }
+	/** The customer wrote while no agent of an active conversation was working: route it again. */
+	| { type: 'handoff' }
+	/** An agent transfers it to a queue or another agent: it is routed again. */
+	| { type: 'transfer' }
 	| { type: 'end' };
 
 export class TransitionError extends Error {
@@ -31,6 +35,10 @@ export function transition(from: ConversationStatus, event: ConversationEvent): 
 			break;
 		case 'accept':
 			if (from === 'offered') return 'active';
+			break;
+		case 'handoff':
+		case 'transfer':
+			if (from === 'active') return 'queued';
 			break;
 		case 'end':
 			if (from !== 'ended') return 'ended';

@@ -11,6 +11,8 @@ export interface OfferView {
 	/** When the customer's request arrived (ms since epoch). */
 	requestedAt: number;
 	offeredAt: number;
+	/** When the offer times out and goes to the next agent (ms since epoch). */
+	expiresAt: number;
 }
 
 export interface InboxConversation {

@@ -16,6 +16,20 @@ import {
 } from '$lib/domain/inbox-doc';
 import type { LocalPersistence } from '$lib/client/chat-session';
 import type { PresenceChoice } from '$lib/domain/presence';
+import { messagesOf } from '$lib/domain/conversation-doc';
+import {
+	notificationPermission,
+	notify,
+	playTone,
+	setSoundPreference,
+	soundPreference
+} from '$lib/client/alerts';
+
+export interface InboxItem extends InboxConversation {
+	unread: number;
+	/** The newest message's time, or when it was accepted. */
+	lastActivity: number;
+}
 
 export interface Me {
 	id: string;
@@ -56,6 +70,14 @@ export class Workspace {
 	// eslint-disable-next-line svelte/prefer-svelte-reactivity
 	#previews = new Map<string, ChatView>();
 	#stopNetwork: (() => void) | null = null;
+	/** Offers already announced, and per conversation the messages already counted. */
+	// eslint-disable-next-line svelte/prefer-svelte-reactivity
+	#announcedOffers = new Set<string>();
+	// eslint-disable-next-line svelte/prefer-svelte-reactivity
+	#heard = new Map<string, number>();
+	#inboxLoaded = false;
+	soundOn = $state(soundPreference());
+	notifications = $state(notificationPermission());
 
 	async start() {
 		let r;
@@ -104,8 +126,17 @@ export class Workspace {
 			this.inboxStatus = 'closed';
 			if (code === 4401) this.phase = 'login'; // session expired: sign in again, local data stays
 		});
-		doc.on('update', () => this.#version++);
+		doc.on('update', () => {
+			this.#version++;
+			this.#followInbox();
+		});
 		this.#inbox = { doc, provider, local };
+		// What this device already had is not news.
+		void local.whenSynced.then(() => {
+			for (const id of offersOf(doc).keys()) this.#announcedOffers.add(id);
+			this.#inboxLoaded = true;
+			this.#followInbox();
+		});
 		this.#stopNetwork = followNetwork(
 			() => this.#eachConnection((c) => c.connect()),
 			() => {
@@ -137,12 +168,122 @@ export class Workspace {
 		return [...offersOf(this.#inbox.doc).values()].sort((a, b) => a.offeredAt - b.offeredAt);
 	}
 
-	get conversations(): InboxConversation[] {
+	/** Held conversations, newest activity first, with unread counts. */
+	get conversations(): InboxItem[] {
 		void this.#version;
 		if (!this.#inbox) return [];
-		return [...inboxConversationsOf(this.#inbox.doc).values()].sort(
-			(a, b) => b.acceptedAt - a.acceptedAt
+		return [...inboxConversationsOf(this.#inbox.doc).values()]
+			.map((c) => {
+				const view = this.#chats.get(c.conversationId);
+				return {
+					...c,
+					unread: view?.unread ?? 0,
+					lastActivity: Math.max(view?.lastActivity ?? 0, c.acceptedAt)
+				};
+			})
+			.sort((a, b) => b.lastActivity - a.lastActivity);
+	}
+
+	/**
+	 * Keeps one session per held conversation (for unread counts and alerts), closes those the
+	 * server took away (handed to another agent), and announces new offers.
+	 */
+	#followInbox() {
+		if (!this.#inbox) return;
+		const held = inboxConversationsOf(this.#inbox.doc);
+		for (const id of held.keys()) if (!this.#chats.has(id)) this.#watch(id);
+		for (const [id, view] of this.#chats)
+			if (!held.has(id)) {
+				view.destroy();
+				this.#chats.delete(id);
+				if (this.selectedId === id) this.selectedId = null;
+			}
+		const offers = offersOf(this.#inbox.doc);
+		for (const [id, view] of this.#previews)
+			if (!offers.has(id)) {
+				view.destroy();
+				this.#previews.delete(id);
+			}
+		if (!this.#inboxLoaded) return;
+		for (const offer of offers.values())
+			if (!this.#announcedOffers.has(offer.offerId)) {
+				this.#announcedOffers.add(offer.offerId);
+				this.#alert(`New chat from ${offer.customerName}`, offer.queue, offer.offerId);
+			}
+	}
+
+	#watch(conversationId: string) {
+		const view = this.chat(conversationId);
+		void view.session.ready.then(() => {
+			this.#heard.set(conversationId, messagesOf(view.session.conversation).length);
+			view.session.onChange(() => {
+				const messages = messagesOf(view.session.conversation);
+				const before = this.#heard.get(conversationId) ?? messages.length;
+				this.#heard.set(conversationId, messages.length);
+				for (let i = before; i < messages.length; i++) {
+					const m = messages.get(i);
+					if (m.role === 'customer' && !(this.selectedId === conversationId && !document.hidden))
+						this.#alert(`${m.name} wrote`, m.text.slice(0, 140), conversationId, () => {
+							this.selectedId = conversationId;
+						});
+				}
+			});
+		});
+	}
+
+	/** Only while the tab is in the background: in front, the page itself shows it. */
+	#alert(title: string, body: string, tag: string, onClick?: () => void) {
+		if (!document.hidden) return;
+		notify(title, body, tag, onClick);
+		if (this.soundOn) playTone();
+	}
+
+	toggleSound() {
+		this.soundOn = !this.soundOn;
+		setSoundPreference(this.soundOn);
+	}
+
+	async enableNotifications() {
+		if (notificationPermission() === 'unsupported') return;
+		this.notifications = await Notification.requestPermission();
+	}
+
+	async transferTargets() {
+		const r = await call<{
+			queues: { id: string; name: string }[];
+			agents: { id: string; name: string; load: number; capacity: number }[];
+		}>('/api/agent/transfer-targets').catch(() => null);
+		if (!r) return { error: 'You are offline: the lists need a connection.' };
+		if (!r.ok) return { error: r.data.error?.message ?? 'Could not load the lists.' };
+		return r.data;
+	}
+
+	/** Resolves to an error message, or null once the transfer is under way. */
+	async transfer(
+		conversationId: string,
+		target: { queueId: string } | { agentId: string }
+	): Promise<string | null> {
+		const r = await call(`/api/agent/conversations/${conversationId}/transfer`, target).catch(
+			() => null
 		);
+		if (!r) return 'You are offline: transferring needs a connection.';
+		if (!r.ok) return r.data.error?.message ?? 'Could not transfer.';
+		return null;
+	}
+
+	async decline(offer: OfferView) {
+		const r = await call(`/api/agent/offers/${offer.offerId}/decline`, {}).catch(() => null);
+		if (!r) {
+			this.error = 'You are offline: declining needs a connection.';
+			return;
+		}
+		if (!r.ok && r.status !== 409) {
+			this.error = r.data.error?.message ?? 'Could not decline.';
+			return;
+		}
+		this.#previews.get(offer.offerId)?.destroy();
+		this.#previews.delete(offer.offerId);
+		this.error = null;
 	}
 
 	async setPresence(presence: PresenceChoice) {

@@ -18,12 +18,25 @@ export interface WidgetSession {
 		title: string;
 		greeting: string;
 		authRequired: boolean;
+		/** Inside operating hours (a live workstream outside them takes messages instead). */
+		open: boolean;
+		nextOpenAt: number | null;
+		offlineText: string;
 	};
+}
+
+export interface OfflineForm {
+	busy: boolean;
+	/** The address we will reply to, once the message is stored. */
+	sentTo: string | null;
+	/** Field-level problems (`email`, `message`) or `_` for the form as a whole. */
+	errors: Record<string, string>;
 }
 
 type Phase =
 	| { kind: 'loading' }
 	| { kind: 'prechat' }
+	| { kind: 'offline' }
 	| { kind: 'needs-sign-in'; message: string }
 	| { kind: 'error'; message: string }
 	| { kind: 'signed-out' }
@@ -37,6 +50,7 @@ export class Widget {
 	chat = $state<ChatView | null>(null);
 	/** The workstream's public settings, known before a session exists (title, greeting). */
 	info = $state<WidgetSession['workstream'] | null>(null);
+	offline = $state<OfflineForm>({ busy: false, sentTo: null, errors: {} });
 	#stopNetwork: (() => void) | null = null;
 
 	constructor(
@@ -71,10 +85,44 @@ export class Widget {
 				this.phase = { kind: 'error', message: info.error.message };
 				return;
 			}
-			this.phase = { kind: 'prechat' };
+			const ws = info?.workstream as WidgetSession['workstream'] | undefined;
+			this.phase = ws && ws.mode === 'live' && !ws.open ? { kind: 'offline' } : { kind: 'prechat' };
 			return;
 		}
 		await this.#open({});
+	}
+
+	/** Outside operating hours: leave a message with an email address (a ticket for later). */
+	async leaveMessage(name: string, email: string, message: string) {
+		this.offline = { busy: true, sentTo: null, errors: {} };
+		try {
+			const res = await fetch('/api/widget/offline-message', {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({
+					workstream: this.slug,
+					name: name.trim() || undefined,
+					email,
+					message
+				})
+			});
+			const body = await res.json().catch(() => ({}));
+			if (res.ok) this.offline = { busy: false, sentTo: email.trim(), errors: {} };
+			else
+				this.offline = {
+					busy: false,
+					sentTo: null,
+					errors: body?.error?.fields ?? {
+						_: body?.error?.message ?? `The message could not be sent (${res.status}).`
+					}
+				};
+		} catch {
+			this.offline = {
+				busy: false,
+				sentTo: null,
+				errors: { _: 'You are offline. Your message is still here: send it when connected.' }
+			};
+		}
 	}
 
 	async begin(name: string, email: string) {

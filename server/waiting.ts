@@ -1,0 +1,138 @@
+/**
+ * Live-chat waiting notices (SPEC R5, C5): each waiting live customer's conversation document
+ * carries `meta.waiting` — their position in the queue, the estimated wait and the text the
+ * widget shows — rewritten when it changes. Persistent chat and offline messages get none.
+ *
+ * Refreshed (debounced) after routing changes on this instance and on every queue sweep, so
+ * changes made by other instances and the passing of time show up within a sweep.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from './clock';
+import type { Repo } from './repo';
+import type { RoomManager } from './sync/rooms';
+import { SERVER_ORIGIN } from './sync/rooms';
+import { metaOf } from '../src/lib/domain/conversation-doc';
+import { storedConversationKey } from '../src/lib/domain/doc-names';
+import {
+	ESTIMATE_WINDOW_MS,
+	estimateWaitMs,
+	waitingNotice,
+	type ServedRequest
+} from '../src/lib/domain/queue-wait';
+
+export interface WaitingInfo {
+	position: number;
+	/** Null when there is no recent history to estimate from. */
+	estimateMs: number | null;
+	text: string;
+}
+
+export class WaitingNotices {
+	#timer: ReturnType<typeof setTimeout> | null = null;
+	#running: Promise<void> | null = null;
+	#again = false;
+	/** Texts already written, so an unchanged position costs no document write. */
+	readonly #written = new Map<string, string>();
+
+	constructor(
+		private readonly deps: {
+			repo: Repo;
+			rooms: RoomManager;
+			clock: Clock;
+			log: Logger;
+			debounceMs: number;
+		}
+	) {}
+
+	/** Refresh soon; a burst of changes costs one refresh. */
+	schedule() {
+		if (this.#timer) return;
+		this.#timer = setTimeout(() => {
+			this.#timer = null;
+			void this.refresh();
+		}, this.deps.debounceMs);
+		this.#timer.unref?.();
+	}
+
+	refresh(): Promise<void> {
+		if (this.#running) {
+			this.#again = true;
+			return this.#running;
+		}
+		this.#running = (async () => {
+			do {
+				this.#again = false;
+				try {
+					await this.#refresh();
+				} catch (err) {
+					this.deps.log.warn({ err }, 'waiting notices failed');
+				}
+			} while (this.#again);
+			this.#running = null;
+		})();
+		return this.#running;
+	}
+
+	stop() {
+		if (this.#timer) clearTimeout(this.#timer);
+		this.#timer = null;
+		return this.#running ?? Promise.resolve();
+	}
+
+	async #refresh() {
+		const { repo, rooms, clock } = this.deps;
+		const now = clock.now();
+		const waiting = await repo.db
+			.selectFrom('conversations as c')
+			.innerJoin('workstreams as w', 'w.id', 'c.workstream_id')
+			.select(['c.id', 'c.queue_id', 'w.queue_position_text', 'w.wait_time_text'])
+			.where('c.status', 'in', ['queued', 'offered'])
+			.where('c.requested_at', 'is not', null)
+			.where('c.offline_message', '=', 0)
+			.where('w.mode', '=', 'live')
+			.orderBy('c.requested_at')
+			.orderBy('c.id')
+			.execute();
+		if (waiting.length === 0) {
+			this.#written.clear();
+			return;
+		}
+		const served = await repo.db
+			.selectFrom('conversations as c')
+			.innerJoin('participants as p', 'p.conversation_id', 'c.id')
+			.select(['c.queue_id', 'c.requested_at'])
+			.select((eb) => eb.fn.min('p.joined_at').as('accepted_at'))
+			.where('p.joined_at', '>', now - ESTIMATE_WINDOW_MS)
+			.where('c.requested_at', 'is not', null)
+			.groupBy(['c.id', 'c.queue_id', 'c.requested_at'])
+			.execute();
+		const servedByQueue = new Map<string, ServedRequest[]>();
+		for (const s of served) {
+			const key = s.queue_id ?? '';
+			let list = servedByQueue.get(key);
+			if (!list) servedByQueue.set(key, (list = []));
+			list.push({ requestedAt: Number(s.requested_at), acceptedAt: Number(s.accepted_at) });
+		}
+		const positions = new Map<string, number>();
+		const still = new Set<string>();
+		for (const w of waiting) {
+			const queue = w.queue_id ?? '';
+			const position = (positions.get(queue) ?? 0) + 1;
+			positions.set(queue, position);
+			still.add(w.id);
+			const estimateMs = estimateWaitMs(position, servedByQueue.get(queue) ?? [], now);
+			const text = waitingNotice(
+				{ position: w.queue_position_text ?? undefined, wait: w.wait_time_text ?? undefined },
+				position,
+				estimateMs
+			);
+			if (this.#written.get(w.id) === text) continue;
+			const info: WaitingInfo = { position, estimateMs, text };
+			await rooms.with(storedConversationKey(w.id), (room) => {
+				room.doc.transact(() => metaOf(room.doc).set('waiting', info), SERVER_ORIGIN);
+			});
+			this.#written.set(w.id, text);
+		}
+		for (const id of this.#written.keys()) if (!still.has(id)) this.#written.delete(id);
+	}
+}

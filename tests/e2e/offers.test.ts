@@ -1,0 +1,121 @@
+/**
+ * Offers in the browser: two agents signed in, a customer writes, the popover shows what an
+ * agent needs (customer, queue, thread, agent, date, a running timer); the first agent lets it
+ * time out and lands in RONA, the second accepts. The server's clock is moved over IPC.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, signInAgent as signInAgentAt } from '../helpers/browser';
+import { startServerProcess, type ServerProcess } from '../helpers/process';
+
+let server: ServerProcess;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+	server = await startServerProcess({ testClock: true });
+	browser = await launchChromium();
+});
+afterAll(async () => {
+	for (const c of contexts) await c.close().catch(() => undefined);
+	await browser?.close();
+	await server?.dispose();
+});
+
+async function signInAgent(email: string): Promise<Page> {
+	const ctx = await browser.newContext();
+	contexts.push(ctx);
+	return signInAgentAt(ctx, server.base, email);
+}
+
+let ana: Page;
+let cleo: Page;
+
+describe('offer popover, RONA and the next agent', () => {
+	it('shows the offer fully, times out into RONA, and the second agent accepts', async () => {
+		ana = await signInAgent('ana@example.com');
+		cleo = await signInAgent('cleo@example.com'); // Available later: Ana is idle longest
+
+		const ctx = await browser.newContext();
+		contexts.push(ctx);
+		const customer = await ctx.newPage();
+		await customer.goto(server.base + '/chat?workstream=live');
+		await customer.getByLabel('Name').fill('Dana');
+		await customer.getByRole('button', { name: 'Start chat' }).click();
+		const box = customer.getByLabel('Message', { exact: true });
+		await box.fill('My parcel never arrived');
+		await box.press('Enter');
+
+		const offer = ana.getByRole('dialog', { name: 'New chat from Dana' });
+		await offer.waitFor();
+		const text = () => offer.textContent();
+		await expect.poll(text).toContain('General'); // the queue
+		await expect.poll(text).toContain('Ana'); // the agent it is offered to
+		await expect.poll(text).toContain(String(new Date().getFullYear())); // the date
+		await offer
+			.getByRole('log', { name: 'Thread so far with Dana' })
+			.getByText('My parcel never arrived')
+			.waitFor();
+		await offer.getByRole('button', { name: 'Accept' }).waitFor();
+		await offer.getByRole('button', { name: 'Decline' }).waitFor();
+		// The timer runs.
+		const timer = offer.getByRole('timer');
+		const t0 = await timer.textContent();
+		await expect.poll(() => timer.textContent(), { timeout: 5000 }).not.toBe(t0);
+		expect(await cleo.getByRole('dialog').count()).toBe(0); // never shown to two at once
+		await ana.screenshot({ path: 'test-results/offer-popover.png' }).catch(() => undefined);
+
+		// Ana lets it time out (the default is 60 s).
+		await server.advanceClock(61_000);
+		await offer.waitFor({ state: 'detached' });
+		await ana.waitForFunction(() => document.querySelector('select')?.value === 'RONA');
+		await ana.getByText(/did not answer an offer in time \(RONA\)/).waitFor();
+
+		const next = cleo.getByRole('dialog', { name: 'New chat from Dana' });
+		await next.getByRole('button', { name: 'Accept' }).click();
+		await cleo
+			.getByRole('log', { name: 'Conversation' })
+			.getByText('My parcel never arrived')
+			.waitFor();
+		await customer.getByText('Cleo joined the chat').waitFor();
+		await ana.screenshot({ path: 'test-results/rona.png' }).catch(() => undefined);
+
+		// RONA lasts until Ana chooses Available again.
+		await ana.getByLabel('Presence').selectOption('Available');
+		await ana.waitForFunction(() => document.querySelector('select')?.value === 'Available');
+	});
+});
+
+describe('transfer', () => {
+	it('to an agent who lets it time out: the request goes back to the queue', async () => {
+		// Cleo holds Dana's chat (above); Ana is Available again.
+		await cleo.getByRole('button', { name: 'Transfer' }).click();
+		const dialog = cleo.getByRole('dialog', { name: 'Transfer' });
+		await dialog.getByRole('button', { name: 'Refresh' }).waitFor();
+		await dialog.getByLabel('Search').fill('an');
+		await dialog.getByRole('button', { name: /^Ana/ }).waitFor();
+		expect(await dialog.getByRole('button', { name: /^Cleo/ }).count()).toBe(0); // not herself
+		await cleo.screenshot({ path: 'test-results/transfer-dialog.png' }).catch(() => undefined);
+		await dialog.getByRole('button', { name: /^Ana/ }).click();
+		await dialog.waitFor({ state: 'detached' });
+		await cleo.getByText('Being routed to another agent').waitFor();
+
+		const offer = ana.getByRole('dialog', { name: 'New chat from Dana' });
+		await offer.waitFor();
+		await server.advanceClock(61_000); // Ana lets it time out
+		await offer.waitFor({ state: 'detached' });
+		await ana.waitForFunction(() => document.querySelector('select')?.value === 'RONA');
+		// Back in the queue: still Cleo's until someone takes it, and Ben, arriving, gets it.
+		const ben = await signInAgent('ben@example.com');
+		const again = ben.getByRole('dialog', { name: 'New chat from Dana' });
+		await again.getByRole('button', { name: 'Accept' }).click();
+		await ben
+			.getByRole('log', { name: 'Conversation' })
+			.getByText('My parcel never arrived')
+			.waitFor();
+		await cleo
+			.getByRole('navigation', { name: 'Conversations' })
+			.getByRole('button', { name: /Dana/ })
+			.waitFor({ state: 'detached' });
+	});
+});

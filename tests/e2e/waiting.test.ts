@@ -1,0 +1,69 @@
+/**
+ * The live widget while waiting and outside operating hours, in Chromium against the real
+ * server process: queue positions as system notices, and the out-of-hours message form.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
+import { startServerProcess, type ServerProcess } from '../helpers/process';
+
+let server: ServerProcess;
+let browser: Browser;
+
+beforeAll(async () => {
+	server = await startServerProcess();
+	browser = await launchChromium();
+});
+afterAll(async () => {
+	await browser?.close();
+	await server?.dispose();
+});
+
+async function liveCustomer(name: string, text: string): Promise<Page> {
+	const ctx = await browser.newContext();
+	const page = await ctx.newPage();
+	await page.goto(server.base + '/chat?workstream=live');
+	await page.getByLabel('Name').fill(name);
+	await page.getByRole('button', { name: 'Start chat' }).click();
+	const box = page.getByLabel('Message', { exact: true });
+	await box.fill(text);
+	await box.press('Enter');
+	return page;
+}
+
+describe('live widget', () => {
+	it('shows each waiting customer their place in the queue', async () => {
+		// Nobody is Available in the demo data.
+		const dana = await liveCustomer('Dana', 'First in line');
+		await dana.getByRole('status').filter({ hasText: 'You are number 1 in the queue.' }).waitFor();
+		const eli = await liveCustomer('Eli', 'Second in line');
+		await eli.getByRole('status').filter({ hasText: 'You are number 2 in the queue.' }).waitFor();
+		await dana.context().close();
+		await eli.context().close();
+	});
+
+	it('outside operating hours, takes a message with an email address instead', async () => {
+		const db = new Database(`${server.dir}/parley.db`);
+		db.prepare(`update workstreams set hours = ? where slug = 'live'`).run(
+			JSON.stringify({ timeZone: 'UTC', weekly: {} }) // never open
+		);
+		db.close();
+		const ctx = await browser.newContext();
+		const page = await ctx.newPage();
+		await page.goto(server.base + '/chat?workstream=live');
+		const form = page.getByRole('form', { name: 'Leave a message' });
+		await form.getByText(/agents are not available right now/).waitFor();
+		await form.getByLabel('Email').fill('olga@example.com');
+		await form.getByLabel('Message', { exact: true }).fill('Please call me back');
+		await form.getByRole('button', { name: 'Send message' }).click();
+		await page.getByText('we received your message and will reply to olga@example.com').waitFor();
+		const check = new Database(`${server.dir}/parley.db`, { readonly: true });
+		const row = check
+			.prepare(`select status, offline_message from conversations where offline_message = 1`)
+			.get() as { status: string; offline_message: number };
+		check.close();
+		expect(row).toEqual({ status: 'queued', offline_message: 1 });
+		await ctx.close();
+	});
+});

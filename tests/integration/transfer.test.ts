@@ -1,0 +1,137 @@
+/** Transfer (SPEC A5): server-validated, to an agent or a queue, never lost. Controlled clock. */
+import { describe, expect, it } from 'vitest';
+import {
+	startServer,
+	customerSession,
+	customerChat,
+	setPresence,
+	openInbox,
+	agentChat,
+	api,
+	waitFor,
+	cleanupAfterEach,
+	agentOnline,
+	type AgentLogin,
+	type TestServer
+} from '../helpers/server';
+import { ManualClock } from '../../server/clock';
+import type { OfferView } from '../../src/lib/domain/inbox-doc';
+
+const cleanup = cleanupAfterEach();
+
+const online = (srv: TestServer, email: string, clock?: ManualClock) =>
+	agentOnline(srv, email, cleanup, clock);
+
+const firstOffer = (inbox: Awaited<ReturnType<typeof openInbox>>, what: string) =>
+	waitFor(() => [...inbox.offers.values()][0] as OfferView | undefined, what);
+
+const transfer = (srv: TestServer, agent: AgentLogin, conversationId: string, body: unknown) =>
+	api<{ status?: string; error?: { code: string; message: string } }>(
+		srv.base,
+		`/api/agent/conversations/${conversationId}/transfer`,
+		{ body, cookie: agent.cookie }
+	);
+
+/** Dana (live) is chatting with Ana; Ben and Cleo are Available too. */
+async function setup() {
+	const clock = new ManualClock(Date.now());
+	const srv = await startServer({ clock });
+	cleanup.push(() => srv.dispose());
+	const ana = await online(srv, 'ana@example.com', clock);
+	const customer = await customerSession(srv.base, 'live', { name: 'Dana' });
+	const chat = customerChat(srv, customer);
+	cleanup.push(() => chat.destroy());
+	await chat.ready;
+	chat.send('My order is late');
+	const offer = await firstOffer(ana.inbox, 'offer to Ana');
+
+	// Transfer before Accept is refused.
+	const early = await transfer(srv, ana.agent, customer.conversationId, { queueId: 'x' });
+	expect(early.status).toBe(409);
+	expect(early.body.error?.message).toMatch(/Accept the chat/);
+
+	await api(srv.base, `/api/agent/offers/${offer.offerId}/accept`, {
+		body: {},
+		cookie: ana.agent.cookie
+	});
+	const ben = await online(srv, 'ben@example.com', clock);
+	const cleo = await online(srv, 'cleo@example.com', clock);
+	return { clock, srv, ana, ben, cleo, customer, chat };
+}
+
+describe('transfer', () => {
+	it('to an agent: they get an offer, accept, see the whole history; the first agent is released', async () => {
+		const { srv, ana, ben, customer, chat } = await setup();
+		const r = await transfer(srv, ana.agent, customer.conversationId, { agentId: ben.agent.id });
+		expect(r.status).toBe(200);
+		const offer = await firstOffer(ben.inbox, 'offer to Ben');
+		expect(offer.conversationId).toBe(customer.conversationId);
+		// Ana still holds it (and its capacity) until Ben accepts.
+		expect(await srv.parley.repo.isParticipant(customer.conversationId, ana.agent.id)).toBe(true);
+		const held = await srv.parley.conversations.transferTargets(ben.agent.id);
+		expect(held.agents.find((a) => a.id === ana.agent.id)?.load).toBe(1);
+
+		await api(srv.base, `/api/agent/offers/${offer.offerId}/accept`, {
+			body: {},
+			cookie: ben.agent.cookie
+		});
+		await waitFor(() => !ana.inbox.conversations.has(customer.conversationId), 'released from Ana');
+		expect(await srv.parley.repo.participantsOf(customer.conversationId)).toEqual([ben.agent.id]);
+		const benSide = agentChat(srv, ben.agent, customer.conversationId);
+		cleanup.push(() => benSide.destroy());
+		await waitFor(
+			() => benSide.transcript.some((t) => t.text === 'My order is late'),
+			'Ben sees the history'
+		);
+		await waitFor(
+			() => chat.transcript.some((t) => t.text === 'Ben joined the chat'),
+			'the customer sees Ben join'
+		);
+		// Ana can no longer transfer (or write: she is not a participant).
+		const again = await transfer(srv, ana.agent, customer.conversationId, { queueId: 'x' });
+		expect(again.status).toBe(403);
+	});
+
+	it('to an agent who lets it time out: it goes back to routing, never to the sender, never lost', async () => {
+		const { clock, srv, ana, ben, cleo, customer } = await setup();
+		await transfer(srv, ana.agent, customer.conversationId, { agentId: ben.agent.id });
+		await firstOffer(ben.inbox, 'offer to Ben');
+		clock.advance(60_000);
+		await srv.parley.timers.poll();
+		const next = await firstOffer(cleo.inbox, 'back to routing: Cleo');
+		expect(next.conversationId).toBe(customer.conversationId);
+		expect(ana.inbox.offers.size).toBe(0);
+		expect(ben.inbox.offers.size).toBe(0);
+		expect(await srv.parley.repo.isParticipant(customer.conversationId, ana.agent.id)).toBe(true);
+	});
+
+	it('to a queue: routed to an agent with that queue skills', async () => {
+		const { srv, ana, ben, cleo, customer } = await setup();
+		const queues = await api<{ queues: { id: string; name: string }[] }>(
+			srv.base,
+			'/api/agent/transfer-targets',
+			{ cookie: ana.agent.cookie }
+		);
+		const accounts = queues.body.queues.find((q) => q.name === 'Account care')!;
+		const r = await transfer(srv, ana.agent, customer.conversationId, { queueId: accounts.id });
+		expect(r.body.status).toBe('queued');
+		const offer = await firstOffer(cleo.inbox, 'Cleo has the accounts skill');
+		expect(offer.queue).toBe('Account care');
+		expect(ben.inbox.offers.size).toBe(0); // Ben lacks it
+	});
+
+	it('refuses bad targets and outsiders with clear errors', async () => {
+		const { srv, ana, ben, customer } = await setup();
+		expect((await transfer(srv, ana.agent, customer.conversationId, {})).status).toBe(400);
+		const self = await transfer(srv, ana.agent, customer.conversationId, { agentId: ana.agent.id });
+		expect(self.status).toBe(400);
+		await setPresence(srv.base, ben.agent, 'Away');
+		const away = await transfer(srv, ana.agent, customer.conversationId, { agentId: ben.agent.id });
+		expect(away.status).toBe(409);
+		expect(away.body.error?.message).toMatch(/Refresh/);
+		const outsider = await transfer(srv, ben.agent, customer.conversationId, { queueId: 'x' });
+		expect(outsider.status).toBe(403);
+		const noQueue = await transfer(srv, ana.agent, customer.conversationId, { queueId: 'q_nope' });
+		expect(noQueue.status).toBe(404);
+	});
+});
