@@ -18,6 +18,12 @@ export interface Target {
 export interface Balancer {
 	server: Server;
 	port: number;
+	/**
+	 * Cuts every connection and resets new ones until `resume()`, while keeping the port
+	 * (so nothing else can take it meanwhile): a network partition for failure tests.
+	 */
+	suspend(): void;
+	resume(): void;
 	close(): Promise<void>;
 }
 
@@ -29,6 +35,7 @@ export async function startBalancer(
 	let next = 0;
 	const downUntil = new Map<Target, number>();
 	const sockets = new Set<Socket>();
+	let suspended = false;
 
 	const pick = (tried: Set<Target>): Target | null => {
 		for (let i = 0; i < targets.length; i++) {
@@ -42,6 +49,7 @@ export async function startBalancer(
 	};
 
 	const server = createServer((client) => {
+		if (suspended) return void client.resetAndDestroy();
 		sockets.add(client);
 		client.on('close', () => sockets.delete(client));
 		client.pause();
@@ -79,6 +87,13 @@ export async function startBalancer(
 	return {
 		server,
 		port: (server.address() as AddressInfo).port,
+		suspend() {
+			suspended = true;
+			for (const s of sockets) s.destroy();
+		},
+		resume() {
+			suspended = false;
+		},
 		close: () =>
 			new Promise<void>((resolve) => {
 				for (const s of sockets) s.destroy();

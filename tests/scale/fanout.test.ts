@@ -31,26 +31,21 @@ async function pair(limitsB: Parameters<typeof startServer>[0] = {}) {
 	// B reaches Redis through a proxy the test can cut.
 	const redis = new URL(testRedisUrl);
 	const target = { host: redis.hostname, port: Number(redis.port || 6379) };
-	let proxy: Balancer | null = await startBalancer(0, [target]);
-	const proxyPort = proxy.port;
+	const proxy: Balancer = await startBalancer(0, [target]);
 	const b = await startServer({
 		...limitsB,
-		shared: { ...a.shared!, redisUrl: `redis://127.0.0.1:${proxyPort}` }
+		shared: { ...a.shared!, redisUrl: `redis://127.0.0.1:${proxy.port}` }
 	});
 	cleanup.push(async () => {
 		await b.dispose();
-		await proxy?.close();
+		await proxy.close();
 	});
+	// The proxy keeps its port while cut, so no other listener can take it meanwhile.
 	return {
 		a,
 		b,
-		async cutRedis() {
-			await proxy!.close();
-			proxy = null;
-		},
-		async restoreRedis() {
-			proxy = await startBalancer(proxyPort, [target]);
-		}
+		cutRedis: () => proxy.suspend(),
+		restoreRedis: () => proxy.resume()
 	};
 }
 
