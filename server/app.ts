@@ -138,7 +138,11 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		router: opts.router ?? new SkillsRouter(),
 		clock,
 		log,
-		onQueueChanged: () => waiting.schedule()
+		onQueueChanged: () => waiting.schedule(),
+		revoke: (principal, docs, reason) => {
+			sync.revoke(principal, docs, reason);
+			fanout.publishControl({ kind: 'revoke', principal, docs, reason });
+		}
 	});
 	const liveness = new AgentLiveness({
 		db: database.db,
@@ -180,6 +184,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	});
 	fanout.onControl((m) => {
 		if (m.kind === 'disconnect') sync.disconnect(m.principal, m.reason);
+		else if (m.kind === 'revoke') sync.revoke(m.principal, m.docs, m.reason);
 	});
 
 	if (

@@ -15,7 +15,9 @@ import type { Principal } from './principal';
 import type { Room, RoomManager } from './sync/rooms';
 import { SERVER_ORIGIN, FANOUT_ORIGIN } from './sync/rooms';
 import { mergeOutbox, type Author } from '../src/lib/domain/merge';
-import type { Message } from '../src/lib/domain/message';
+import type { Message, Rejection } from '../src/lib/domain/message';
+import { changeTicket, canChangeTicket, type TicketStatus } from '../src/lib/domain/ticket-state';
+import type { EventType } from '../src/lib/domain/events';
 import {
 	messagesOf,
 	metaOf,
@@ -23,6 +25,7 @@ import {
 	outboxEntriesOf,
 	outboxCursorOf,
 	outboxRejectionsOf,
+	notesOf,
 	type ConversationMeta
 } from '../src/lib/domain/conversation-doc';
 import { offersOf, inboxConversationsOf, agentStateOf } from '../src/lib/domain/inbox-doc';
@@ -31,6 +34,7 @@ import type { DocRequest } from '../src/lib/domain/doc-names';
 import {
 	storedConversationKey,
 	storedInboxKey,
+	storedInternalKey,
 	storedOutboxKey
 } from '../src/lib/domain/doc-names';
 import type { PresenceChoice } from '../src/lib/domain/presence';
@@ -84,7 +88,15 @@ export interface ConversationServiceDeps {
 	log: Logger;
 	/** Requests joined, moved or left a queue (waiting customers' positions may have changed). */
 	onQueueChanged?: () => void;
+	/**
+	 * Closes a principal's sockets on documents they may no longer open (an agent removed from a
+	 * conversation), on every instance. Their device keeps its copy.
+	 */
+	revoke?: (principal: string, docKeys: string[], reason: string) => void;
 }
+
+/** What a removed agent's late messages are refused with (shown in their UI). */
+const NOT_PARTICIPANT = 'You are no longer in this conversation; this message was not sent.';
 
 export class ConversationService {
 	#indexes = new WeakMap<Y.Doc, TranscriptIndex>();
@@ -135,11 +147,16 @@ export class ConversationService {
 		let canRead = false;
 		let canWrite = false;
 		if (who.kind === 'customer') {
-			canRead = canWrite = conv.customer_id === who.id;
+			// Internal notes never reach a customer's device (SPEC A10, P5).
+			canRead = canWrite = conv.customer_id === who.id && req.kind !== 'internal';
 		} else if (await repo.isParticipant(conv.id, who.id)) {
 			canRead = canWrite = true;
 		} else if (req.kind === 'conversation' && (await repo.hasPendingOffer(conv.id, who.id))) {
 			canRead = true; // the offer shows the thread so far
+		} else if (req.kind === 'outbox' && (await repo.wasParticipant(conv.id, who.id))) {
+			// A removed agent's device may still hold messages written offline: it syncs them so
+			// that the merge refuses them with a notice, instead of leaving them pending forever.
+			canRead = canWrite = true;
 		}
 		if (!canRead || (req.kind === 'outbox' && !canWrite))
 			return {
@@ -154,6 +171,14 @@ export class ConversationService {
 				kind: 'conversation',
 				writable: false,
 				typing: canWrite
+			};
+		if (req.kind === 'internal')
+			return {
+				ok: true,
+				key: storedInternalKey(conv.id),
+				kind: 'internal',
+				writable: false,
+				typing: false
 			};
 		return {
 			ok: true,
@@ -217,6 +242,10 @@ export class ConversationService {
 			preferred_until: null,
 			offline_message: offline ? 1 : 0,
 			transfer_from: null,
+			ticket_status: 'new',
+			wrap_up_reason: null,
+			ended_at: null,
+			ended_by: null,
 			created_at: now,
 			updated_at: now
 		};
@@ -311,6 +340,7 @@ export class ConversationService {
 						});
 					else if (outcome === 'customer-wrote-active')
 						await this.#maybeHandoff(state.conversationId);
+					else if (outcome === 'customer-wrote-waiting') await this.#resume(state.conversationId);
 				} catch (err) {
 					this.deps.log.error({ err, doc: room.key }, 'merge failed');
 				}
@@ -319,7 +349,7 @@ export class ConversationService {
 		})();
 	}
 
-	#indexOf(doc: Y.Doc): TranscriptIndex {
+	#indexOf(doc: Y.Doc, list: (doc: Y.Doc) => Y.Array<Message> = messagesOf): TranscriptIndex {
 		let index = this.#indexes.get(doc);
 		if (!index) {
 			const built: TranscriptIndex = {
@@ -334,8 +364,8 @@ export class ConversationService {
 					Math.max(built.lastTimeByAuthor.get(m.author) ?? 0, m.time)
 				);
 			};
-			messagesOf(doc).forEach(add);
-			messagesOf(doc).observe((e) => {
+			list(doc).forEach(add);
+			list(doc).observe((e) => {
 				for (const item of e.changes.added)
 					for (const m of item.content.getContent() as Message[]) add(m);
 			});
@@ -352,75 +382,109 @@ export class ConversationService {
 	async #merge(
 		outbox: Room,
 		state: OutboxState
-	): Promise<'request' | 'customer-wrote-active' | null> {
+	): Promise<'request' | 'customer-wrote-active' | 'customer-wrote-waiting' | null> {
 		const entries = outboxEntriesOf(outbox.doc).toJSON() as unknown[];
 		const seen = outboxCursorOf(outbox.doc).get('seen');
 		const { rooms, clock, repo } = this.deps;
-		let outcome: 'request' | 'customer-wrote-active' | null = null;
+		const agentId = state.author.role === 'agent' ? state.author.principal.slice(6) : null;
+		// Agents removed from the conversation (End conference, a completed transfer) may still
+		// sync what they wrote offline: it is refused, with a notice, never merged.
+		const member = agentId === null || (await repo.isParticipant(state.conversationId, agentId));
+		let outcome: 'request' | 'customer-wrote-active' | 'customer-wrote-waiting' | null = null;
 		await rooms.with(storedConversationKey(state.conversationId), async (conv) => {
-			const index = this.#indexOf(conv.doc);
-			const now = clock.now();
-			const rejections = outboxRejectionsOf(outbox.doc);
-			const result = mergeOutbox({
-				author: state.author,
-				entries,
-				authorsById: index.authorsById,
-				rejectedIds: new Set(rejections.keys()),
-				lastTimeOfAuthor: index.lastTimeByAuthor.get(state.author.principal) ?? 0,
-				now
-			});
-			// Rejections are stored in the author's outbox (durable, seen by all their devices);
-			// entries without a readable id are reported once per connection lifetime.
-			const anonymous = result.rejected.filter((r) => r.id === null);
-			const fresh = [
-				...result.rejected.filter((r) => r.id !== null),
-				...anonymous.slice(state.anonymousRejections)
-			];
-			state.anonymousRejections = Math.max(state.anonymousRejections, anonymous.length);
-			if (fresh.some((r) => r.id !== null))
-				outbox.doc.transact(() => {
-					for (const r of fresh) if (r.id) rejections.set(r.id, { code: r.code, reason: r.reason });
-				}, SERVER_ORIGIN);
-			for (const r of fresh) {
-				this.deps.log.warn({ doc: outbox.key, rejection: r }, 'outbox entry rejected');
-				for (const l of outbox.noticeListeners) l({ type: 'rejected', ...r });
-			}
-			const messages = messagesOf(conv.doc);
-			const reads = readsOf(conv.doc);
-			const prevSeen = reads.get(state.author.principal)?.seen ?? 0;
-			const newSeen =
-				typeof seen === 'number' && Number.isInteger(seen)
-					? Math.min(seen, messages.length + result.accepted.length)
-					: prevSeen;
-			if (result.accepted.length === 0 && newSeen <= prevSeen) return;
-			conv.doc.transact(() => {
-				if (result.accepted.length > 0) messages.push(result.accepted);
-				if (newSeen > prevSeen)
-					reads.set(state.author.principal, { role: state.author.role, seen: newSeen });
-			}, SERVER_ORIGIN);
-			// Another instance merging this outbox next must find these in the store.
-			if (this.deps.sharedStore) await conv.whenDurable();
-			// The first customer message makes the conversation a request to route. Checked once per
-			// loaded room, so the hot path does no database work beyond the document log.
-			if (result.accepted.length > 0 && state.author.role === 'customer' && !index.requested) {
-				const row = await repo.conversationById(state.conversationId);
-				if (row && row.requested_at === null) {
-					await repo.db
-						.updateTable('conversations')
-						.set({ requested_at: now, updated_at: now })
-						.where('id', '=', row.id)
-						.execute();
-					outcome = 'request';
+			// Agents' notes go to the internal document, which a customer can never open.
+			const withInternal = <T>(fn: (internal: Room | null) => Promise<T>) =>
+				agentId === null
+					? fn(null)
+					: rooms.with(storedInternalKey(state.conversationId), (r) => fn(r));
+			await withInternal(async (internal) => {
+				const index = this.#indexOf(conv.doc);
+				const notesIndex = internal ? this.#indexOf(internal.doc, notesOf) : null;
+				const now = clock.now();
+				const rejections = outboxRejectionsOf(outbox.doc);
+				const result = mergeOutbox({
+					author: state.author,
+					entries,
+					authorsById: {
+						get: (id) => index.authorsById.get(id) ?? notesIndex?.authorsById.get(id)
+					},
+					rejectedIds: new Set(rejections.keys()),
+					lastTimeOfAuthor: Math.max(
+						index.lastTimeByAuthor.get(state.author.principal) ?? 0,
+						notesIndex?.lastTimeByAuthor.get(state.author.principal) ?? 0
+					),
+					now
+				});
+				let accepted = result.accepted;
+				let refused: Rejection[] = result.rejected;
+				if (!member) {
+					refused = [
+						...refused,
+						...accepted
+							.filter((m) => !rejections.has(m.id))
+							.map((m) => ({ id: m.id, code: 'not_participant' as const, reason: NOT_PARTICIPANT }))
+					];
+					accepted = [];
 				}
-				index.requested = true;
-			}
-			if (
-				outcome === null &&
-				result.accepted.length > 0 &&
-				state.author.role === 'customer' &&
-				metaOf(conv.doc).get('status') === 'active'
-			)
-				outcome = 'customer-wrote-active';
+				// Rejections are stored in the author's outbox (durable, seen by all their devices);
+				// entries without a readable id are reported once per connection lifetime.
+				const anonymous = refused.filter((r) => r.id === null);
+				const fresh = [
+					...refused.filter((r) => r.id !== null),
+					...anonymous.slice(state.anonymousRejections)
+				];
+				state.anonymousRejections = Math.max(state.anonymousRejections, anonymous.length);
+				if (fresh.some((r) => r.id !== null))
+					outbox.doc.transact(() => {
+						for (const r of fresh)
+							if (r.id) rejections.set(r.id, { code: r.code, reason: r.reason });
+					}, SERVER_ORIGIN);
+				for (const r of fresh) {
+					this.deps.log.warn({ doc: outbox.key, rejection: r }, 'outbox entry rejected');
+					for (const l of outbox.noticeListeners) l({ type: 'rejected', ...r });
+				}
+				const texts = accepted.filter((m) => m.kind !== 'note');
+				const notes = accepted.filter((m) => m.kind === 'note');
+				const messages = messagesOf(conv.doc);
+				const reads = readsOf(conv.doc);
+				const prevSeen = reads.get(state.author.principal)?.seen ?? 0;
+				const newSeen =
+					member && typeof seen === 'number' && Number.isInteger(seen)
+						? Math.min(seen, messages.length + texts.length)
+						: prevSeen;
+				if (notes.length > 0 && internal) {
+					internal.doc.transact(() => notesOf(internal.doc).push(notes), SERVER_ORIGIN);
+					if (this.deps.sharedStore) await internal.whenDurable();
+				}
+				if (texts.length === 0 && newSeen <= prevSeen) return;
+				conv.doc.transact(() => {
+					if (texts.length > 0) messages.push(texts);
+					if (newSeen > prevSeen)
+						reads.set(state.author.principal, { role: state.author.role, seen: newSeen });
+				}, SERVER_ORIGIN);
+				// Another instance merging this outbox next must find these in the store.
+				if (this.deps.sharedStore) await conv.whenDurable();
+				// The first customer message makes the conversation a request to route. Checked once
+				// per loaded room, so the hot path does no database work beyond the document log.
+				if (texts.length > 0 && state.author.role === 'customer' && !index.requested) {
+					const row = await repo.conversationById(state.conversationId);
+					if (row && row.requested_at === null) {
+						await repo.db
+							.updateTable('conversations')
+							.set({ requested_at: now, updated_at: now })
+							.where('id', '=', row.id)
+							.execute();
+						await this.#event(row.id, 'requested', null, {}, now);
+						outcome = 'request';
+					}
+					index.requested = true;
+				}
+				if (outcome === null && texts.length > 0 && state.author.role === 'customer') {
+					const status = metaOf(conv.doc).get('status');
+					if (status === 'active') outcome = 'customer-wrote-active';
+					else if (status === 'waiting') outcome = 'customer-wrote-waiting';
+				}
+			});
 		});
 		return outcome;
 	}
@@ -488,18 +552,35 @@ export class ConversationService {
 		now: number,
 		lookups = new Map<string, Promise<unknown>>()
 	) {
-		const { repo, rooms } = this.deps;
-		const conv = await repo.conversationById(conversationId);
+		const conv = await this.deps.repo.conversationById(conversationId);
 		if (!conv || conv.status !== 'queued' || conv.requested_at === null) return;
 		const next = transition(conv.status as ConversationStatus, { type: 'offer', agentId });
+		await this.#createOffer(conv, agentId, 'route', now, lookups);
+		await this.#setStatus(conv, next);
+	}
+
+	/**
+	 * Stores an offer with its timeout and shows it in the agent's inbox. `route`: the agent
+	 * takes the request; `conference`: the agent joins those already in it (SPEC A6).
+	 */
+	async #createOffer(
+		conv: Conversation,
+		agentId: string,
+		kind: 'route' | 'conference',
+		now: number,
+		lookups = new Map<string, Promise<unknown>>(),
+		invitedBy?: string
+	) {
+		const { repo, rooms } = this.deps;
 		const once = <T>(key: string, load: () => Promise<T>) => {
 			if (!lookups.has(key)) lookups.set(key, load());
 			return lookups.get(key) as Promise<T>;
 		};
-		const [customer, ws, queue] = await Promise.all([
+		const [customer, ws, queue, agent] = await Promise.all([
 			repo.customerById(conv.customer_id),
 			once(`ws:${conv.workstream_id}`, () => repo.workstreamById(conv.workstream_id)),
-			conv.queue_id ? once(`q:${conv.queue_id}`, () => repo.queueById(conv.queue_id!)) : undefined
+			conv.queue_id ? once(`q:${conv.queue_id}`, () => repo.queueById(conv.queue_id!)) : undefined,
+			repo.agentById(agentId)
 		]);
 		const offerId = newId('of');
 		const expiresAt = now + (queue?.offer_timeout_ms ?? this.deps.offerTimeoutMs);
@@ -513,6 +594,7 @@ export class ConversationService {
 				conversation_id: conv.id,
 				agent_id: agentId,
 				status: 'pending',
+				kind,
 				created_at: now
 			})
 			.execute();
@@ -521,7 +603,8 @@ export class ConversationService {
 			.set({ idle_since: now })
 			.where('id', '=', agentId)
 			.execute();
-		await this.#setStatus(conv, next);
+		if (kind === 'route')
+			await this.#event(conv.id, 'offered', null, { agent: agent?.name ?? agentId }, now);
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
 			inbox.doc.transact(
 				() =>
@@ -533,12 +616,14 @@ export class ConversationService {
 						workstream: ws?.name ?? '',
 						requestedAt: conv.requested_at ?? now,
 						offeredAt: now,
-						expiresAt
+						expiresAt,
+						kind,
+						...(invitedBy ? { invitedBy } : {})
 					}),
 				SERVER_ORIGIN
 			);
 		});
-		this.deps.log.info({ conversation: conv.id, agent: agentId, offer: offerId }, 'offered');
+		this.deps.log.info({ conversation: conv.id, agent: agentId, offer: offerId, kind }, 'offered');
 	}
 
 	/** Routes waiting requests (e.g. after start-up, or when a timer says hours opened). */
@@ -557,11 +642,17 @@ export class ConversationService {
 			const conv = await repo.conversationById(offer.conversation_id);
 			const agent = await repo.agentById(agentId);
 			if (!conv || !agent) throw new DomainError('not_found', 'The conversation no longer exists.');
-			const next = transition(conv.status as ConversationStatus, { type: 'accept', agentId });
+			const conference = offer.kind === 'conference';
+			if (conference && conv.status !== 'active')
+				throw new DomainError('conflict', 'This conversation is no longer active.');
+			const next = conference
+				? (conv.status as ConversationStatus)
+				: transition(conv.status as ConversationStatus, { type: 'accept', agentId });
 			const now = clock.now();
 			// A handed-off conversation: the agents who had it leave it when someone else accepts.
+			// A conference adds an agent to those already there.
 			const had = await repo.participantsOf(conv.id);
-			const previous = had.filter((p) => p !== agentId);
+			const previous = conference ? [] : had.filter((p) => p !== agentId);
 			const returning = had.includes(agentId);
 			await repo.db.transaction().execute(async (trx) => {
 				await trx
@@ -580,13 +671,28 @@ export class ConversationService {
 					.values({ conversation_id: conv.id, agent_id: agentId, joined_at: now })
 					.onConflict((oc) => oc.doNothing())
 					.execute();
-				await trx
-					.updateTable('conversations')
-					.set({ preferred_agent_id: null, preferred_until: null, transfer_from: null })
-					.where('id', '=', conv.id)
-					.execute();
+				if (!conference)
+					await trx
+						.updateTable('conversations')
+						.set({ preferred_agent_id: null, preferred_until: null, transfer_from: null })
+						.where('id', '=', conv.id)
+						.execute();
 			});
-			await this.#setStatus(conv, next);
+			if (!conference) await this.#setStatus(conv, next);
+			await this.#event(
+				conv.id,
+				conference ? 'conference_joined' : 'accepted',
+				`agent:${agentId}`,
+				{ by: agent.name },
+				now
+			);
+			if (!conference) await this.#setTicket(conv.id, 'open', `agent:${agentId}`, agent.name, now);
+			for (const other of previous)
+				this.deps.revoke?.(
+					`agent:${other}`,
+					[storedConversationKey(conv.id), storedInternalKey(conv.id)],
+					'The conversation was transferred to another agent.'
+				);
 			await this.deps.timers.cancel(offerTimer(offerId));
 			await this.deps.timers.cancel(keepTimer(conv.id));
 			const [customer, ws] = await Promise.all([
@@ -597,11 +703,12 @@ export class ConversationService {
 				const meta = metaOf(room.doc);
 				const agents = (
 					(meta.get('agents') as ConversationMeta['agents'] | undefined) ?? []
-				).filter((a) => a.principal === `agent:${agentId}`);
+				).filter((a) => conference || a.principal === `agent:${agentId}`);
 				room.doc.transact(() => {
 					if (!returning) agents.push({ principal: `agent:${agentId}`, name: agent.name });
 					meta.set('agents', agents);
 					meta.delete('waiting');
+					if (conference) meta.delete('conference');
 					if (!returning)
 						messagesOf(room.doc).push([systemMessage(`${agent.name} joined the chat`, now)]);
 				}, SERVER_ORIGIN);
@@ -696,12 +803,30 @@ export class ConversationService {
 		conversationId: string,
 		status: 'withdrawn' | 'expired' | 'declined'
 	) {
-		const { repo, rooms, timers } = this.deps;
+		const { repo, rooms, timers, clock } = this.deps;
+		const offer = await repo.offerById(offerId);
 		await repo.db.updateTable('offers').set({ status }).where('id', '=', offerId).execute();
 		await timers.cancel(offerTimer(offerId));
 		const conv = await repo.conversationById(conversationId);
-		if (conv && conv.status === 'offered')
+		if (offer?.kind === 'conference')
+			await rooms.with(storedConversationKey(conversationId), (room) => {
+				room.doc.transact(() => metaOf(room.doc).delete('conference'), SERVER_ORIGIN);
+			});
+		else if (conv && conv.status === 'offered')
 			await this.#setStatus(conv, transition('offered', { type: 'withdraw' }));
+		if (status !== 'withdrawn') {
+			const agent = await repo.agentById(agentId);
+			await this.#event(
+				conversationId,
+				status === 'declined' ? 'declined' : 'timed_out',
+				null,
+				{
+					agent: agent?.name ?? agentId,
+					...(offer?.kind === 'conference' ? { conference: 1 } : {})
+				},
+				clock.now()
+			);
+		}
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
 			inbox.doc.transact(() => offersOf(inbox.doc).delete(offerId), SERVER_ORIGIN);
 			return inbox.whenDurable();
@@ -769,10 +894,12 @@ export class ConversationService {
 			const now = clock.now();
 			let queueId = conv.queue_id;
 			let toAgent: string | null = null;
+			let transferTo = '';
 			if ('queueId' in target) {
 				const queue = await repo.queueById(target.queueId);
 				if (!queue) throw new DomainError('not_found', 'That queue no longer exists.');
 				queueId = queue.id;
+				transferTo = `queue ${queue.name}`;
 			} else {
 				if (target.agentId === agentId)
 					throw new DomainError('invalid', 'You cannot transfer a conversation to yourself.');
@@ -783,6 +910,7 @@ export class ConversationService {
 						'That agent is no longer Available or has no free capacity. Refresh the list.'
 					);
 				toAgent = free.id;
+				transferTo = free.name;
 			}
 			await repo.db
 				.updateTable('conversations')
@@ -796,6 +924,14 @@ export class ConversationService {
 				.where('id', '=', conv.id)
 				.execute();
 			await this.#setStatus(conv, transition('active', { type: 'transfer' }));
+			const from = await repo.agentById(agentId);
+			await this.#event(
+				conv.id,
+				'transferred',
+				`agent:${agentId}`,
+				{ by: from?.name ?? agentId, to: transferTo },
+				now
+			);
 			this.deps.log.info(
 				{ conversation: conv.id, from: agentId, to: toAgent ?? `queue:${queueId}` },
 				'transfer'
@@ -805,6 +941,497 @@ export class ConversationService {
 			this.deps.onQueueChanged?.();
 			return { status: toAgent ? 'offered' : 'queued' };
 		});
+	}
+
+	// ---- working a conversation (SPEC A5–A8) ---------------------------------------------
+
+	/** Appends to the conversation's event history (the side panel's list; reports read it). */
+	async #event(
+		conversationId: string,
+		type: EventType,
+		actor: string | null,
+		data: Record<string, string | number | null>,
+		at: number
+	) {
+		await this.deps.repo.db
+			.insertInto('conversation_events')
+			.values({
+				id: eventId(at),
+				conversation_id: conversationId,
+				type,
+				actor,
+				data: JSON.stringify(data),
+				at
+			})
+			.execute();
+	}
+
+	/** Moves the ticket to `to` if its state machine allows it; records the change. */
+	async #setTicket(
+		conversationId: string,
+		to: TicketStatus,
+		actor: string | null,
+		actorName: string | null,
+		at: number
+	) {
+		const row = await this.deps.repo.conversationById(conversationId);
+		const from = (row?.ticket_status ?? 'new') as TicketStatus;
+		if (!row || from === to || !canChangeTicket(from, to)) return;
+		await this.deps.repo.db
+			.updateTable('conversations')
+			.set({ ticket_status: changeTicket(from, to) })
+			.where('id', '=', conversationId)
+			.execute();
+		await this.#event(conversationId, 'ticket_status', actor, { by: actorName, from, to }, at);
+	}
+
+	/** The conversation, checked to be one this agent works on now (accepted, not just offered). */
+	async #ownConversation(agentId: string, conversationId: string, action: string) {
+		const { repo } = this.deps;
+		const conv = await repo.conversationById(conversationId);
+		if (conv && (await repo.hasPendingOffer(conversationId, agentId)))
+			throw new DomainError('conflict', `Accept the chat before ${action}.`);
+		if (!conv || !(await repo.isParticipant(conversationId, agentId)))
+			throw new DomainError('forbidden', 'You are not a participant of this conversation.');
+		return conv;
+	}
+
+	/**
+	 * Invites another Available agent to join (SPEC A6). They get an offer; until they accept
+	 * the conversation shows *Conference requested*. One invitation at a time.
+	 */
+	async conference(agentId: string, conversationId: string, targetId: string) {
+		return this.#exclusive(async () => {
+			const { repo, rooms, clock } = this.deps;
+			const conv = await this.#ownConversation(agentId, conversationId, 'starting a conference');
+			if (conv.status !== 'active')
+				throw new DomainError('conflict', 'Only an active conversation can have a conference.');
+			if (targetId === agentId)
+				throw new DomainError('invalid', 'You are already in this conversation.');
+			if (await repo.isParticipant(conversationId, targetId))
+				throw new DomainError('conflict', 'That agent is already in this conversation.');
+			const pending = await repo.db
+				.selectFrom('offers')
+				.select('id')
+				.where('conversation_id', '=', conversationId)
+				.where('status', '=', 'pending')
+				.executeTakeFirst();
+			if (pending)
+				throw new DomainError(
+					'conflict',
+					'A conference invitation is already waiting for an answer.'
+				);
+			const target = (await availableAgents(repo.db)).find((a) => a.id === targetId);
+			if (!target)
+				throw new DomainError(
+					'conflict',
+					'That agent is no longer Available or has no free capacity. Refresh the list.'
+				);
+			const me = await repo.agentById(agentId);
+			const now = clock.now();
+			await this.#createOffer(conv, targetId, 'conference', now, undefined, me?.name);
+			await rooms.with(storedConversationKey(conv.id), (room) => {
+				room.doc.transact(
+					() => metaOf(room.doc).set('conference', { invited: target.name }),
+					SERVER_ORIGIN
+				);
+				return room.whenDurable();
+			});
+			await this.#event(
+				conv.id,
+				'conference_requested',
+				`agent:${agentId}`,
+				{ by: me?.name ?? agentId, agent: target.name },
+				now
+			);
+			return { status: 'requested' as const };
+		});
+	}
+
+	/**
+	 * Ends a conference (SPEC A6): every other agent leaves, and a pending invitation is
+	 * withdrawn. The removed agents keep their copies but can no longer write or receive.
+	 */
+	async endConference(agentId: string, conversationId: string) {
+		return this.#exclusive(async () => {
+			const { repo, clock } = this.deps;
+			const conv = await this.#ownConversation(agentId, conversationId, 'ending a conference');
+			const others = (await repo.participantsOf(conversationId)).filter((a) => a !== agentId);
+			const invites = (
+				await repo.db
+					.selectFrom('offers')
+					.selectAll()
+					.where('conversation_id', '=', conversationId)
+					.where('status', '=', 'pending')
+					.where('kind', '=', 'conference')
+					.execute()
+			).map((o) => o);
+			if (others.length === 0 && invites.length === 0)
+				throw new DomainError('conflict', 'There is no conference to end.');
+			for (const o of invites) await this.#withdrawOffer(o.id, o.agent_id, conv.id, 'withdrawn');
+			const me = await repo.agentById(agentId);
+			const now = clock.now();
+			await this.#event(
+				conv.id,
+				'conference_ended',
+				`agent:${agentId}`,
+				{ by: me?.name ?? agentId },
+				now
+			);
+			await this.#removeAgents(
+				conv.id,
+				others,
+				now,
+				'The conference was ended; you left the chat.'
+			);
+			return { removed: others.length };
+		});
+	}
+
+	/**
+	 * Agents leave a conversation: out of its participants and agent list, the conversation marked
+	 * as left in their inbox (their copy stays readable there), sockets to it closed.
+	 */
+	async #removeAgents(conversationId: string, agentIds: string[], now: number, reason: string) {
+		if (agentIds.length === 0) return;
+		const { repo, rooms } = this.deps;
+		const names = new Map<string, string>();
+		for (const id of agentIds) names.set(id, (await repo.agentById(id))?.name ?? id);
+		await repo.db
+			.deleteFrom('participants')
+			.where('conversation_id', '=', conversationId)
+			.where('agent_id', 'in', agentIds)
+			.execute();
+		await rooms.with(storedConversationKey(conversationId), (room) => {
+			const meta = metaOf(room.doc);
+			const gone = new Set(agentIds.map((a) => `agent:${a}`));
+			room.doc.transact(() => {
+				meta.set(
+					'agents',
+					((meta.get('agents') as ConversationMeta['agents'] | undefined) ?? []).filter(
+						(a) => !gone.has(a.principal)
+					)
+				);
+				messagesOf(room.doc).push(
+					agentIds.map((id) => systemMessage(`${names.get(id)} left the chat`, now))
+				);
+			}, SERVER_ORIGIN);
+			return room.whenDurable();
+		});
+		for (const id of agentIds) {
+			await this.#event(
+				conversationId,
+				'conference_left',
+				`agent:${id}`,
+				{ agent: names.get(id) ?? id },
+				now
+			);
+			await rooms.with(storedInboxKey(id), (inbox) => {
+				const list = inboxConversationsOf(inbox.doc);
+				const entry = list.get(conversationId);
+				inbox.doc.transact(() => {
+					if (entry) list.set(conversationId, { ...entry, left: true });
+				}, SERVER_ORIGIN);
+				return inbox.whenDurable();
+			});
+			this.deps.revoke?.(
+				`agent:${id}`,
+				[storedConversationKey(conversationId), storedInternalKey(conversationId)],
+				reason
+			);
+		}
+	}
+
+	/**
+	 * Waiting (SPEC A8, persistent chat): the conversation leaves the agent's active list and
+	 * frees their capacity; when the customer writes again it is routed back (to the same agent
+	 * under *keep the same agent*).
+	 */
+	async wait(agentId: string, conversationId: string) {
+		return this.#exclusive(async () => {
+			const { repo, rooms, clock } = this.deps;
+			const conv = await this.#ownConversation(agentId, conversationId, 'setting it to Waiting');
+			const ws = await repo.workstreamById(conv.workstream_id);
+			if (ws?.mode !== 'persistent')
+				throw new DomainError(
+					'invalid',
+					'Waiting is for persistent chat. End a live chat when it is done.'
+				);
+			if (conv.status !== 'active')
+				throw new DomainError('conflict', 'Only an active conversation can be set to Waiting.');
+			const next = transition('active', { type: 'wait' });
+			const now = clock.now();
+			await this.#withdrawConferenceInvites(conv.id);
+			await this.#setStatus(conv, next);
+			const me = await repo.agentById(agentId);
+			await this.#event(conv.id, 'waiting', `agent:${agentId}`, { by: me?.name ?? agentId }, now);
+			for (const a of await repo.participantsOf(conv.id))
+				await rooms.with(storedInboxKey(a), (inbox) => {
+					inbox.doc.transact(() => inboxConversationsOf(inbox.doc).delete(conv.id), SERVER_ORIGIN);
+					return inbox.whenDurable();
+				});
+			this.deps.log.info({ conversation: conv.id, agent: agentId }, 'waiting');
+			await this.#drain(); // capacity was freed
+			return { status: next };
+		});
+	}
+
+	async #withdrawConferenceInvites(conversationId: string) {
+		const invites = await this.deps.repo.db
+			.selectFrom('offers')
+			.select(['id', 'agent_id'])
+			.where('conversation_id', '=', conversationId)
+			.where('status', '=', 'pending')
+			.where('kind', '=', 'conference')
+			.execute();
+		for (const o of invites)
+			await this.#withdrawOffer(o.id, o.agent_id, conversationId, 'withdrawn');
+	}
+
+	/** The customer wrote into a parked conversation: it is a request again. */
+	async #resume(conversationId: string) {
+		await this.#exclusive(async () => {
+			const { repo, clock } = this.deps;
+			const conv = await repo.conversationById(conversationId);
+			if (!conv || conv.status !== 'waiting') return;
+			const ws = await repo.workstreamById(conv.workstream_id);
+			const now = clock.now();
+			await repo.db
+				.updateTable('conversations')
+				.set({ requested_at: now })
+				.where('id', '=', conv.id)
+				.execute();
+			const had = await repo.participantPresence(conv.id);
+			const last = had.sort((a, b) => b.joinedAt - a.joinedAt)[0];
+			if (ws?.keep_same_agent && last)
+				await this.#preferAgent(conv.id, last.agentId, now + ws.keep_wait_ms);
+			await this.#setStatus(conv, transition('waiting', { type: 'resume' }));
+			await this.#event(conv.id, 'resumed', null, {}, now);
+			this.deps.log.info({ conversation: conv.id }, 'resumed: the customer wrote again');
+			await this.#drain();
+			this.deps.onQueueChanged?.();
+		});
+	}
+
+	/** The workstream's wrap-up reasons (SPEC A7). */
+	async wrapUpReasons(conversationId: string): Promise<string[]> {
+		const conv = await this.deps.repo.conversationById(conversationId);
+		const ws = conv && (await this.deps.repo.workstreamById(conv.workstream_id));
+		return ws ? parseReasons(ws.wrap_up_reasons) : [];
+	}
+
+	/**
+	 * End with wrap-up (SPEC A7): records the reason, ends the conversation for everyone (if the
+	 * customer has not already), solves the ticket, frees capacity and closes the interaction.
+	 */
+	async endByAgent(agentId: string, conversationId: string, reason: string) {
+		return this.#exclusive(async () => {
+			const { repo, rooms, clock } = this.deps;
+			const conv = await this.#ownConversation(agentId, conversationId, 'ending it');
+			if (conv.wrap_up_reason !== null)
+				throw new DomainError('conflict', 'This conversation is already wrapped up.');
+			if (conv.status !== 'active' && conv.status !== 'waiting' && conv.status !== 'ended')
+				throw new DomainError('conflict', 'Only a conversation you have accepted can be ended.');
+			const ws = await repo.workstreamById(conv.workstream_id);
+			const reasons = ws ? parseReasons(ws.wrap_up_reasons) : [];
+			if (!reasons.includes(reason))
+				throw new DomainError('invalid', "Choose one of this workstream's wrap-up reasons.");
+			const me = await repo.agentById(agentId);
+			const name = me?.name ?? 'Agent';
+			const now = clock.now();
+			await this.#withdrawConferenceInvites(conv.id);
+			if (conv.status !== 'ended') await this.#finish(conv, `agent:${agentId}`, name, 'agent', now);
+			await repo.db
+				.updateTable('conversations')
+				.set({ wrap_up_reason: reason })
+				.where('id', '=', conv.id)
+				.execute();
+			await this.#event(conv.id, 'wrap_up', `agent:${agentId}`, { by: name, reason }, now);
+			await this.#setTicket(conv.id, 'solved', `agent:${agentId}`, name, now);
+			for (const a of await repo.participantsOf(conv.id))
+				await rooms.with(storedInboxKey(a), (inbox) => {
+					inbox.doc.transact(() => inboxConversationsOf(inbox.doc).delete(conv.id), SERVER_ORIGIN);
+					return inbox.whenDurable();
+				});
+			this.deps.log.info({ conversation: conv.id, agent: agentId, reason }, 'wrapped up');
+			await this.#drain(); // capacity was freed
+			return { status: 'ended' as const, reason };
+		});
+	}
+
+	/**
+	 * A live-chat customer ends the chat from the widget (SPEC C5). The agents still wrap it up.
+	 * In persistent chat the customer has no such control; an agent ends it.
+	 */
+	async endByCustomer(customerId: string, conversationId: string) {
+		return this.#exclusive(async () => {
+			const { repo, clock } = this.deps;
+			const conv = await repo.conversationById(conversationId);
+			if (!conv || conv.customer_id !== customerId)
+				throw new DomainError('forbidden', 'You are not a participant of this conversation.');
+			const ws = await repo.workstreamById(conv.workstream_id);
+			if (ws?.mode !== 'live')
+				throw new DomainError(
+					'forbidden',
+					'This conversation stays open; write any time and an agent will answer.'
+				);
+			if (conv.status === 'ended')
+				throw new DomainError('conflict', 'This chat has already ended.');
+			const customer = await repo.customerById(customerId);
+			const now = clock.now();
+			for (const o of await repo.db
+				.selectFrom('offers')
+				.select(['id', 'agent_id'])
+				.where('conversation_id', '=', conv.id)
+				.where('status', '=', 'pending')
+				.execute())
+				await this.#withdrawOffer(o.id, o.agent_id, conv.id, 'withdrawn');
+			const fresh = (await repo.conversationById(conv.id))!;
+			await this.#finish(
+				fresh,
+				`customer:${customerId}`,
+				customer?.name ?? 'Customer',
+				'customer',
+				now
+			);
+			// Nobody accepted it: there is nothing for an agent to wrap up.
+			if ((await repo.participantsOf(conv.id)).length === 0)
+				await this.#setTicket(conv.id, 'solved', null, null, now);
+			await this.deps.timers.cancel(keepTimer(conv.id));
+			this.deps.log.info({ conversation: conv.id }, 'ended by the customer');
+			await this.#drain();
+			this.deps.onQueueChanged?.();
+			return { status: 'ended' as const };
+		});
+	}
+
+	/** Marks a conversation ended, for everyone, with who ended it. */
+	async #finish(
+		conv: Conversation,
+		by: string,
+		name: string,
+		role: 'agent' | 'customer',
+		now: number
+	) {
+		const { repo, rooms } = this.deps;
+		const next = transition(conv.status as ConversationStatus, { type: 'end' });
+		await repo.db
+			.updateTable('conversations')
+			.set({ ended_at: now, ended_by: by })
+			.where('id', '=', conv.id)
+			.execute();
+		await this.#setStatus(conv, next);
+		await rooms.with(storedConversationKey(conv.id), (room) => {
+			room.doc.transact(() => {
+				metaOf(room.doc).set('ended', { by: role, name, at: now });
+				metaOf(room.doc).delete('waiting');
+				metaOf(room.doc).delete('conference');
+				messagesOf(room.doc).push([systemMessage(`${name} ended the chat`, now)]);
+			}, SERVER_ORIGIN);
+			return room.whenDurable();
+		});
+		await this.#event(conv.id, 'ended', by, { by: name, role }, now);
+	}
+
+	/** Takes a conversation the agent left (e.g. after End conference) off their list. */
+	async dismiss(agentId: string, conversationId: string) {
+		await this.deps.rooms.with(storedInboxKey(agentId), (inbox) => {
+			const list = inboxConversationsOf(inbox.doc);
+			const entry = list.get(conversationId);
+			if (!entry) throw new DomainError('not_found', 'This conversation is not in your list.');
+			if (!entry.left)
+				throw new DomainError('conflict', 'You are still in this conversation; end it instead.');
+			inbox.doc.transact(() => list.delete(conversationId), SERVER_ORIGIN);
+			return inbox.whenDurable();
+		});
+		return { ok: true };
+	}
+
+	/**
+	 * The side panel (SPEC A3): the customer, the ticket and the event history. For the
+	 * conversation's agents and an agent it is offered to; never for customers.
+	 */
+	async details(agentId: string, conversationId: string) {
+		const { repo } = this.deps;
+		const conv = await repo.conversationById(conversationId);
+		if (
+			!conv ||
+			!(
+				(await repo.isParticipant(conversationId, agentId)) ||
+				(await repo.hasPendingOffer(conversationId, agentId)) ||
+				(await repo.wasParticipant(conversationId, agentId))
+			)
+		)
+			throw new DomainError('forbidden', 'You are not a participant of this conversation.');
+		const [customer, ws, queue, participants, events, past] = await Promise.all([
+			repo.customerById(conv.customer_id),
+			repo.workstreamById(conv.workstream_id),
+			conv.queue_id ? repo.queueById(conv.queue_id) : undefined,
+			repo.db
+				.selectFrom('participants as p')
+				.innerJoin('agents as a', 'a.id', 'p.agent_id')
+				.select(['a.id', 'a.name', 'p.joined_at'])
+				.where('p.conversation_id', '=', conversationId)
+				.orderBy('p.joined_at')
+				.execute(),
+			repo.db
+				.selectFrom('conversation_events')
+				.selectAll()
+				.where('conversation_id', '=', conversationId)
+				.orderBy('at')
+				.orderBy('id')
+				.execute(),
+			repo.db
+				.selectFrom('conversations')
+				.select(['id', 'status', 'created_at', 'wrap_up_reason', 'ticket_status'])
+				.where('customer_id', '=', conv.customer_id)
+				.where('id', '!=', conversationId)
+				.orderBy('created_at', 'desc')
+				.limit(20)
+				.execute()
+		]);
+		const agentNames = new Map(participants.map((p) => [`agent:${p.id}`, p.name]));
+		return {
+			customer: {
+				name: customer?.name ?? 'Customer',
+				email: customer?.email ?? null,
+				authenticated: customer?.authenticated === 1,
+				past: past.map((p) => ({
+					id: p.id,
+					status: p.status,
+					ticketStatus: p.ticket_status,
+					createdAt: Number(p.created_at),
+					wrapUp: p.wrap_up_reason
+				}))
+			},
+			ticket: {
+				id: conv.id,
+				status: conv.ticket_status,
+				conversationStatus: conv.status,
+				mode: ws?.mode ?? 'live',
+				workstream: ws?.name ?? '',
+				queue: queue?.name ?? '',
+				assignee: participants[0]?.name ?? null,
+				participants: participants.map((p) => p.name),
+				wrapUp: conv.wrap_up_reason,
+				wrapUpReasons: ws ? parseReasons(ws.wrap_up_reasons) : []
+			},
+			events: events.map((e) => {
+				const data = safeJson(e.data);
+				return {
+					id: e.id,
+					type: e.type,
+					actorName:
+						typeof data.by === 'string'
+							? data.by
+							: e.actor
+								? (agentNames.get(e.actor) ?? null)
+								: null,
+					data,
+					at: Number(e.at)
+				};
+			})
+		};
 	}
 
 	/**
@@ -855,4 +1482,34 @@ function systemMessage(text: string, now: number): Message {
 		time: now,
 		at: now
 	};
+}
+
+function parseReasons(json: string): string[] {
+	try {
+		const v = JSON.parse(json);
+		return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+	} catch {
+		return [];
+	}
+}
+
+function safeJson(json: string): Record<string, string | number | null> {
+	try {
+		const v = JSON.parse(json);
+		return v && typeof v === 'object' ? v : {};
+	} catch {
+		return {};
+	}
+}
+
+let eventSeq = 0;
+/**
+ * Event ids sort in the order events were written: time, then a per-process counter (several
+ * events share a millisecond), then randomness so instances never collide.
+ */
+function eventId(at: number): string {
+	eventSeq = (eventSeq + 1) % 1_000_000;
+	return `ev_${Math.max(0, at).toString(36).padStart(9, '0')}${eventSeq
+		.toString()
+		.padStart(6, '0')}${newId('').slice(1, 9)}`;
 }

@@ -1,12 +1,12 @@
 /** Relational data access (Kysely): agents, sessions, workstreams, customers, conversations, offers. */
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { Database, WorkstreamTable, AgentTable, ConversationTable } from './db/schema';
 
 export type Db = Kysely<Database> | Transaction<Database>;
-export type Workstream = WorkstreamTable;
-export type Agent = AgentTable;
-export type Conversation = ConversationTable;
+export type Workstream = Selectable<WorkstreamTable>;
+export type Agent = Selectable<AgentTable>;
+export type Conversation = Selectable<ConversationTable>;
 
 export const newId = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 20)}`;
 
@@ -84,6 +84,18 @@ export class Repo {
 			.select('agent_id')
 			.where('conversation_id', '=', conversationId)
 			.where('agent_id', '=', agentId)
+			.executeTakeFirst();
+		return row !== undefined;
+	}
+
+	/** The agent worked on this conversation before and was removed (transfer, End conference). */
+	async wasParticipant(conversationId: string, agentId: string) {
+		const row = await this.db
+			.selectFrom('conversation_events')
+			.select('id')
+			.where('conversation_id', '=', conversationId)
+			.where('actor', '=', `agent:${agentId}`)
+			.where('type', 'in', ['accepted', 'conference_joined'])
 			.executeTakeFirst();
 		return row !== undefined;
 	}

@@ -13,6 +13,23 @@ export const DEMO_AGENTS = [
 	{ email: 'admin@example.com', name: 'Admin', role: 'admin' as const, skills: ['chat'] }
 ];
 
+/** Canned responses; parameters are filled in when an agent inserts one (SPEC A4). */
+export const DEMO_TEMPLATES = [
+	{
+		name: 'Greeting',
+		text: 'Hi <customer.name>, I am <agent.name> from <queue.name>. How can I help?'
+	},
+	{
+		name: 'Follow up by email',
+		text: 'I will send the details to <customer.email> within one working day.'
+	},
+	{
+		name: 'Reference number',
+		text: 'Your reference for this conversation is <conversation.id>.'
+	},
+	{ name: 'Closing', text: 'Is there anything else I can help you with today?' }
+];
+
 /** Inserts the demo data if the store has no agents yet. Returns true if it did. */
 export async function seedDemo(repo: Repo, config: Config, now: number): Promise<boolean> {
 	const any = await repo.db.selectFrom('agents').select('id').limit(1).executeTakeFirst();
@@ -79,6 +96,17 @@ export async function seedDemo(repo: Repo, config: Config, now: number): Promise
 					created_at: now
 				}
 			])
+			.execute();
+		await trx
+			.insertInto('templates')
+			.values(
+				DEMO_TEMPLATES.map((t) => ({
+					id: newId('tp'),
+					name: t.name,
+					text: t.text,
+					created_at: now
+				}))
+			)
 			.execute();
 		for (const a of DEMO_AGENTS)
 			await trx

@@ -262,6 +262,57 @@ const migrations: Record<string, Migration> = {
 		async up(db: Kysely<unknown>) {
 			await db.schema.alterTable('conversations').addColumn('transfer_from', 'text').execute();
 		}
+	},
+	'0006_agent_actions': {
+		async up(db: Kysely<unknown>) {
+			// The ticket event history (SPEC A3): what the side panel lists and reports read.
+			await db.schema
+				.createTable('conversation_events')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('conversation_id', 'text', (c) => c.notNull())
+				.addColumn('type', 'text', (c) => c.notNull())
+				.addColumn('actor', 'text')
+				.addColumn('data', 'text', (c) => c.notNull().defaultTo('{}'))
+				.addColumn('at', 'bigint', (c) => c.notNull())
+				.execute();
+			await db.schema
+				.createIndex('conversation_events_conversation')
+				.on('conversation_events')
+				.columns(['conversation_id', 'at'])
+				.execute();
+			await db.schema
+				.createTable('templates')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('name', 'text', (c) => c.notNull())
+				.addColumn('text', 'text', (c) => c.notNull())
+				.addColumn('created_at', 'bigint', (c) => c.notNull())
+				.execute();
+			await db.schema
+				.alterTable('offers')
+				.addColumn('kind', 'text', (c) => c.notNull().defaultTo('route'))
+				.execute();
+			await db.schema
+				.alterTable('workstreams')
+				.addColumn('wrap_up_reasons', 'text', (c) =>
+					c
+						.notNull()
+						.defaultTo('["Resolved","Information given","Follow-up needed","Not resolved"]')
+				)
+				.execute();
+			for (const [name, type, def] of [
+				['ticket_status', 'text', 'new'],
+				['wrap_up_reason', 'text', null],
+				['ended_at', 'bigint', null],
+				['ended_by', 'text', null]
+			] as const)
+				await db.schema
+					.alterTable('conversations')
+					.addColumn(name, type, (c) => (def === null ? c : c.notNull().defaultTo(def)))
+					.execute();
+			await sql`update conversations set ticket_status = 'open' where status = 'active'`.execute(
+				db
+			);
+		}
 	}
 };
 

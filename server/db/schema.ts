@@ -1,5 +1,5 @@
 /** Relational tables (Kysely types). The same schema serves SQLite now and PostgreSQL later. */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface AgentTable {
 	id: string;
@@ -63,6 +63,8 @@ export interface WorkstreamTable {
 	secret: string;
 	title: string;
 	greeting: string;
+	/** JSON array of the reasons an agent picks from when ending a conversation (SPEC A7). */
+	wrap_up_reasons: ColumnType<string, string | undefined, string>;
 	created_at: number;
 }
 
@@ -92,6 +94,13 @@ export interface ConversationTable {
 	offline_message: number;
 	/** Being transferred by this agent, who holds it (and its capacity) until another accepts. */
 	transfer_from: string | null;
+	/** The ticket's status (src/lib/domain/ticket-state.ts); `new` when stored. */
+	ticket_status: ColumnType<string, string | undefined, string>;
+	/** The wrap-up reason the agent submitted when ending it. */
+	wrap_up_reason: ColumnType<string | null, string | null | undefined, string | null>;
+	ended_at: ColumnType<number | null, number | null | undefined, number | null>;
+	/** Principal who ended it (`agent:<id>` or `customer:<id>`). */
+	ended_by: ColumnType<string | null, string | null | undefined, string | null>;
 	created_at: number;
 	updated_at: number;
 }
@@ -108,6 +117,28 @@ export interface OfferTable {
 	agent_id: string;
 	/** `expired`: not accepted in time (the agent went to RONA); `declined`: the agent said no. */
 	status: 'pending' | 'accepted' | 'withdrawn' | 'expired' | 'declined';
+	/** `route`: take the conversation; `conference`: join the agents already in it. */
+	kind: ColumnType<'route' | 'conference', 'route' | 'conference' | undefined, never>;
+	created_at: number;
+}
+
+/** One entry of a conversation's event history (SPEC A3). */
+export interface ConversationEventTable {
+	id: string;
+	conversation_id: string;
+	/** See EVENT_TYPES in src/lib/domain/events.ts. */
+	type: string;
+	/** Principal who caused it, or null for the system. */
+	actor: string | null;
+	/** JSON details (names, reason, target). */
+	data: string;
+	at: number;
+}
+
+export interface TemplateTable {
+	id: string;
+	name: string;
+	text: string;
 	created_at: number;
 }
 
@@ -164,4 +195,6 @@ export interface Database {
 	offers: OfferTable;
 	queues: QueueTable;
 	agent_connections: AgentConnectionTable;
+	conversation_events: ConversationEventTable;
+	templates: TemplateTable;
 }

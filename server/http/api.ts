@@ -153,6 +153,89 @@ export function createApi(deps: ApiDeps) {
 
 		[
 			'GET',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				return conversations.details(me.id, conversationId);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/conference$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				const body = parse(z.object({ agentId: z.string().min(1).max(64) }), await readJson(req));
+				return conversations.conference(me.id, conversationId, body.agentId);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/end-conference$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				return conversations.endConference(me.id, conversationId);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/wait$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				return conversations.wait(me.id, conversationId);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/end$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				const body = parse(
+					z.object({ reason: z.string().trim().min(1, 'Choose a wrap-up reason.').max(200) }),
+					await readJson(req)
+				);
+				return conversations.endByAgent(me.id, conversationId, body.reason);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/dismiss$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				return conversations.dismiss(me.id, conversationId);
+			}
+		],
+		[
+			'GET',
+			/^\/api\/agent\/templates$/,
+			async (req) => {
+				await requireAgent(req);
+				const templates = await repo.db
+					.selectFrom('templates')
+					.select(['id', 'name', 'text'])
+					.orderBy('name')
+					.execute();
+				return { templates };
+			}
+		],
+		[
+			'POST',
+			/^\/api\/widget\/conversations\/([A-Za-z0-9_-]+)\/end$/,
+			async (req, _res, [conversationId]) => {
+				const header = req.headers.authorization ?? '';
+				const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+				const who = await sessions.customerFromToken(token);
+				if (!who.ok || who.principal.kind !== 'customer')
+					throw new HttpError(
+						401,
+						'unauthorized',
+						'Your chat session has expired. Reload the page.'
+					);
+				return conversations.endByCustomer(who.principal.id, conversationId);
+			}
+		],
+
+		[
+			'GET',
 			/^\/api\/widget\/workstreams\/([A-Za-z0-9_-]+)$/,
 			async (_req, _res, [slug]) => {
 				const ws = await repo.workstreamBySlug(slug);

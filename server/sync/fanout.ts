@@ -18,7 +18,9 @@ export type FanoutMessage =
 /** Deployment-wide notices, not tied to a document. */
 export type ControlMessage =
 	/** Close every socket of `principal` (sign-out): on every instance, not just the one asked. */
-	{ kind: 'disconnect'; principal: string; reason: string };
+	| { kind: 'disconnect'; principal: string; reason: string }
+	/** Close `principal`'s sockets on these documents (removed from a conversation). */
+	| { kind: 'revoke'; principal: string; docs: string[]; reason: string };
 
 export interface Fanout {
 	/** False when there are no other instances (nothing needs encoding for them). */

@@ -12,7 +12,15 @@ import type { ControlMessage, Fanout, FanoutMessage } from './fanout';
 
 const ControlSchema = z.object({
 	from: z.string(),
-	message: z.object({ kind: z.literal('disconnect'), principal: z.string(), reason: z.string() })
+	message: z.discriminatedUnion('kind', [
+		z.object({ kind: z.literal('disconnect'), principal: z.string(), reason: z.string() }),
+		z.object({
+			kind: z.literal('revoke'),
+			principal: z.string(),
+			docs: z.array(z.string()).max(16),
+			reason: z.string()
+		})
+	])
 });
 
 const SUBSCRIBE_WAIT_MS = 1000;

@@ -230,6 +230,14 @@ export class SyncServer {
 				if (c.principal.principal === principal) c.close(CloseCode.unauthorized, reason);
 	}
 
+	/** Closes one principal's sockets on these documents (they may no longer open them). */
+	revoke(principal: string, docKeys: string[], reason: string) {
+		for (const [room, set] of this.#byRoom)
+			if (docKeys.includes(room.key))
+				for (const c of set)
+					if (c.principal.principal === principal) c.close(CloseCode.forbidden, reason);
+	}
+
 	/**
 	 * Keeps quiet sockets alive for y-websocket's 30 s watchdog (a message after keepAliveMs of
 	 * silence) and drops dead TCP peers (a ping every 30 s, unanswered by the next).

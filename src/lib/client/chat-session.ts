@@ -2,7 +2,8 @@
  * A participant's view of one conversation, framework-free so the browser UI and Node tests
  * share it. It opens two stock y-websocket providers:
  *  - `conversation/<id>` (read-only, server-written): the transcript, read marks, typing;
- *  - `conversation/<id>/outbox` (ours): what we write, kept on the device until merged.
+ *  - `conversation/<id>/outbox` (ours): what we write, kept on the device until merged;
+ *  - agents only, `conversation/<id>/internal` (read-only, server-written): internal notes.
  * Optional local persistence (IndexedDB in the browser) keeps both across reloads and offline.
  */
 import * as Y from 'yjs';
@@ -16,9 +17,10 @@ import {
 	outboxRejectionsOf,
 	readsOf,
 	seenByOtherRole,
+	notesOf,
 	type ConversationMeta
 } from '../domain/conversation-doc';
-import { conversationDocName, outboxDocName } from '../domain/doc-names';
+import { conversationDocName, internalDocName, outboxDocName } from '../domain/doc-names';
 import { MessageType } from '../domain/protocol';
 
 /** Merged entries an outbox may hold before the client deletes them. */
@@ -60,6 +62,8 @@ export interface ChatSessionOptions {
 	connect?: boolean;
 	/** Open only the transcript (e.g. an agent previewing an offer); nothing can be written. */
 	readOnly?: boolean;
+	/** Agents: also open the internal notes document (never offered to customers). */
+	internal?: boolean;
 }
 
 export interface TypingUser {
@@ -73,6 +77,8 @@ export class ChatSession {
 	readonly outbox = new Y.Doc();
 	readonly conversationProvider: WebsocketProvider;
 	readonly outboxProvider: WebsocketProvider;
+	readonly internal = new Y.Doc();
+	readonly internalProvider: WebsocketProvider | null = null;
 	readonly ready: Promise<void>;
 	closedReason: string | null = null;
 	#listeners = new Set<() => void>();
@@ -108,6 +114,15 @@ export class ChatSession {
 			}
 		);
 		this.#readOnly = opts.readOnly === true;
+		if (opts.internal && !this.#readOnly) {
+			this.internalProvider = new WebsocketProvider(
+				opts.serverUrl,
+				internalDocName(opts.conversationId),
+				this.internal,
+				common
+			);
+			this.internalProvider.awareness.setLocalState(null);
+		}
 		// The outbox carries no presence; only the conversation socket publishes typing.
 		this.outboxProvider.awareness.setLocalState(null);
 		this.conversationProvider.awareness.setLocalState({ typing: false });
@@ -120,8 +135,9 @@ export class ChatSession {
 		this.conversation.on('update', () => this.#prune());
 		this.conversation.on('update', changed);
 		this.outbox.on('update', changed);
+		this.internal.on('update', changed);
 		this.conversationProvider.awareness.on('change', changed);
-		for (const p of [this.conversationProvider, this.outboxProvider]) {
+		for (const p of this.#providers()) {
 			p.on('status', changed);
 			p.on('closed', (event: { code: number; reason: string }) => {
 				this.closedReason = event.reason || `closed (${event.code})`;
@@ -132,7 +148,10 @@ export class ChatSession {
 			const key = `${opts.me.principal}/${opts.conversationId}`;
 			this.#persistences = [
 				opts.persistence(`parley/${key}/conversation`, this.conversation),
-				opts.persistence(`parley/${key}/outbox`, this.outbox)
+				opts.persistence(`parley/${key}/outbox`, this.outbox),
+				...(this.internalProvider
+					? [opts.persistence(`parley/${key}/internal`, this.internal)]
+					: [])
 			];
 		}
 		this.ready = Promise.all(this.#persistences.map((p) => p.whenSynced)).then(() => {
@@ -151,6 +170,8 @@ export class ChatSession {
 		if (entries.length < PRUNE_AFTER_ENTRIES) return;
 		const merged = new Set<string>();
 		for (const m of messagesOf(this.conversation))
+			if (m.author === this.opts.me.principal) merged.add(m.id);
+		for (const m of notesOf(this.internal))
 			if (m.author === this.opts.me.principal) merged.add(m.id);
 		const drop: number[] = [];
 		entries.forEach((e, i) => {
@@ -171,15 +192,21 @@ export class ChatSession {
 		for (const fn of this.#listeners) fn();
 	}
 
+	#providers(): WebsocketProvider[] {
+		return [this.conversationProvider, this.outboxProvider, this.internalProvider].filter(
+			(p): p is WebsocketProvider => p !== null
+		);
+	}
+
 	connect() {
 		this.closedReason = null;
 		this.conversationProvider.connect();
 		if (!this.#readOnly) this.outboxProvider.connect();
+		this.internalProvider?.connect();
 	}
 
 	disconnect() {
-		this.conversationProvider.disconnect();
-		this.outboxProvider.disconnect();
+		for (const p of this.#providers()) p.disconnect();
 	}
 
 	get connection(): ConnectionState {
@@ -197,10 +224,21 @@ export class ChatSession {
 		return metaOf(this.conversation).toJSON() as Partial<ConversationMeta>;
 	}
 
-	/** Writes a message into the outbox. It shows as pending until the server merges it. */
-	send(text: string): { ok: true; id: string } | { ok: false; error: string } {
+	/**
+	 * Writes a message (or, for agents, an internal note) into the outbox. It shows as pending
+	 * until the server merges it.
+	 */
+	send(
+		text: string,
+		opts: { internal?: boolean } = {}
+	): { ok: true; id: string } | { ok: false; error: string } {
 		if (this.#readOnly) return { ok: false, error: 'read only' };
-		const entry = { id: this.#newId().replace(/[^A-Za-z0-9_-]/g, ''), text, time: this.#now() };
+		const entry = {
+			id: this.#newId().replace(/[^A-Za-z0-9_-]/g, ''),
+			text,
+			time: this.#now(),
+			...(opts.internal ? { internal: true as const } : {})
+		};
 		const parsed = OutboxEntrySchema.safeParse(entry);
 		if (!parsed.success)
 			return { ok: false, error: parsed.error.issues[0]?.message ?? 'invalid message' };
@@ -241,7 +279,7 @@ export class ChatSession {
 		const seenByOthers = seenByOtherRole(this.conversation, me.role);
 		const rejected = outboxRejectionsOf(this.outbox);
 		const merged = new Set<string>();
-		const items: TranscriptItem[] = messages.map((m, index) => {
+		const toItem = (m: Message, index: number): TranscriptItem => {
 			const mine = m.author === me.principal;
 			if (mine) merged.add(m.id);
 			return {
@@ -252,16 +290,31 @@ export class ChatSession {
 				text: m.text,
 				time: m.time,
 				mine,
-				state: mine ? (index < seenByOthers ? 'read' : 'sent') : undefined
+				state: mine ? (index >= 0 && index < seenByOthers ? 'read' : 'sent') : undefined
 			};
+		};
+		// Internal notes sit among the messages by the time the server stored them.
+		const notes = notesOf(this.internal)
+			.toArray()
+			.sort((a, b) => a.at - b.at);
+		const items: TranscriptItem[] = [];
+		let n = 0;
+		const addNote = (note: Message) => {
+			if (note.author === me.principal) merged.add(note.id);
+			items.push(toItem(note, -1));
+		};
+		messages.forEach((m, index) => {
+			while (n < notes.length && notes[n].at < m.at) addNote(notes[n++]);
+			items.push(toItem(m, index));
 		});
+		while (n < notes.length) addNote(notes[n++]);
 		for (const raw of outboxEntriesOf(this.outbox).toArray()) {
-			const e = raw as { id?: string; text?: string; time?: number };
+			const e = raw as { id?: string; text?: string; time?: number; internal?: boolean };
 			if (typeof e.id !== 'string' || merged.has(e.id)) continue;
 			const rejection = rejected.get(e.id)?.reason;
 			items.push({
 				id: e.id,
-				kind: 'text',
+				kind: e.internal ? 'note' : 'text',
 				role: me.role,
 				name: me.name,
 				text: String(e.text ?? ''),

@@ -18,6 +18,10 @@ export interface ConversationMeta {
 	waiting?: { position: number; estimateMs: number | null; text: string };
 	/** A message left outside operating hours, and the address to reply to. */
 	offlineMessage?: { email: string | null };
+	/** An agent was invited to a conference and has not answered yet (SPEC A6). */
+	conference?: { invited: string };
+	/** Who ended the conversation, and when. */
+	ended?: { by: 'agent' | 'customer'; name: string; at: number };
 }
 
 export interface ReadMark {
@@ -29,6 +33,8 @@ export interface ReadMark {
 export const messagesOf = (doc: Y.Doc) => doc.getArray<Message>('messages');
 export const metaOf = (doc: Y.Doc) => doc.getMap<unknown>('meta');
 export const readsOf = (doc: Y.Doc) => doc.getMap<ReadMark>('reads');
+/** The internal document (agents only): internal notes, `kind: 'note'` messages. */
+export const notesOf = (doc: Y.Doc) => doc.getArray<Message>('notes');
 
 /**
  * Highest `seen` among participants of the other role: a message at an index below it has

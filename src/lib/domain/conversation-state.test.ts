@@ -19,6 +19,19 @@ describe('conversation transitions', () => {
 		expect(() => transition('offered', { type: 'transfer' })).toThrow(TransitionError);
 		expect(() => transition('queued', { type: 'transfer' })).toThrow(TransitionError);
 	});
+	it('parks only an active conversation, and resumes only a parked one', () => {
+		expect(transition('active', { type: 'wait' })).toBe('waiting');
+		expect(transition('waiting', { type: 'resume' })).toBe('queued');
+		expect(transition('waiting', { type: 'end' })).toBe('ended');
+		for (const from of ['queued', 'offered', 'waiting', 'ended'] as const)
+			expect(() => transition(from, { type: 'wait' })).toThrow(TransitionError);
+		for (const from of ['queued', 'offered', 'active', 'ended'] as const)
+			expect(() => transition(from, { type: 'resume' })).toThrow(TransitionError);
+	});
+	it('ends from every state but ended (a live customer may leave while queued)', () => {
+		for (const from of ['queued', 'offered', 'active', 'waiting'] as const)
+			expect(transition(from, { type: 'end' })).toBe('ended');
+	});
 	it('refuses impossible moves with a typed error', () => {
 		expect(() => transition('queued', { type: 'accept', agentId: 'a' })).toThrow(TransitionError);
 		expect(() => transition('active', { type: 'offer', agentId: 'a' })).toThrow(

@@ -1,8 +1,16 @@
 /**
- * Conversation lifecycle as the server enforces it. Routing (queued → offered → active) is
- * all the foundation needs; later states arrive with the routing and wrap-up features.
+ * Conversation lifecycle as the server enforces it (the routing side of a ticket):
+ *
+ *   queued ──offer──▶ offered ──accept──▶ active ──end──▶ ended
+ *     ▲                 │                  │  │
+ *     └────withdraw─────┘                  │  └─wait──▶ waiting (persistent chat, parked)
+ *     ▲                                    │              │
+ *     └──────── handoff / transfer ────────┘              │
+ *     └──────────────────── resume (the customer wrote) ──┘
+ *
+ * `end` is allowed from every state but `ended`: a live-chat customer may leave while queued.
  */
-export const CONVERSATION_STATUSES = ['queued', 'offered', 'active', 'ended'] as const;
+export const CONVERSATION_STATUSES = ['queued', 'offered', 'active', 'waiting', 'ended'] as const;
 export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
 
 export type ConversationEvent =
@@ -13,6 +21,10 @@ export type ConversationEvent =
 	| { type: 'handoff' }
 	/** An agent transfers it to a queue or another agent: it is routed again. */
 	| { type: 'transfer' }
+	/** An agent parks a persistent conversation until the customer writes (SPEC A8). */
+	| { type: 'wait' }
+	/** The customer wrote into a parked conversation: it is routed again. */
+	| { type: 'resume' }
 	| { type: 'end' };
 
 export class TransitionError extends Error {
@@ -39,6 +51,12 @@ export function transition(from: ConversationStatus, event: ConversationEvent): 
 		case 'handoff':
 		case 'transfer':
 			if (from === 'active') return 'queued';
+			break;
+		case 'wait':
+			if (from === 'active') return 'waiting';
+			break;
+		case 'resume':
+			if (from === 'waiting') return 'queued';
 			break;
 		case 'end':
 			if (from !== 'ended') return 'ended';

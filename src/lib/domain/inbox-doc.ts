@@ -13,6 +13,10 @@ export interface OfferView {
 	offeredAt: number;
 	/** When the offer times out and goes to the next agent (ms since epoch). */
 	expiresAt: number;
+	/** `conference`: an invitation to join agents already in the conversation (SPEC A6). */
+	kind?: 'route' | 'conference';
+	/** For a conference: the agent who invited. */
+	invitedBy?: string;
 }
 
 export interface InboxConversation {
@@ -21,6 +25,8 @@ export interface InboxConversation {
 	workstream: string;
 	mode: 'live' | 'persistent';
 	acceptedAt: number;
+	/** The agent was removed (End conference): their copy stays readable until they dismiss it. */
+	left?: boolean;
 }
 
 export const offersOf = (doc: Y.Doc) => doc.getMap<OfferView>('offers');

@@ -124,3 +124,43 @@ describe('mergeOutbox', () => {
 		}
 	});
 });
+
+describe('role rules', () => {
+	const ana: Author = { principal: 'agent:a1', role: 'agent', name: 'Ana' };
+	it('merges an agent note as a note', () => {
+		const r = mergeOutbox(
+			input([{ ...entry('note00001', 'check the refund'), internal: true }], { author: ana })
+		);
+		expect(r.rejected).toEqual([]);
+		expect(r.accepted.map((m) => [m.kind, m.text])).toEqual([['note', 'check the refund']]);
+	});
+	it('refuses a customer note', () => {
+		const r = mergeOutbox(input([{ ...entry('note00002', 'sneaky'), internal: true }]));
+		expect(r.accepted).toEqual([]);
+		expect(r.rejected.map((x) => x.code)).toEqual(['not_allowed']);
+	});
+	it('refuses < and > in an agent message, once, but not in a note or a customer message', () => {
+		const entries = [
+			entry('msg000001', 'Dear <customer.name>'),
+			{ ...entry('note00003', 'a < b'), internal: true }
+		];
+		const r = mergeOutbox(input(entries, { author: ana }));
+		expect(r.rejected).toEqual([
+			{
+				id: 'msg000001',
+				code: 'reserved_chars',
+				reason: 'Fill in <customer.name> before sending: it has no value here.'
+			}
+		]);
+		expect(r.accepted.map((m) => m.id)).toEqual(['note00003']);
+		const again = mergeOutbox(
+			input(entries, {
+				author: ana,
+				rejectedIds: new Set(['msg000001']),
+				authorsById: new Map([['note00003', 'agent:a1']])
+			})
+		);
+		expect(again).toEqual({ accepted: [], rejected: [] });
+		expect(mergeOutbox(input([entry('cust00001', '2 < 3')])).accepted).toHaveLength(1);
+	});
+});

@@ -6,6 +6,7 @@
  * keeps each outbox's order, so offline writes arrive in the order written and exactly once.
  */
 import { parseOutboxEntry, type Message, type Rejection, type Role } from './message';
+import { checkAgentText } from './template';
 
 export interface Author {
 	/** Principal id, e.g. `customer:c_12` or `agent:a_1`. */
@@ -18,8 +19,8 @@ export interface MergeInput {
 	author: Author;
 	/** Outbox entries in outbox order, as untrusted JSON. */
 	entries: readonly unknown[];
-	/** Author principal of every message already in the transcript, by id. */
-	authorsById: ReadonlyMap<string, string>;
+	/** Author principal of every message already in the transcript (and internal notes), by id. */
+	authorsById: { get(id: string): string | undefined };
 	/** Ids already rejected for this outbox; they are not reported again. */
 	rejectedIds: ReadonlySet<string>;
 	/** Written time of the author's latest message, so times never run backwards per author. */
@@ -49,6 +50,13 @@ export function mergeOutbox(input: MergeInput): MergeResult {
 			continue;
 		}
 		const { entry } = parsed;
+		const refusal = refuse(input.author, entry);
+		if (refusal) {
+			if (!input.rejectedIds.has(entry.id) && !seen.has(entry.id))
+				rejected.push({ id: entry.id, ...refusal });
+			seen.add(entry.id);
+			continue;
+		}
 		const existingAuthor = input.authorsById.get(entry.id);
 		if (existingAuthor === input.author.principal || seen.has(entry.id)) continue; // merged already
 		if (existingAuthor !== undefined) {
@@ -66,7 +74,7 @@ export function mergeOutbox(input: MergeInput): MergeResult {
 		lastTime = Math.max(lastTime, Math.min(entry.time, input.now));
 		accepted.push({
 			id: entry.id,
-			kind: 'text',
+			kind: entry.internal ? 'note' : 'text',
 			role: input.author.role,
 			author: input.author.principal,
 			name: input.author.name,
@@ -76,4 +84,18 @@ export function mergeOutbox(input: MergeInput): MergeResult {
 		});
 	}
 	return { accepted, rejected };
+}
+
+/** Role rules: customers write no notes; agents' messages (not notes) carry no `<` or `>`. */
+function refuse(
+	author: Author,
+	entry: { text: string; internal?: true }
+): Pick<Rejection, 'code' | 'reason'> | null {
+	if (entry.internal && author.role !== 'agent')
+		return { code: 'not_allowed', reason: 'only agents can write internal notes' };
+	if (author.role === 'agent' && !entry.internal) {
+		const check = checkAgentText(entry.text);
+		if (!check.ok) return { code: check.code, reason: check.message };
+	}
+	return null;
 }

@@ -35,7 +35,9 @@ export const OutboxEntrySchema = z
 			)
 			.refine((t) => t.trim().length > 0, 'text is empty'),
 		/** When it was written on the device, in ms since the epoch. */
-		time: z.number().int().nonnegative()
+		time: z.number().int().nonnegative(),
+		/** An agent's internal note (SPEC A10): seen by agents only, never by the customer. */
+		internal: z.literal(true).optional()
 	})
 	.strict();
 export type OutboxEntry = z.infer<typeof OutboxEntrySchema>;
@@ -44,7 +46,8 @@ export type OutboxEntry = z.infer<typeof OutboxEntrySchema>;
 export const MessageSchema = z
 	.object({
 		id: MessageIdSchema,
-		kind: z.enum(['text', 'system']),
+		/** `note`: an internal note, stored only in the agents' internal document. */
+		kind: z.enum(['text', 'system', 'note']),
 		role: z.enum(ROLES),
 		/** Principal id of the author (`customer:<id>`, `agent:<id>` or `system`). */
 		author: z.string(),
@@ -60,7 +63,17 @@ export const MessageSchema = z
 export type Message = z.infer<typeof MessageSchema>;
 
 export type RejectionCode =
-	'forged_author' | 'text_too_long' | 'empty_text' | 'invalid_entry' | 'duplicate_id';
+	| 'forged_author'
+	| 'text_too_long'
+	| 'empty_text'
+	| 'invalid_entry'
+	| 'duplicate_id'
+	/** An agent's message with `<` or `>` (reserved for template parameters, SPEC A4). */
+	| 'reserved_chars'
+	/** A customer may not write internal notes. */
+	| 'not_allowed'
+	/** Written by an agent who is no longer in the conversation (e.g. after End conference). */
+	| 'not_participant';
 
 export interface Rejection {
 	/** The entry's id when it had a readable one, else null. */

@@ -1,0 +1,75 @@
+/**
+ * A conversation's event history (SPEC A3): what the agent's side panel lists and what
+ * reports are computed from. Written by the server only; `describeEvent` is how the UI says it.
+ */
+export const EVENT_TYPES = [
+	'requested',
+	'offered',
+	'declined',
+	'timed_out',
+	'accepted',
+	'transferred',
+	'conference_requested',
+	'conference_joined',
+	'conference_left',
+	'conference_ended',
+	'waiting',
+	'resumed',
+	'ended',
+	'wrap_up',
+	'ticket_status'
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface ConversationEventView {
+	id: string;
+	type: EventType;
+	/** Display name of whoever caused it (agent or customer), if anyone. */
+	actorName: string | null;
+	data: Record<string, string | number | null>;
+	at: number;
+}
+
+const str = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+
+/** One line of history, in words. */
+export function describeEvent(e: ConversationEventView): string {
+	const who = e.actorName ?? 'Parley';
+	const d = e.data;
+	switch (e.type) {
+		case 'requested':
+			return `Requested in ${str(d.queue) || 'the queue'}`;
+		case 'offered':
+			return `Offered to ${str(d.agent)}`;
+		case 'declined':
+			return `Declined by ${str(d.agent)}`;
+		case 'timed_out':
+			return `Not answered in time by ${str(d.agent)}`;
+		case 'accepted':
+			return `Accepted by ${who}`;
+		case 'transferred':
+			return `Transferred by ${who} to ${str(d.to)}`;
+		case 'conference_requested':
+			return `${who} invited ${str(d.agent)} to a conference`;
+		case 'conference_joined':
+			return `${who} joined the conference`;
+		case 'conference_left':
+			return `${str(d.agent)} left the conference`;
+		case 'conference_ended':
+			return `${who} ended the conference`;
+		case 'waiting':
+			return `${who} set it to Waiting`;
+		case 'resumed':
+			return 'The customer wrote again';
+		case 'ended':
+			return `Ended by ${who}`;
+		case 'wrap_up':
+			return `Wrap-up: ${str(d.reason)}`;
+		case 'ticket_status':
+			return `Ticket ${str(d.from)} → ${str(d.to)}`;
+		default: {
+			const never: never = e.type;
+			return String(never);
+		}
+	}
+}

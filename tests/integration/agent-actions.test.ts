@@ -1,0 +1,402 @@
+/**
+ * Working a conversation (SPEC A3, A4, A6–A8, A10): conference, End conference, Waiting and
+ * resume, End with wrap-up, the customer ending a live chat, internal notes, the compose rule,
+ * the side panel's details and history. Every action, and its refusal when out of order.
+ */
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import {
+	startServer,
+	customerSession,
+	customerChat,
+	agentChat,
+	api,
+	waitFor,
+	cleanupAfterEach,
+	agentOnline,
+	type AgentLogin,
+	type CustomerLogin,
+	type TestServer
+} from '../helpers/server';
+import { ManualClock } from '../../server/clock';
+import type { OfferView } from '../../src/lib/domain/inbox-doc';
+import { ChatSession } from '../../src/lib/client/chat-session';
+import type { ConversationService } from '../../server/conversations';
+
+type Details = Awaited<ReturnType<ConversationService['details']>>;
+
+const cleanup = cleanupAfterEach();
+
+type Reply = { error?: { code: string; message: string } } & Record<string, unknown>;
+const act = (
+	srv: TestServer,
+	agent: AgentLogin,
+	conversationId: string,
+	action: string,
+	body: unknown = {}
+) =>
+	api<Reply>(srv.base, `/api/agent/conversations/${conversationId}/${action}`, {
+		body,
+		cookie: agent.cookie
+	});
+const accept = (srv: TestServer, agent: AgentLogin, offerId: string) =>
+	api<Reply>(srv.base, `/api/agent/offers/${offerId}/accept`, { body: {}, cookie: agent.cookie });
+
+type Inbox = Awaited<ReturnType<typeof agentOnline>>['inbox'];
+const nextOffer = (inbox: Inbox, what: string, except?: string) =>
+	waitFor(
+		() => [...inbox.offers.values()].find((o) => o.offerId !== except) as OfferView | undefined,
+		what
+	);
+const texts = (s: ChatSession) => s.transcript.map((t) => t.text);
+
+async function details(srv: TestServer, agent: AgentLogin, conversationId: string) {
+	const r = await fetch(`${srv.base}/api/agent/conversations/${conversationId}`, {
+		headers: { cookie: agent.cookie }
+	});
+	return { status: r.status, body: (await r.json()) as Details };
+}
+
+/** A customer of `workstream` chatting with Ana, who has accepted. Ben and Cleo are Available. */
+async function setup(workstream: 'live' | 'persistent' = 'live') {
+	const clock = new ManualClock(Date.now());
+	const srv = await startServer({ clock });
+	cleanup.push(() => srv.dispose());
+	const ana = await agentOnline(srv, 'ana@example.com', cleanup, clock);
+	const customer = await customerSession(srv.base, workstream, { name: 'Dana' });
+	const chat = customerChat(srv, customer);
+	cleanup.push(() => chat.destroy());
+	await chat.ready;
+	chat.send('My order is late');
+	const offer = await nextOffer(ana.inbox, 'offer to Ana');
+	const early = await act(srv, ana.agent, customer.conversationId, 'end', { reason: 'Resolved' });
+	expect(early.status).toBe(409);
+	expect(early.body.error?.message).toBe('Accept the chat before ending it.');
+	expect((await accept(srv, ana.agent, offer.offerId)).status).toBe(200);
+	const anaSide = agentChat(srv, ana.agent, customer.conversationId);
+	cleanup.push(() => anaSide.destroy());
+	await waitFor(() => texts(anaSide).includes('My order is late'), 'Ana sees the thread');
+	const ben = await agentOnline(srv, 'ben@example.com', cleanup, clock);
+	const cleo = await agentOnline(srv, 'cleo@example.com', cleanup, clock);
+	return { clock, srv, ana, ben, cleo, customer, chat, anaSide };
+}
+
+function internalChat(srv: TestServer, agent: AgentLogin, conversationId: string) {
+	const s = agentChat(srv, agent, conversationId);
+	s.destroy();
+	return new ChatSession({ ...s.opts, internal: true });
+}
+
+describe('conference (A6)', () => {
+	it('invites, shows Conference requested, joins with a message for everyone; End conference removes the others', async () => {
+		const { srv, ana, ben, cleo, customer, chat, anaSide } = await setup();
+		const id = customer.conversationId;
+		// Not to oneself, nor twice at once.
+		expect((await act(srv, ana.agent, id, 'conference', { agentId: ana.agent.id })).status).toBe(
+			400
+		);
+		const r = await act(srv, ana.agent, id, 'conference', { agentId: ben.agent.id });
+		expect(r.status).toBe(200);
+		await waitFor(() => anaSide.meta.conference?.invited === 'Ben', 'Conference requested');
+		const again = await act(srv, ana.agent, id, 'conference', { agentId: cleo.agent.id });
+		expect(again.status).toBe(409);
+		expect(again.body.error?.message).toMatch(/already waiting/);
+
+		const invite = await nextOffer(ben.inbox, 'invitation to Ben');
+		expect(invite).toMatchObject({ kind: 'conference', invitedBy: 'Ana', customerName: 'Dana' });
+		// Before accepting, Ben cannot act on the conversation.
+		expect((await act(srv, ben.agent, id, 'end', { reason: 'Resolved' })).status).toBe(409);
+		expect((await accept(srv, ben.agent, invite.offerId)).status).toBe(200);
+		await waitFor(() => texts(chat).includes('Ben joined the chat'), 'customer sees the join');
+		await waitFor(
+			() => anaSide.meta.agents?.length === 2 && !anaSide.meta.conference,
+			'Conference'
+		);
+		expect(anaSide.meta.agents?.map((a) => a.name)).toEqual(['Ana', 'Ben']);
+		expect(await srv.parley.repo.participantsOf(id)).toEqual(
+			expect.arrayContaining([ana.agent.id, ben.agent.id])
+		);
+
+		// Ben sees the whole history and writes; the customer sees who is writing.
+		const benSide = agentChat(srv, ben.agent, id);
+		cleanup.push(() => benSide.destroy());
+		await waitFor(() => texts(benSide).includes('My order is late'), 'Ben sees the history');
+		benSide.send('Ben here, checking the warehouse');
+		await waitFor(() => texts(chat).includes('Ben here, checking the warehouse'), 'customer');
+		benSide.setTyping(true);
+		await waitFor(() => chat.typing.some((t) => t.name === 'Ben'), 'Ben typing, by name');
+
+		// A third agent cannot join without an invitation, nor post.
+		const cleoSide = agentChat(srv, cleo.agent, id);
+		await waitFor(() => cleoSide.closedReason, 'Cleo refused');
+		cleoSide.destroy();
+
+		// End conference: Ben leaves; his socket closes, his copy keeps what he saw.
+		const ended = await act(srv, ana.agent, id, 'end-conference');
+		expect(ended.status).toBe(200);
+		expect(ended.body.removed).toBe(1);
+		await waitFor(() => benSide.closedReason, "Ben's socket is closed");
+		expect(benSide.closedReason).toMatch(/conference was ended/);
+		expect(texts(benSide)).toContain('Ben here, checking the warehouse');
+		await waitFor(() => texts(chat).includes('Ben left the chat'), 'customer sees Ben leave');
+		expect(await srv.parley.repo.participantsOf(id)).toEqual([ana.agent.id]);
+		await waitFor(
+			() => ben.inbox.conversations.get(id)?.left === true,
+			"marked left in Ben's list"
+		);
+		chat.send('after the conference');
+		await waitFor(() => texts(anaSide).includes('after the conference'), 'Ana still live');
+		expect(texts(benSide)).not.toContain('after the conference');
+
+		// Ben's late offline message is refused with a notice, not dropped silently.
+		const late = agentChat(srv, ben.agent, id);
+		cleanup.push(() => late.destroy());
+		late.send('one more thing from Ben');
+		const refused = await waitFor(
+			() =>
+				late.transcript.find((t) => t.text === 'one more thing from Ben' && t.state === 'rejected'),
+			"Ben's late message refused"
+		);
+		expect(refused.rejection).toBe(
+			'You are no longer in this conversation; this message was not sent.'
+		);
+		expect(texts(chat)).not.toContain('one more thing from Ben');
+		expect((await act(srv, ana.agent, id, 'end-conference')).status).toBe(409);
+
+		// Ben takes it off his list.
+		expect((await act(srv, ben.agent, id, 'dismiss')).status).toBe(200);
+		await waitFor(() => !ben.inbox.conversations.has(id), 'dismissed');
+
+		const { body } = await details(srv, ana.agent, id);
+		expect(body.events.map((e: { type: string }) => e.type)).toEqual([
+			'requested',
+			'offered',
+			'accepted',
+			'ticket_status',
+			'conference_requested',
+			'conference_joined',
+			'conference_ended',
+			'conference_left'
+		]);
+	});
+
+	it('an invitation that is not answered in time is withdrawn; the conversation stays with Ana', async () => {
+		const { srv, ana, ben, customer, clock, anaSide } = await setup();
+		await act(srv, ana.agent, customer.conversationId, 'conference', { agentId: ben.agent.id });
+		const invite = await nextOffer(ben.inbox, 'invitation');
+		clock.advance(invite.expiresAt - clock.now() + 1);
+		await waitFor(() => !ben.inbox.offers.has(invite.offerId), 'withdrawn from Ben');
+		await waitFor(() => !anaSide.meta.conference, 'no longer requested');
+		expect(anaSide.meta.status).toBe('active');
+		expect(await srv.parley.repo.participantsOf(customer.conversationId)).toEqual([ana.agent.id]);
+	});
+});
+
+describe('waiting (A8)', () => {
+	it('parks a persistent conversation, frees capacity, and routes it back to the same agent when the customer writes', async () => {
+		const { srv, ana, customer, chat } = await setup('persistent');
+		const id = customer.conversationId;
+		const load = async () =>
+			(await srv.parley.conversations.transferTargets('nobody')).agents.find(
+				(a) => a.id === ana.agent.id
+			)?.load;
+		expect(await load()).toBe(1);
+		expect((await act(srv, ana.agent, id, 'wait')).status).toBe(200);
+		await waitFor(() => !ana.inbox.conversations.has(id), 'off the active list');
+		expect(await load()).toBe(0);
+		expect((await srv.parley.repo.conversationById(id))?.status).toBe('waiting');
+		expect((await act(srv, ana.agent, id, 'wait')).status).toBe(409);
+
+		chat.send('I am back');
+		const offer = await nextOffer(ana.inbox, 'Ana gets it back');
+		expect(offer.conversationId).toBe(id);
+		expect((await accept(srv, ana.agent, offer.offerId)).status).toBe(200);
+		await waitFor(() => ana.inbox.conversations.has(id), 'back on the list');
+		// No second "joined" message for a returning agent.
+		expect(texts(chat).filter((t) => t === 'Ana joined the chat')).toHaveLength(1);
+		const { body } = await details(srv, ana.agent, id);
+		expect(body.events.map((e: { type: string }) => e.type)).toContain('resumed');
+	});
+
+	it('is refused for live chat', async () => {
+		const { srv, ana, customer } = await setup('live');
+		const r = await act(srv, ana.agent, customer.conversationId, 'wait');
+		expect(r.status).toBe(400);
+		expect(r.body.error?.message).toMatch(/persistent chat/);
+	});
+});
+
+describe('end and wrap-up (A7)', () => {
+	it('needs one of the workstream reasons; ends it for the customer, solves the ticket and frees capacity', async () => {
+		const { srv, ana, customer, chat } = await setup();
+		const id = customer.conversationId;
+		const bad = await act(srv, ana.agent, id, 'end', { reason: 'Because' });
+		expect(bad.status).toBe(400);
+		expect(bad.body.error?.message).toMatch(/wrap-up reasons/);
+		expect((await act(srv, ana.agent, id, 'end', {})).status).toBe(400);
+		const { body: before } = await details(srv, ana.agent, id);
+		expect(before.ticket.wrapUpReasons).toContain('Resolved');
+		expect(before.ticket.status).toBe('open');
+
+		const r = await act(srv, ana.agent, id, 'end', { reason: 'Resolved' });
+		expect(r.status).toBe(200);
+		await waitFor(() => chat.meta.status === 'ended', 'customer sees it ended');
+		expect(chat.meta.ended).toMatchObject({ by: 'agent', name: 'Ana' });
+		expect(texts(chat)).toContain('Ana ended the chat');
+		await waitFor(() => !ana.inbox.conversations.has(id), 'interaction closed');
+		const row = await srv.parley.repo.conversationById(id);
+		expect(row).toMatchObject({
+			status: 'ended',
+			wrap_up_reason: 'Resolved',
+			ticket_status: 'solved'
+		});
+		expect((await act(srv, ana.agent, id, 'end', { reason: 'Resolved' })).status).toBe(409);
+		const { body } = await details(srv, ana.agent, id);
+		expect(body.events.slice(-3).map((e: { type: string }) => e.type)).toEqual([
+			'ended',
+			'wrap_up',
+			'ticket_status'
+		]);
+		expect(body.events.find((e) => e.type === 'wrap_up')?.data.reason).toBe('Resolved');
+		// The customer's next message is a new conversation (a new session).
+		const again = await customerSession(srv.base, 'live', { resumeToken: customer.sessionToken });
+		expect(again.conversationId).not.toBe(id);
+	});
+
+	it('a live-chat customer ends the chat; the agent still wraps it up', async () => {
+		const { srv, ana, customer, anaSide } = await setup();
+		const id = customer.conversationId;
+		const end = (c: CustomerLogin, conv = c.conversationId) =>
+			fetch(`${srv.base}/api/widget/conversations/${conv}/end`, {
+				method: 'POST',
+				headers: { authorization: `Bearer ${c.sessionToken}`, 'content-type': 'application/json' },
+				body: '{}'
+			});
+		expect((await end({ ...customer, sessionToken: 'nope' })).status).toBe(401);
+		const other = await customerSession(srv.base, 'live', { name: 'Eve' });
+		expect((await end(other, id)).status).toBe(403);
+		expect((await end(customer)).status).toBe(200);
+		await waitFor(() => anaSide.meta.ended?.by === 'customer', 'Ana sees the customer left');
+		expect(texts(anaSide)).toContain('Dana ended the chat');
+		expect(ana.inbox.conversations.has(id)).toBe(true); // still to wrap up
+		expect((await end(customer)).status).toBe(409);
+		expect((await act(srv, ana.agent, id, 'end', { reason: 'Information given' })).status).toBe(
+			200
+		);
+		await waitFor(() => !ana.inbox.conversations.has(id), 'closed after wrap-up');
+	});
+
+	it('a persistent-chat customer has no end control', async () => {
+		const { srv, customer } = await setup('persistent');
+		const r = await fetch(`${srv.base}/api/widget/conversations/${customer.conversationId}/end`, {
+			method: 'POST',
+			headers: { authorization: `Bearer ${customer.sessionToken}` }
+		});
+		expect(r.status).toBe(403);
+	});
+});
+
+describe('internal notes (A10) and the compose rule (A4)', () => {
+	it('notes reach every agent in the conversation and not one byte of them reaches the customer', async () => {
+		const { srv, ana, customer } = await setup();
+		const id = customer.conversationId;
+		// Every frame the customer's sockets receive, from a fresh device that syncs everything.
+		const received: Buffer[] = [];
+		class Recording extends WebSocket {
+			constructor(url: string, protocols?: string | string[]) {
+				super(url, protocols);
+				this.on('message', (data: Buffer) => received.push(Buffer.from(data)));
+			}
+		}
+		const device = new ChatSession({
+			...customerChat(srv, customer).opts,
+			WebSocketPolyfill: Recording
+		});
+		cleanup.push(() => device.destroy());
+
+		const anaNotes = internalChat(srv, ana.agent, id);
+		cleanup.push(() => anaNotes.destroy());
+		await anaNotes.ready;
+		anaNotes.send('SECRET-NOTE-7781 refund approved by finance', { internal: true });
+		const note = await waitFor(
+			() => anaNotes.transcript.find((t) => t.kind === 'note' && t.state === 'sent'),
+			'note stored'
+		);
+		expect(note).toMatchObject({ role: 'agent', name: 'Ana', mine: true });
+		anaNotes.send('A reply after the note');
+		await waitFor(() => texts(device).includes('A reply after the note'), 'customer got the reply');
+
+		// A customer cannot open the internal document at all.
+		const sneak = new ChatSession({ ...customerChat(srv, customer).opts, internal: true });
+		cleanup.push(() => sneak.destroy());
+		await waitFor(() => sneak.closedReason, 'internal document refused');
+		expect(sneak.closedReason).toMatch(/not a participant/);
+
+		const all = Buffer.concat(received);
+		expect(received.length).toBeGreaterThan(0);
+		expect(all.includes('SECRET-NOTE-7781')).toBe(false);
+		expect(all.includes('A reply after the note')).toBe(true);
+		expect(JSON.stringify(device.conversation.toJSON())).not.toContain('SECRET');
+		expect(JSON.stringify(device.outbox.toJSON())).not.toContain('SECRET');
+
+		// A customer's attempt to write a note is refused.
+		const chat = customerChat(srv, customer);
+		cleanup.push(() => chat.destroy());
+		const outbox = (await import('../../src/lib/domain/conversation-doc')).outboxEntriesOf(
+			chat.outbox
+		);
+		outbox.push([{ id: 'customernote1', text: 'me too', time: Date.now(), internal: true }]);
+		await waitFor(
+			() => chat.transcript.find((t) => t.id === 'customernote1')?.state === 'rejected',
+			'customer note refused'
+		);
+	});
+
+	it('refuses < and > in an agent message, with the reason, and keeps it visible to the author', async () => {
+		const { srv, ana, customer, chat } = await setup();
+		const side = agentChat(srv, ana.agent, customer.conversationId);
+		cleanup.push(() => side.destroy());
+		side.send('Dear <customer.email>, hello');
+		const refused = await waitFor(
+			() => side.transcript.find((t) => t.state === 'rejected'),
+			'refused'
+		);
+		expect(refused.rejection).toBe(
+			'Fill in <customer.email> before sending: it has no value here.'
+		);
+		side.send('Dear Dana, hello');
+		await waitFor(() => texts(chat).includes('Dear Dana, hello'), 'a clean message goes through');
+		expect(texts(chat).some((t) => t.includes('<'))).toBe(false);
+	});
+
+	it('lists the templates with their parameters', async () => {
+		const { srv, ana } = await setup();
+		const r = await fetch(`${srv.base}/api/agent/templates`, {
+			headers: { cookie: ana.agent.cookie }
+		});
+		const body = (await r.json()) as { templates: { name: string; text: string }[] };
+		expect(body.templates.map((t) => t.name)).toContain('Greeting');
+		expect(body.templates.find((t) => t.name === 'Greeting')?.text).toContain('<customer.name>');
+		expect((await fetch(`${srv.base}/api/agent/templates`)).status).toBe(401);
+	});
+});
+
+describe('side panel (A3)', () => {
+	it('shows the customer, past conversations, the ticket and its history, to its agents only', async () => {
+		const { srv, ana, ben, customer } = await setup('persistent');
+		const { status, body } = await details(srv, ana.agent, customer.conversationId);
+		expect(status).toBe(200);
+		expect(body.customer).toMatchObject({ name: 'Dana', authenticated: true, past: [] });
+		expect(body.ticket).toMatchObject({
+			status: 'open',
+			conversationStatus: 'active',
+			queue: 'Account care',
+			assignee: 'Ana',
+			participants: ['Ana'],
+			mode: 'persistent'
+		});
+		expect(body.events[0]).toMatchObject({ type: 'requested' });
+		expect(body.events.find((e) => e.type === 'accepted')?.actorName).toBe('Ana');
+		expect((await details(srv, ben.agent, customer.conversationId)).status).toBe(403);
+	});
+});
