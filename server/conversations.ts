@@ -17,7 +17,7 @@ import { SERVER_ORIGIN, FANOUT_ORIGIN } from './sync/rooms';
 import { mergeOutbox, type Author } from '../src/lib/domain/merge';
 import type { Message, Rejection } from '../src/lib/domain/message';
 import { changeTicket, canChangeTicket, type TicketStatus } from '../src/lib/domain/ticket-state';
-import type { EventType } from '../src/lib/domain/events';
+import type { ConversationDetails, EventType } from '../src/lib/domain/events';
 import {
 	messagesOf,
 	metaOf,
@@ -387,16 +387,15 @@ export class ConversationService {
 		const seen = outboxCursorOf(outbox.doc).get('seen');
 		const { rooms, clock, repo } = this.deps;
 		const agentId = state.author.role === 'agent' ? state.author.principal.slice(6) : null;
-		// Agents removed from the conversation (End conference, a completed transfer) may still
-		// sync what they wrote offline: it is refused, with a notice, never merged.
-		const member = agentId === null || (await repo.isParticipant(state.conversationId, agentId));
+		// Notes are rare: the internal document is only opened for an outbox that holds one.
+		const hasNotes =
+			agentId !== null &&
+			entries.some((e) => (e as { internal?: unknown } | null)?.internal === true);
 		let outcome: 'request' | 'customer-wrote-active' | 'customer-wrote-waiting' | null = null;
 		await rooms.with(storedConversationKey(state.conversationId), async (conv) => {
 			// Agents' notes go to the internal document, which a customer can never open.
 			const withInternal = <T>(fn: (internal: Room | null) => Promise<T>) =>
-				agentId === null
-					? fn(null)
-					: rooms.with(storedInternalKey(state.conversationId), (r) => fn(r));
+				!hasNotes ? fn(null) : rooms.with(storedInternalKey(state.conversationId), (r) => fn(r));
 			await withInternal(async (internal) => {
 				const index = this.#indexOf(conv.doc);
 				const notesIndex = internal ? this.#indexOf(internal.doc, notesOf) : null;
@@ -417,6 +416,12 @@ export class ConversationService {
 				});
 				let accepted = result.accepted;
 				let refused: Rejection[] = result.rejected;
+				// Agents removed from the conversation (End conference, a completed transfer) may
+				// still sync what they wrote offline: it is refused, with a notice, never merged.
+				const member =
+					agentId === null ||
+					accepted.length === 0 ||
+					(await repo.isParticipant(state.conversationId, agentId));
 				if (!member) {
 					refused = [
 						...refused,
@@ -1351,7 +1356,7 @@ export class ConversationService {
 	 * The side panel (SPEC A3): the customer, the ticket and the event history. For the
 	 * conversation's agents and an agent it is offered to; never for customers.
 	 */
-	async details(agentId: string, conversationId: string) {
+	async details(agentId: string, conversationId: string): Promise<ConversationDetails> {
 		const { repo } = this.deps;
 		const conv = await repo.conversationById(conversationId);
 		if (
@@ -1408,7 +1413,7 @@ export class ConversationService {
 				id: conv.id,
 				status: conv.ticket_status,
 				conversationStatus: conv.status,
-				mode: ws?.mode ?? 'live',
+				mode: ws?.mode ?? ('live' as const),
 				workstream: ws?.name ?? '',
 				queue: queue?.name ?? '',
 				assignee: participants[0]?.name ?? null,
@@ -1420,7 +1425,7 @@ export class ConversationService {
 				const data = safeJson(e.data);
 				return {
 					id: e.id,
-					type: e.type,
+					type: e.type as EventType,
 					actorName:
 						typeof data.by === 'string'
 							? data.by

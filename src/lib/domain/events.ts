@@ -73,3 +73,32 @@ export function describeEvent(e: ConversationEventView): string {
 		}
 	}
 }
+
+/** The agent side panel's data (GET /api/agent/conversations/:id). Never sent to customers. */
+export interface ConversationDetails {
+	customer: {
+		name: string;
+		email: string | null;
+		authenticated: boolean;
+		past: {
+			id: string;
+			status: string;
+			ticketStatus: string;
+			createdAt: number;
+			wrapUp: string | null;
+		}[];
+	};
+	ticket: {
+		id: string;
+		status: string;
+		conversationStatus: string;
+		mode: 'live' | 'persistent';
+		workstream: string;
+		queue: string;
+		assignee: string | null;
+		participants: string[];
+		wrapUp: string | null;
+		wrapUpReasons: string[];
+	};
+	events: ConversationEventView[];
+}

@@ -17,6 +17,8 @@ import {
 import type { LocalPersistence } from '$lib/client/chat-session';
 import type { PresenceChoice } from '$lib/domain/presence';
 import { messagesOf } from '$lib/domain/conversation-doc';
+import type { ConversationDetails } from '$lib/domain/events';
+import type { Template } from '$lib/domain/template';
 import {
 	notificationPermission,
 	notify,
@@ -271,6 +273,44 @@ export class Workspace {
 		return null;
 	}
 
+	/** The side panel's data: customer, ticket, history. */
+	async details(conversationId: string): Promise<ConversationDetails | { error: string }> {
+		const r = await call<ConversationDetails>(`/api/agent/conversations/${conversationId}`).catch(
+			() => null
+		);
+		if (!r) return { error: 'You are offline: details need a connection.' };
+		if (!r.ok) return { error: r.data.error?.message ?? 'Could not load the details.' };
+		return r.data;
+	}
+
+	/**
+	 * A conversation action (conference, end-conference, wait, end, dismiss). Resolves to an
+	 * error message, or null when the server did it.
+	 */
+	async act(
+		conversationId: string,
+		action: 'conference' | 'end-conference' | 'wait' | 'end' | 'dismiss',
+		body: Record<string, string> = {}
+	): Promise<string | null> {
+		const r = await call(`/api/agent/conversations/${conversationId}/${action}`, body).catch(
+			() => null
+		);
+		if (!r) return 'You are offline: this needs a connection. Nothing was changed.';
+		if (!r.ok) return r.data.error?.message ?? 'That did not work. Try again.';
+		if (action === 'dismiss' && this.selectedId === conversationId) this.selectedId = null;
+		return null;
+	}
+
+	#templates: Template[] | null = null;
+	async templates(): Promise<Template[] | { error: string }> {
+		const r = await call<{ templates: Template[] }>('/api/agent/templates').catch(() => null);
+		// Offline: the list loaded earlier still works.
+		if (!r) return this.#templates ?? { error: 'You are offline: templates need a connection.' };
+		if (!r.ok) return { error: r.data.error?.message ?? 'Could not load the templates.' };
+		this.#templates = r.data.templates;
+		return r.data.templates;
+	}
+
 	async decline(offer: OfferView) {
 		const r = await call(`/api/agent/offers/${offer.offerId}/decline`, {}).catch(() => null);
 		if (!r) {
@@ -301,7 +341,8 @@ export class Workspace {
 				conversationId,
 				me: { principal: me.principal, role: 'agent', name: me.name },
 				persistence: readOnly ? undefined : indexeddb,
-				readOnly
+				readOnly,
+				internal: !readOnly
 			})
 		);
 	}

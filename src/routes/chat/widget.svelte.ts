@@ -186,6 +186,28 @@ export class Widget {
 		this.phase = { kind: 'chat' };
 	}
 
+	/**
+	 * Live chat only: the customer ends the chat (SPEC C5). Resolves to an error message, or
+	 * null once it has ended.
+	 */
+	async endChat(): Promise<string | null> {
+		const session = this.session;
+		if (!session) return 'There is no chat to end.';
+		const res = await fetch(`/api/widget/conversations/${session.conversationId}/end`, {
+			method: 'POST',
+			headers: { authorization: `Bearer ${session.sessionToken}` }
+		}).catch(() => null);
+		if (!res) return 'You are offline: ending the chat needs a connection.';
+		if (res.ok) return null;
+		const body = await res.json().catch(() => ({}));
+		return body?.error?.message ?? `The chat could not be ended (${res.status}).`;
+	}
+
+	/** After a chat ended: a new conversation (the server opens one, with a new ticket). */
+	async startNew() {
+		await this.#open({});
+	}
+
 	/** The host site's logout: forget this customer on this device. */
 	async logout() {
 		const principal = this.session?.customer.principal ?? this.cached?.customer.principal;
