@@ -1,3 +1,5 @@
+import { TICKET_STATUS_LABELS, isTicketStatus } from './ticket-state';
+
 /**
  * A conversation's event history (SPEC A3): what the agent's side panel lists and what
  * reports are computed from. Written by the server only; `describeEvent` is how the UI says it.
@@ -31,6 +33,7 @@ export interface ConversationEventView {
 }
 
 const str = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+const label = (v: unknown) => (isTicketStatus(v) ? TICKET_STATUS_LABELS[v] : str(v));
 
 /** One line of history, in words. */
 export function describeEvent(e: ConversationEventView): string {
@@ -66,7 +69,7 @@ export function describeEvent(e: ConversationEventView): string {
 		case 'wrap_up':
 			return `Wrap-up: ${str(d.reason)}`;
 		case 'ticket_status':
-			return `Ticket ${str(d.from)} → ${str(d.to)}`;
+			return `Ticket ${label(d.from)} → ${label(d.to)}`;
 		default: {
 			const never: never = e.type;
 			return String(never);

@@ -1,0 +1,239 @@
+/**
+ * Working a conversation in the browser (SPEC A4, A6–A8): a conference of three agents with
+ * the joined messages and End conference; Waiting and resume in persistent chat; End with a
+ * searched wrap-up reason; the < > rule with a template insertion; an internal note.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, signInAgent as signInAgentAt } from '../helpers/browser';
+import { startServerProcess, type ServerProcess } from '../helpers/process';
+
+let server: ServerProcess;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+	server = await startServerProcess({ testClock: true });
+	browser = await launchChromium();
+});
+afterAll(async () => {
+	for (const c of contexts) await c.close().catch(() => undefined);
+	await browser?.close();
+	await server?.dispose();
+});
+
+async function newPage(): Promise<Page> {
+	const ctx = await browser.newContext();
+	contexts.push(ctx);
+	return ctx.newPage();
+}
+async function signInAgent(email: string): Promise<Page> {
+	const ctx = await browser.newContext();
+	contexts.push(ctx);
+	return signInAgentAt(ctx, server.base, email);
+}
+async function setPresence(page: Page, presence: string) {
+	await page.getByLabel('Presence').selectOption(presence);
+	await page.waitForFunction((p) => document.querySelector('select')?.value === p, presence);
+}
+
+/** A live customer named `name` writes `text`. */
+async function liveCustomer(name: string, text: string) {
+	const page = await newPage();
+	await page.goto(server.base + '/chat?workstream=live');
+	await page.getByLabel('Name').fill(name);
+	await page.getByRole('button', { name: 'Start chat' }).click();
+	const box = page.getByLabel('Message', { exact: true });
+	await box.fill(text);
+	await box.press('Enter');
+	return page;
+}
+
+async function accept(agent: Page, title: string) {
+	await agent.getByRole('dialog', { name: title }).getByRole('button', { name: 'Accept' }).click();
+	await agent.getByRole('dialog', { name: title }).waitFor({ state: 'detached' });
+}
+
+const log = (page: Page) => page.getByRole('log', { name: 'Conversation' });
+
+describe('agent actions in the browser', () => {
+	it('a conference of three: invited agents join with a message for everyone; End conference removes them', async () => {
+		const ana = await signInAgent('ana@example.com');
+		const customer = await liveCustomer('Dana', 'Where is my parcel?');
+		await accept(ana, 'New chat from Dana');
+		const ben = await signInAgent('ben@example.com');
+		const cleo = await signInAgent('cleo@example.com');
+
+		for (const [agent, name] of [
+			[ben, 'Ben'],
+			[cleo, 'Cleo']
+		] as const) {
+			await ana.getByRole('button', { name: 'Conference', exact: true }).click();
+			const dialog = ana.getByRole('dialog', { name: 'Conference' });
+			await dialog.getByLabel('Search agents').fill(name.slice(0, 2).toLowerCase());
+			await dialog.getByRole('button', { name: new RegExp(`^${name}`) }).click();
+			await dialog.waitFor({ state: 'detached' });
+			await ana.getByText('Conference requested').waitFor();
+			const invite = agent.getByRole('dialog', { name: 'Conference invitation: chat with Dana' });
+			await invite.getByText('Ana', { exact: true }).waitFor(); // invited by
+			await accept(agent, 'Conference invitation: chat with Dana');
+			await customer.getByText(`${name} joined the chat`).waitFor();
+			await log(ana).getByText(`${name} joined the chat`).waitFor();
+		}
+		await ana.locator('.conv-head').getByText('Conference', { exact: true }).waitFor();
+		// Everyone sees the whole history and can write; the customer sees who writes.
+		await log(cleo).getByText('Where is my parcel?').waitFor();
+		const benBox = ben.getByLabel('Message', { exact: true });
+		await benBox.fill('Ben from the warehouse here');
+		await benBox.press('Enter');
+		await customer.getByText('Ben from the warehouse here').waitFor();
+		await log(cleo).getByText('Ben from the warehouse here').waitFor();
+		await ana.screenshot({ path: 'test-results/conference.png' });
+
+		await ana.getByRole('button', { name: 'End conference' }).click();
+		await customer.getByText('Ben left the chat').waitFor();
+		await customer.getByText('Cleo left the chat').waitFor();
+		await ben.getByText('You are no longer in this conversation').waitFor();
+		// Ben's copy keeps what he saw; his composer is closed.
+		await log(ben).getByText('Ben from the warehouse here').waitFor();
+		expect(await ben.getByLabel('Message', { exact: true }).isDisabled()).toBe(true);
+		await ana.locator('.conv-head').getByText('active').waitFor();
+		const anaBox = ana.getByLabel('Message', { exact: true });
+		await anaBox.fill('Just me again');
+		await anaBox.press('Enter');
+		await customer.getByText('Just me again').waitFor();
+		expect(await log(ben).getByText('Just me again').count()).toBe(0);
+		await ben.getByRole('button', { name: 'Close' }).click();
+		await ben.getByText('Select a conversation.').waitFor();
+
+		// Wrap this one up for the next tests (capacity).
+		for (const p of [ben, cleo]) await setPresence(p, 'Offline');
+		await ana.getByRole('button', { name: 'End', exact: true }).click();
+		await ana.getByRole('radio', { name: 'Resolved', exact: true }).check();
+		await ana.getByRole('button', { name: 'Submit wrap-up' }).click();
+		await customer.getByText('This chat has ended.').waitFor();
+		await setPresence(ana, 'Offline');
+	});
+
+	it('End with a searched wrap-up reason: the history shows it, the customer sees the end', async () => {
+		const cleo = await signInAgent('cleo@example.com');
+		const customer = await liveCustomer('Erin', 'Can I change my address?');
+		await accept(cleo, 'New chat from Erin');
+		const side = cleo.getByRole('complementary', { name: 'Details' });
+		await side.getByText('Accepted by Cleo').waitFor();
+		await expect.poll(() => side.getByTestId('ticket-status').textContent()).toBe('Open');
+
+		await cleo.getByRole('button', { name: 'End', exact: true }).click();
+		const dialog = cleo.getByRole('dialog', { name: 'Wrap-up' });
+		await dialog.getByText('Make sure the customer is ready to end').waitFor();
+		const submit = dialog.getByRole('button', { name: 'Submit wrap-up' });
+		expect(await submit.isDisabled()).toBe(true);
+		await dialog.getByLabel('Search reasons').fill('info');
+		expect(await dialog.getByRole('radio').count()).toBe(1);
+		await dialog.getByRole('radio', { name: 'Information given' }).check();
+		await cleo.screenshot({ path: 'test-results/wrap-up.png' });
+		await submit.click();
+		await dialog.waitFor({ state: 'detached' });
+		await customer.getByText('Cleo ended the chat').waitFor();
+		await customer.getByText('This chat has ended.').waitFor();
+		// The interaction is closed: off the list.
+		await cleo.getByText('Select a conversation.').waitFor();
+		await customer.getByRole('button', { name: 'Start a new chat' }).click();
+		await customer.getByLabel('Message', { exact: true }).waitFor();
+		await setPresence(cleo, 'Offline');
+	});
+
+	it('the < > rule with a template: a parameter without a value is shown and never sent', async () => {
+		const ana = await signInAgent('ana@example.com');
+		const customer = await liveCustomer('Finn', 'Please email me the invoice');
+		await accept(ana, 'New chat from Finn');
+		const box = ana.getByLabel('Message', { exact: true });
+
+		// Typed by hand: refused inline, text kept.
+		await box.fill('Price < 10 euro');
+		await ana
+			.getByText('< and > cannot be sent: they are reserved for template parameters.')
+			.waitFor();
+		expect(await ana.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+		await box.press('Enter');
+		expect(await box.inputValue()).toBe('Price < 10 euro');
+		await box.fill('');
+
+		// A template: known parameters filled in, the unknown email left visible.
+		await ana.getByRole('button', { name: 'Templates' }).click();
+		const dialog = ana.getByRole('dialog', { name: 'Templates' });
+		await dialog.getByLabel('Search templates').fill('email');
+		await dialog.getByRole('button', { name: /Follow up by email/ }).click();
+		await expect
+			.poll(() => box.inputValue())
+			.toBe('I will send the details to <customer.email> within one working day.');
+		await ana.getByText('Fill in <customer.email> before sending: it has no value here.').waitFor();
+		await box.press('Enter');
+		expect(await customer.getByText(/within one working day/).count()).toBe(0);
+		await box.fill((await box.inputValue()).replace('<customer.email>', 'finn@example.com'));
+		await box.press('Enter');
+		await customer
+			.getByText('I will send the details to finn@example.com within one working day.')
+			.waitFor();
+
+		await ana.getByRole('button', { name: 'Templates' }).click();
+		await ana
+			.getByRole('dialog', { name: 'Templates' })
+			.getByRole('button', { name: /Greeting/ })
+			.click();
+		await expect
+			.poll(() => box.inputValue())
+			.toBe('Hi Finn, I am Ana from General. How can I help?');
+		await box.press('Enter');
+		await customer.getByText('Hi Finn, I am Ana from General. How can I help?').waitFor();
+
+		// An internal note: agents only, marked as such, allowed to hold < >.
+		await ana.getByLabel('Internal note (agents only)').check();
+		const note = ana.getByLabel('Internal note', { exact: true });
+		await note.fill('VIP <customer> — refund approved');
+		await note.press('Enter');
+		await log(ana).getByText('VIP <customer> — refund approved').waitFor();
+		await log(ana).getByText('Internal note').waitFor();
+		await ana.screenshot({ path: 'test-results/templates-notes.png' });
+		await ana.getByLabel('Internal note (agents only)').uncheck();
+		await box.fill('One more thing');
+		await box.press('Enter');
+		await customer.getByText('One more thing').waitFor();
+		expect(await customer.getByText(/refund approved/).count()).toBe(0);
+
+		await ana.getByRole('button', { name: 'End', exact: true }).click();
+		await ana.getByRole('radio', { name: 'Resolved', exact: true }).check();
+		await ana.getByRole('button', { name: 'Submit wrap-up' }).click();
+		await customer.getByText('This chat has ended.').waitFor();
+		await setPresence(ana, 'Offline');
+	});
+
+	it('Waiting parks a persistent chat; the customer writes again and it comes back with an offer', async () => {
+		const ana = await signInAgent('ana@example.com');
+		const demo = await newPage();
+		await demo.goto(server.base + '/demo?customer=gina');
+		const widget = demo.frameLocator('iframe[title="Persistent chat"]');
+		const box = widget.getByLabel('Message', { exact: true });
+		await box.fill('Question about my contract');
+		await box.press('Enter');
+		await accept(ana, 'New chat from Gina');
+		const nav = ana.getByRole('navigation', { name: 'Conversations' });
+		await nav.getByText('Gina').waitFor();
+		// The customer has no control that ends a persistent conversation.
+		expect(await widget.getByRole('button', { name: 'End chat' }).count()).toBe(0);
+
+		await ana.getByRole('button', { name: 'Waiting' }).click();
+		await nav.getByText('Gina').waitFor({ state: 'detached' });
+		await ana.getByText('Waiting for customers…').waitFor();
+
+		await box.fill('I am back with the papers');
+		await box.press('Enter');
+		const offer = ana.getByRole('dialog', { name: 'New chat from Gina' });
+		await offer.getByText('I am back with the papers').waitFor();
+		await accept(ana, 'New chat from Gina');
+		await log(ana).getByText('I am back with the papers').waitFor();
+		const side = ana.getByRole('complementary', { name: 'Details' });
+		await side.getByText('Ana set it to Waiting').waitFor();
+		await side.getByText('The customer wrote again').waitFor();
+	});
+});
