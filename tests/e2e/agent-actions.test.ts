@@ -143,6 +143,25 @@ describe('agent actions in the browser', () => {
 		await setPresence(cleo, 'Offline');
 	});
 
+	it('a live-chat customer ends the chat from the widget; the agent then wraps it up', async () => {
+		const ben = await signInAgent('ben@example.com');
+		const customer = await liveCustomer('Hana', 'Never mind, found it');
+		await accept(ben, 'New chat from Hana');
+		await customer.getByText('Ben joined the chat').waitFor();
+		await customer.getByRole('button', { name: 'End chat' }).click();
+		await customer.getByRole('button', { name: 'Yes, end chat' }).click();
+		await customer.getByText('This chat has ended.').waitFor();
+		expect(await customer.getByLabel('Message', { exact: true }).count()).toBe(0);
+		await ben.getByText('Hana ended the chat. Choose End to wrap it up.').waitFor();
+		await ben.getByRole('button', { name: 'End', exact: true }).click();
+		const dialog = ben.getByRole('dialog', { name: 'Wrap-up' });
+		await dialog.getByText('The customer has left').waitFor();
+		await dialog.getByRole('radio', { name: 'Information given' }).check();
+		await dialog.getByRole('button', { name: 'Submit wrap-up' }).click();
+		await ben.getByText('Select a conversation.').waitFor();
+		await setPresence(ben, 'Offline');
+	});
+
 	it('the < > rule with a template: a parameter without a value is shown and never sent', async () => {
 		const ana = await signInAgent('ana@example.com');
 		const customer = await liveCustomer('Finn', 'Please email me the invoice');

@@ -72,6 +72,16 @@ async function setup(workstream: 'live' | 'persistent' = 'live') {
 	const early = await act(srv, ana.agent, customer.conversationId, 'end', { reason: 'Resolved' });
 	expect(early.status).toBe(409);
 	expect(early.body.error?.message).toBe('Accept the chat before ending it.');
+	// Nothing else before Accept either.
+	for (const [action, message] of [
+		['conference', 'Accept the chat before starting a conference.'],
+		['end-conference', 'Accept the chat before ending a conference.'],
+		['wait', 'Accept the chat before setting it to Waiting.']
+	])
+		expect(
+			(await act(srv, ana.agent, customer.conversationId, action, { agentId: 'x' })).body.error
+				?.message
+		).toBe(message);
 	expect((await accept(srv, ana.agent, offer.offerId)).status).toBe(200);
 	const anaSide = agentChat(srv, ana.agent, customer.conversationId);
 	cleanup.push(() => anaSide.destroy());
