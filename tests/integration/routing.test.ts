@@ -399,6 +399,36 @@ describe('keep the same agent and shift handoff', () => {
 		expect(await srv.parley.repo.isParticipant(customer.conversationId, ana.agent.id)).toBe(false);
 	});
 
+	it('the wait survives a restart: its durable timer routes the request to anyone afterwards', async () => {
+		const first = await carlaWithAna();
+		first.chat.send('Still there?');
+		await waitFor(
+			async () =>
+				(await first.srv.parley.repo.conversationById(first.customer.conversationId))?.status ===
+				'queued',
+			'routed again'
+		);
+		first.chat.destroy();
+		await first.srv.stop();
+
+		const clock = new ManualClock(first.clock.now() + 60_000);
+		const srv = await startServer({ clock, dir: first.srv.dir });
+		cleanup.push(() => srv.stop());
+		const cleo = await online(srv, 'cleo@example.com', clock);
+		await srv.parley.conversations.drainQueue();
+		expect(cleo.inbox.offers.size).toBe(0); // still waiting for Ana
+		clock.advance(4 * 60_000);
+		await srv.parley.timers.poll();
+		const offer = await offerIn(cleo.inbox, 'Cleo once the wait is over');
+		expect(offer.conversationId).toBe(first.customer.conversationId);
+		const fired = await srv.parley.repo.db
+			.selectFrom('timers')
+			.select('id')
+			.where('kind', '=', 'keep-wait')
+			.execute();
+		expect(fired).toEqual([]);
+	});
+
 	it('with keep the same agent off, goes to whoever is Available at once', async () => {
 		const { db, cleo, customer, chat } = await carlaWithAna();
 		await db
