@@ -97,6 +97,8 @@ export interface ConversationServiceDeps {
 
 /** What a removed agent's late messages are refused with (shown in their UI). */
 const NOT_PARTICIPANT = 'You are no longer in this conversation; this message was not sent.';
+const ENDED_REASON =
+	'This conversation has ended; this message was not sent. Start a new one to write again.';
 
 export class ConversationService {
 	#indexes = new WeakMap<Y.Doc, TranscriptIndex>();
@@ -422,6 +424,19 @@ export class ConversationService {
 					agentId === null ||
 					accepted.length === 0 ||
 					(await repo.isParticipant(state.conversationId, agentId));
+				// An ended conversation takes no more messages (a new one starts); notes stay allowed.
+				if (member && metaOf(conv.doc).get('status') === 'ended') {
+					const late = accepted.filter((m) => m.kind !== 'note' && !rejections.has(m.id));
+					refused = [
+						...refused,
+						...late.map((m) => ({
+							id: m.id,
+							code: 'conversation_ended' as const,
+							reason: ENDED_REASON
+						}))
+					];
+					accepted = accepted.filter((m) => m.kind === 'note');
+				}
 				if (!member) {
 					refused = [
 						...refused,
@@ -1322,7 +1337,8 @@ export class ConversationService {
 		const next = transition(conv.status as ConversationStatus, { type: 'end' });
 		await repo.db
 			.updateTable('conversations')
-			.set({ ended_at: now, ended_by: by })
+			// A transfer under way ends with it: its sender no longer holds the capacity.
+			.set({ ended_at: now, ended_by: by, transfer_from: null })
 			.where('id', '=', conv.id)
 			.execute();
 		await this.#setStatus(conv, next);

@@ -268,6 +268,13 @@ describe('end and wrap-up (A7)', () => {
 			'ticket_status'
 		]);
 		expect(body.events.find((e) => e.type === 'wrap_up')?.data.reason).toBe('Resolved');
+		// A message written into the ended conversation (e.g. offline) is refused with a notice.
+		chat.send('one last thing');
+		const late = await waitFor(
+			() => chat.transcript.find((t) => t.text === 'one last thing' && t.state === 'rejected'),
+			'late message refused'
+		);
+		expect(late.rejection).toMatch(/has ended/);
 		// The customer's next message is a new conversation (a new session).
 		const again = await customerSession(srv.base, 'live', { resumeToken: customer.sessionToken });
 		expect(again.conversationId).not.toBe(id);

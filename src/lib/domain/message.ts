@@ -73,7 +73,9 @@ export type RejectionCode =
 	/** A customer may not write internal notes. */
 	| 'not_allowed'
 	/** Written by an agent who is no longer in the conversation (e.g. after End conference). */
-	| 'not_participant';
+	| 'not_participant'
+	/** Written into a conversation that has ended. */
+	| 'conversation_ended';
 
 export interface Rejection {
 	/** The entry's id when it had a readable one, else null. */
