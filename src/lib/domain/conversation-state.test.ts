@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { transition, TransitionError } from './conversation-state';
+import {
+	transition,
+	TransitionError,
+	CONVERSATION_STATUSES,
+	type ConversationEvent,
+	type ConversationStatus
+} from './conversation-state';
 
 describe('conversation transitions', () => {
 	it('follows queued → offered → active → ended', () => {
@@ -38,5 +44,34 @@ describe('conversation transitions', () => {
 			/cannot take "offer"/
 		);
 		expect(() => transition('ended', { type: 'end' })).toThrow(TransitionError);
+	});
+});
+
+describe('every status × event', () => {
+	const allowed: Record<string, Record<string, ConversationStatus>> = {
+		queued: { offer: 'offered', end: 'ended' },
+		offered: { withdraw: 'queued', accept: 'active', end: 'ended' },
+		active: { handoff: 'queued', transfer: 'queued', wait: 'waiting', end: 'ended' },
+		waiting: { resume: 'queued', end: 'ended' },
+		ended: {}
+	};
+	const events: ConversationEvent[] = [
+		{ type: 'offer', agentId: 'a' },
+		{ type: 'withdraw' },
+		{ type: 'accept', agentId: 'a' },
+		{ type: 'handoff' },
+		{ type: 'transfer' },
+		{ type: 'wait' },
+		{ type: 'resume' },
+		{ type: 'end' }
+	];
+	it('allows exactly the listed transitions and refuses the rest', () => {
+		for (const from of CONVERSATION_STATUSES)
+			for (const event of events) {
+				const to = allowed[from][event.type];
+				if (to) expect(transition(from, event), `${from} + ${event.type}`).toBe(to);
+				else
+					expect(() => transition(from, event), `${from} + ${event.type}`).toThrow(TransitionError);
+			}
 	});
 });
