@@ -9,7 +9,7 @@
 import * as Y from 'yjs';
 import type { Logger } from 'pino';
 import type { Clock } from './clock';
-import { newId, type Repo, type Conversation, type Workstream } from './repo';
+import { newId, type Repo, type Conversation, type Offer, type Workstream } from './repo';
 import { availableAgents, type Router } from './routing';
 import type { Principal } from './principal';
 import type { Room, RoomManager } from './sync/rooms';
@@ -94,6 +94,8 @@ export interface ConversationServiceDeps {
 	 */
 	revoke?: (principal: string, docKeys: string[], reason: string) => void;
 }
+
+type PendingOffer = Pick<Offer, 'id' | 'agent_id' | 'conversation_id' | 'kind'>;
 
 /** What a removed agent's late messages are refused with (shown in their UI). */
 const NOT_PARTICIPANT = 'You are no longer in this conversation; this message was not sent.';
@@ -596,11 +598,10 @@ export class ConversationService {
 			if (!lookups.has(key)) lookups.set(key, load());
 			return lookups.get(key) as Promise<T>;
 		};
-		const [customer, ws, queue, agent] = await Promise.all([
+		const [customer, ws, queue] = await Promise.all([
 			repo.customerById(conv.customer_id),
 			once(`ws:${conv.workstream_id}`, () => repo.workstreamById(conv.workstream_id)),
-			conv.queue_id ? once(`q:${conv.queue_id}`, () => repo.queueById(conv.queue_id!)) : undefined,
-			repo.agentById(agentId)
+			conv.queue_id ? once(`q:${conv.queue_id}`, () => repo.queueById(conv.queue_id!)) : undefined
 		]);
 		const offerId = newId('of');
 		const expiresAt = now + (queue?.offer_timeout_ms ?? this.deps.offerTimeoutMs);
@@ -623,8 +624,8 @@ export class ConversationService {
 			.set({ idle_since: now })
 			.where('id', '=', agentId)
 			.execute();
-		if (kind === 'route')
-			await this.#event(conv.id, 'offered', null, { agent: agent?.name ?? agentId }, now);
+		// Routing writes many offers at once: the agent's name is looked up when history is read.
+		if (kind === 'route') await this.#event(conv.id, 'offered', null, { agentId }, now);
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
 			inbox.doc.transact(
 				() =>
@@ -706,7 +707,7 @@ export class ConversationService {
 				{ by: agent.name },
 				now
 			);
-			if (!conference) await this.#setTicket(conv.id, 'open', `agent:${agentId}`, agent.name, now);
+			if (!conference) await this.#setTicket(conv, 'open', `agent:${agentId}`, agent.name, now);
 			for (const other of previous)
 				this.deps.revoke?.(
 					`agent:${other}`,
@@ -734,11 +735,7 @@ export class ConversationService {
 				}, SERVER_ORIGIN);
 				return room.whenDurable();
 			});
-			for (const other of previous)
-				await rooms.with(storedInboxKey(other), (inbox) => {
-					inbox.doc.transact(() => inboxConversationsOf(inbox.doc).delete(conv.id), SERVER_ORIGIN);
-					return inbox.whenDurable();
-				});
+			await this.#closeInInboxes(conv.id, previous);
 			await rooms.with(storedInboxKey(agentId), (inbox) => {
 				inbox.doc.transact(() => {
 					offersOf(inbox.doc).delete(offerId);
@@ -766,7 +763,7 @@ export class ConversationService {
 				throw new DomainError('not_found', 'This offer does not exist.');
 			if (offer.status !== 'pending')
 				throw new DomainError('conflict', 'This offer is no longer available.');
-			await this.#withdrawOffer(offer.id, agentId, offer.conversation_id, 'declined');
+			await this.#withdrawOffer(offer, 'declined');
 			this.deps.log.info({ offer: offer.id, agent: agentId }, 'offer declined');
 			await this.#drain();
 			return { ok: true };
@@ -807,28 +804,21 @@ export class ConversationService {
 		});
 		if (presence !== 'Available')
 			for (const offer of await repo.pendingOffersOf(agentId))
-				await this.#withdrawOffer(
-					offer.id,
-					agentId,
-					offer.conversation_id,
-					presence === 'RONA' ? 'expired' : 'withdrawn'
-				);
+				await this.#withdrawOffer(offer, presence === 'RONA' ? 'expired' : 'withdrawn');
 		await this.#drain();
 	}
 
-	/** Takes a pending offer back from its agent; the request is queued again. Inside the lock. */
-	async #withdrawOffer(
-		offerId: string,
-		agentId: string,
-		conversationId: string,
-		status: 'withdrawn' | 'expired' | 'declined'
-	) {
+	/**
+	 * Takes a pending offer back from its agent: a routed request is queued again, a conference
+	 * invitation is dropped. Inside the lock.
+	 */
+	async #withdrawOffer(offer: PendingOffer, status: 'withdrawn' | 'expired' | 'declined') {
 		const { repo, rooms, timers, clock } = this.deps;
-		const offer = await repo.offerById(offerId);
+		const { id: offerId, agent_id: agentId, conversation_id: conversationId } = offer;
 		await repo.db.updateTable('offers').set({ status }).where('id', '=', offerId).execute();
 		await timers.cancel(offerTimer(offerId));
 		const conv = await repo.conversationById(conversationId);
-		if (offer?.kind === 'conference')
+		if (offer.kind === 'conference')
 			await rooms.with(storedConversationKey(conversationId), (room) => {
 				room.doc.transact(() => metaOf(room.doc).delete('conference'), SERVER_ORIGIN);
 			});
@@ -842,7 +832,7 @@ export class ConversationService {
 				null,
 				{
 					agent: agent?.name ?? agentId,
-					...(offer?.kind === 'conference' ? { conference: 1 } : {})
+					...(offer.kind === 'conference' ? { conference: 1 } : {})
 				},
 				clock.now()
 			);
@@ -862,7 +852,7 @@ export class ConversationService {
 		return this.#exclusive(async () => {
 			const offer = await this.deps.repo.offerById(offerId);
 			if (!offer || offer.status !== 'pending') return;
-			await this.#withdrawOffer(offer.id, offer.agent_id, offer.conversation_id, 'expired');
+			await this.#withdrawOffer(offer, 'expired');
 			this.deps.log.info(
 				{ offer: offer.id, agent: offer.agent_id, conversation: offer.conversation_id },
 				'offer timed out; agent is in RONA'
@@ -988,21 +978,20 @@ export class ConversationService {
 
 	/** Moves the ticket to `to` if its state machine allows it; records the change. */
 	async #setTicket(
-		conversationId: string,
+		conv: Conversation,
 		to: TicketStatus,
 		actor: string | null,
 		actorName: string | null,
 		at: number
 	) {
-		const row = await this.deps.repo.conversationById(conversationId);
-		const from = (row?.ticket_status ?? 'new') as TicketStatus;
-		if (!row || from === to || !canChangeTicket(from, to)) return;
+		const from = conv.ticket_status as TicketStatus;
+		if (from === to || !canChangeTicket(from, to)) return;
 		await this.deps.repo.db
 			.updateTable('conversations')
 			.set({ ticket_status: changeTicket(from, to) })
-			.where('id', '=', conversationId)
+			.where('id', '=', conv.id)
 			.execute();
-		await this.#event(conversationId, 'ticket_status', actor, { by: actorName, from, to }, at);
+		await this.#event(conv.id, 'ticket_status', actor, { by: actorName, from, to }, at);
 	}
 
 	/** The conversation, checked to be one this agent works on now (accepted, not just offered). */
@@ -1077,18 +1066,10 @@ export class ConversationService {
 			const { repo, clock } = this.deps;
 			const conv = await this.#ownConversation(agentId, conversationId, 'ending a conference');
 			const others = (await repo.participantsOf(conversationId)).filter((a) => a !== agentId);
-			const invites = (
-				await repo.db
-					.selectFrom('offers')
-					.selectAll()
-					.where('conversation_id', '=', conversationId)
-					.where('status', '=', 'pending')
-					.where('kind', '=', 'conference')
-					.execute()
-			).map((o) => o);
+			const invites = await this.#pendingOffers(conversationId, 'conference');
 			if (others.length === 0 && invites.length === 0)
 				throw new DomainError('conflict', 'There is no conference to end.');
-			for (const o of invites) await this.#withdrawOffer(o.id, o.agent_id, conv.id, 'withdrawn');
+			for (const o of invites) await this.#withdrawOffer(o, 'withdrawn');
 			const me = await repo.agentById(agentId);
 			const now = clock.now();
 			await this.#event(
@@ -1169,7 +1150,7 @@ export class ConversationService {
 	 */
 	async wait(agentId: string, conversationId: string) {
 		return this.#exclusive(async () => {
-			const { repo, rooms, clock } = this.deps;
+			const { repo, clock } = this.deps;
 			const conv = await this.#ownConversation(agentId, conversationId, 'setting it to Waiting');
 			const ws = await repo.workstreamById(conv.workstream_id);
 			if (ws?.mode !== 'persistent')
@@ -1181,31 +1162,44 @@ export class ConversationService {
 				throw new DomainError('conflict', 'Only an active conversation can be set to Waiting.');
 			const next = transition('active', { type: 'wait' });
 			const now = clock.now();
-			await this.#withdrawConferenceInvites(conv.id);
+			await this.#withdrawPendingOffers(conv.id, 'conference');
 			await this.#setStatus(conv, next);
 			const me = await repo.agentById(agentId);
 			await this.#event(conv.id, 'waiting', `agent:${agentId}`, { by: me?.name ?? agentId }, now);
-			for (const a of await repo.participantsOf(conv.id))
-				await rooms.with(storedInboxKey(a), (inbox) => {
-					inbox.doc.transact(() => inboxConversationsOf(inbox.doc).delete(conv.id), SERVER_ORIGIN);
-					return inbox.whenDurable();
-				});
+			await this.#closeInInboxes(conv.id, await repo.participantsOf(conv.id));
 			this.deps.log.info({ conversation: conv.id, agent: agentId }, 'waiting');
 			await this.#drain(); // capacity was freed
 			return { status: next };
 		});
 	}
 
-	async #withdrawConferenceInvites(conversationId: string) {
-		const invites = await this.deps.repo.db
+	/** Takes the conversation off these agents' lists (it left their hands). */
+	async #closeInInboxes(conversationId: string, agentIds: string[]) {
+		for (const a of agentIds)
+			await this.deps.rooms.with(storedInboxKey(a), (inbox) => {
+				inbox.doc.transact(
+					() => inboxConversationsOf(inbox.doc).delete(conversationId),
+					SERVER_ORIGIN
+				);
+				return inbox.whenDurable();
+			});
+	}
+
+	/** The conversation's pending offers (of one kind, if given). */
+	#pendingOffers(conversationId: string, kind?: 'route' | 'conference') {
+		let q = this.deps.repo.db
 			.selectFrom('offers')
-			.select(['id', 'agent_id'])
+			.selectAll()
 			.where('conversation_id', '=', conversationId)
-			.where('status', '=', 'pending')
-			.where('kind', '=', 'conference')
-			.execute();
-		for (const o of invites)
-			await this.#withdrawOffer(o.id, o.agent_id, conversationId, 'withdrawn');
+			.where('status', '=', 'pending');
+		if (kind) q = q.where('kind', '=', kind);
+		return q.execute();
+	}
+
+	/** Withdraws every pending offer of the conversation (of one kind, if given). */
+	async #withdrawPendingOffers(conversationId: string, kind?: 'route' | 'conference') {
+		for (const o of await this.#pendingOffers(conversationId, kind))
+			await this.#withdrawOffer(o, 'withdrawn');
 	}
 
 	/** The customer wrote into a parked conversation: it is a request again. */
@@ -1246,7 +1240,7 @@ export class ConversationService {
 	 */
 	async endByAgent(agentId: string, conversationId: string, reason: string) {
 		return this.#exclusive(async () => {
-			const { repo, rooms, clock } = this.deps;
+			const { repo, clock } = this.deps;
 			const conv = await this.#ownConversation(agentId, conversationId, 'ending it');
 			if (conv.wrap_up_reason !== null)
 				throw new DomainError('conflict', 'This conversation is already wrapped up.');
@@ -1259,7 +1253,7 @@ export class ConversationService {
 			const me = await repo.agentById(agentId);
 			const name = me?.name ?? 'Agent';
 			const now = clock.now();
-			await this.#withdrawConferenceInvites(conv.id);
+			await this.#withdrawPendingOffers(conv.id, 'conference');
 			if (conv.status !== 'ended') await this.#finish(conv, `agent:${agentId}`, name, 'agent', now);
 			await repo.db
 				.updateTable('conversations')
@@ -1267,12 +1261,8 @@ export class ConversationService {
 				.where('id', '=', conv.id)
 				.execute();
 			await this.#event(conv.id, 'wrap_up', `agent:${agentId}`, { by: name, reason }, now);
-			await this.#setTicket(conv.id, 'solved', `agent:${agentId}`, name, now);
-			for (const a of await repo.participantsOf(conv.id))
-				await rooms.with(storedInboxKey(a), (inbox) => {
-					inbox.doc.transact(() => inboxConversationsOf(inbox.doc).delete(conv.id), SERVER_ORIGIN);
-					return inbox.whenDurable();
-				});
+			await this.#setTicket(conv, 'solved', `agent:${agentId}`, name, now);
+			await this.#closeInInboxes(conv.id, await repo.participantsOf(conv.id));
 			this.deps.log.info({ conversation: conv.id, agent: agentId, reason }, 'wrapped up');
 			await this.#drain(); // capacity was freed
 			return { status: 'ended' as const, reason };
@@ -1299,13 +1289,7 @@ export class ConversationService {
 				throw new DomainError('conflict', 'This chat has already ended.');
 			const customer = await repo.customerById(customerId);
 			const now = clock.now();
-			for (const o of await repo.db
-				.selectFrom('offers')
-				.select(['id', 'agent_id'])
-				.where('conversation_id', '=', conv.id)
-				.where('status', '=', 'pending')
-				.execute())
-				await this.#withdrawOffer(o.id, o.agent_id, conv.id, 'withdrawn');
+			await this.#withdrawPendingOffers(conv.id);
 			const fresh = (await repo.conversationById(conv.id))!;
 			await this.#finish(
 				fresh,
@@ -1316,7 +1300,7 @@ export class ConversationService {
 			);
 			// Nobody accepted it: there is nothing for an agent to wrap up.
 			if ((await repo.participantsOf(conv.id)).length === 0)
-				await this.#setTicket(conv.id, 'solved', null, null, now);
+				await this.#setTicket(fresh, 'solved', null, null, now);
 			await this.deps.timers.cancel(keepTimer(conv.id));
 			this.deps.log.info({ conversation: conv.id }, 'ended by the customer');
 			await this.#drain();
@@ -1411,7 +1395,24 @@ export class ConversationService {
 				.limit(20)
 				.execute()
 		]);
-		const agentNames = new Map(participants.map((p) => [`agent:${p.id}`, p.name]));
+		// Offers store the agent's id (routing writes many); their names are read here, at once.
+		const parsed = events.map((e) => ({ e, data: safeJson(e.data) }));
+		const ids = [
+			...new Set(
+				parsed.flatMap(({ data }) => (typeof data.agentId === 'string' ? [data.agentId] : []))
+			)
+		];
+		const names = new Map(
+			ids.length === 0
+				? []
+				: (
+						await repo.db
+							.selectFrom('agents')
+							.select(['id', 'name'])
+							.where('id', 'in', ids)
+							.execute()
+					).map((a) => [a.id, a.name])
+		);
 		return {
 			customer: {
 				name: customer?.name ?? 'Customer',
@@ -1437,21 +1438,16 @@ export class ConversationService {
 				wrapUp: conv.wrap_up_reason,
 				wrapUpReasons: ws ? parseReasons(ws.wrap_up_reasons) : []
 			},
-			events: events.map((e) => {
-				const data = safeJson(e.data);
-				return {
-					id: e.id,
-					type: e.type as EventType,
-					actorName:
-						typeof data.by === 'string'
-							? data.by
-							: e.actor
-								? (agentNames.get(e.actor) ?? null)
-								: null,
-					data,
-					at: Number(e.at)
-				};
-			})
+			events: parsed.map(({ e, data }) => ({
+				id: e.id,
+				type: e.type as EventType,
+				actorName: typeof data.by === 'string' ? data.by : null,
+				data:
+					typeof data.agentId === 'string'
+						? { ...data, agent: names.get(data.agentId) ?? data.agentId }
+						: data,
+				at: Number(e.at)
+			}))
 		};
 	}
 

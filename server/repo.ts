@@ -1,12 +1,19 @@
 /** Relational data access (Kysely): agents, sessions, workstreams, customers, conversations, offers. */
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import type { Database, WorkstreamTable, AgentTable, ConversationTable } from './db/schema';
+import type {
+	Database,
+	WorkstreamTable,
+	AgentTable,
+	ConversationTable,
+	OfferTable
+} from './db/schema';
 
 export type Db = Kysely<Database> | Transaction<Database>;
 export type Workstream = Selectable<WorkstreamTable>;
 export type Agent = Selectable<AgentTable>;
 export type Conversation = Selectable<ConversationTable>;
+export type Offer = Selectable<OfferTable>;
 
 export const newId = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 20)}`;
 
@@ -159,16 +166,6 @@ export class Repo {
 			.selectAll()
 			.where('agent_id', '=', agentId)
 			.where('status', '=', 'pending')
-			.execute();
-	}
-
-	queuedConversations() {
-		return this.db
-			.selectFrom('conversations')
-			.selectAll()
-			.where('status', '=', 'queued')
-			.where('requested_at', 'is not', null)
-			.orderBy('requested_at')
 			.execute();
 	}
 }

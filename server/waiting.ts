@@ -11,7 +11,7 @@ import type { Clock } from './clock';
 import type { Repo } from './repo';
 import type { RoomManager } from './sync/rooms';
 import { SERVER_ORIGIN } from './sync/rooms';
-import { metaOf } from '../src/lib/domain/conversation-doc';
+import { metaOf, type ConversationMeta } from '../src/lib/domain/conversation-doc';
 import { storedConversationKey } from '../src/lib/domain/doc-names';
 import {
 	ESTIMATE_WINDOW_MS,
@@ -19,13 +19,6 @@ import {
 	waitingNotice,
 	type ServedRequest
 } from '../src/lib/domain/queue-wait';
-
-export interface WaitingInfo {
-	position: number;
-	/** Null when there is no recent history to estimate from. */
-	estimateMs: number | null;
-	text: string;
-}
 
 export class WaitingNotices {
 	#timer: ReturnType<typeof setTimeout> | null = null;
@@ -127,8 +120,11 @@ export class WaitingNotices {
 				estimateMs
 			);
 			if (this.#written.get(w.id) === text) continue;
-			const info: WaitingInfo = { position, estimateMs, text };
+			const info: NonNullable<ConversationMeta['waiting']> = { position, estimateMs, text };
 			await rooms.with(storedConversationKey(w.id), (room) => {
+				// Another instance may have written the same text already (each sweeps the queue).
+				const current = metaOf(room.doc).get('waiting') as ConversationMeta['waiting'];
+				if (current?.text === text && current.position === position) return;
 				room.doc.transact(() => metaOf(room.doc).set('waiting', info), SERVER_ORIGIN);
 			});
 			this.#written.set(w.id, text);

@@ -313,6 +313,23 @@ const migrations: Record<string, Migration> = {
 				db
 			);
 		}
+	},
+	'0007_participant_indexes': {
+		async up(db: Kysely<unknown>) {
+			// An agent's load (every routing pass) and recent service times (every queue sweep)
+			// look participants up by agent and by join time; the primary key leads with the
+			// conversation, so without these both scan the whole, ever-growing table.
+			await db.schema
+				.createIndex('participants_agent')
+				.on('participants')
+				.column('agent_id')
+				.execute();
+			await db.schema
+				.createIndex('participants_joined')
+				.on('participants')
+				.column('joined_at')
+				.execute();
+		}
 	}
 };
 

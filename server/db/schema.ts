@@ -142,10 +142,6 @@ export interface TemplateTable {
 	created_at: number;
 }
 
-export interface MigrationNote {
-	id: Generated<number>;
-}
-
 /** Stored Yjs updates: version n is the n-th update stored for `doc`. */
 export interface DocLogTable {
 	doc: string;

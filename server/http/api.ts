@@ -221,9 +221,7 @@ export function createApi(deps: ApiDeps) {
 			'POST',
 			/^\/api\/widget\/conversations\/([A-Za-z0-9_-]+)\/end$/,
 			async (req, _res, [conversationId]) => {
-				const header = req.headers.authorization ?? '';
-				const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-				const who = await sessions.customerFromToken(token);
+				const who = await sessions.authenticate(req);
 				if (!who.ok || who.principal.kind !== 'customer')
 					throw new HttpError(
 						401,

@@ -14,6 +14,7 @@ import type { DocStore, StoredDoc } from '../db/doc-store';
 import { awarenessEntries } from './awareness-guard';
 import type { Fanout, FanoutMessage } from './fanout';
 import type { Notice } from '../../src/lib/domain/protocol';
+import { LocalLocks } from '../db/locks';
 
 /** Transaction origin for writes made by the server itself. */
 export const SERVER_ORIGIN = { kind: 'server' } as const;
@@ -204,7 +205,8 @@ export class RoomManager {
 	#loaded = new Map<string, Room>();
 	/** Rooms being loaded or loaded: fan-out messages apply to both. */
 	#held = new Map<string, Room>();
-	#catchUps = new Map<Room, Promise<void>>();
+	/** Catch-ups of one document run one after another (a failed one does not fail the next). */
+	#catchUps = new LocalLocks();
 	#gapTimers = new Map<Room, TimerHandle>();
 	#headsTimer: ReturnType<typeof setInterval> | null = null;
 	#closing = false;
@@ -305,14 +307,7 @@ export class RoomManager {
 	 * so each reflects everything stored before it began.
 	 */
 	catchUp(room: Room): Promise<void> {
-		const prev = this.#catchUps.get(room) ?? Promise.resolve();
-		const next = prev.then(() => room.catchUp());
-		this.#catchUps.set(room, next);
-		void next.then(
-			() => this.#catchUps.get(room) === next && this.#catchUps.delete(room),
-			() => this.#catchUps.get(room) === next && this.#catchUps.delete(room)
-		);
-		return next;
+		return this.#catchUps.run(room.key, () => room.catchUp());
 	}
 
 	#catchUpLogged(room: Room) {

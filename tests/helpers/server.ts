@@ -203,14 +203,15 @@ let seq = 0;
 export function customerChat(
 	srv: Pick<TestServer, 'wsUrl'>,
 	c: CustomerLogin,
-	opts: { now?: () => number } = {}
+	opts: { now?: () => number; WebSocketPolyfill?: unknown; internal?: boolean } = {}
 ) {
 	return new ChatSession({
 		serverUrl: srv.wsUrl,
 		conversationId: c.conversationId,
 		me: { principal: c.customer.principal, role: 'customer', name: c.customer.name },
 		params: { token: c.sessionToken },
-		WebSocketPolyfill: WebSocket,
+		WebSocketPolyfill: opts.WebSocketPolyfill ?? WebSocket,
+		internal: opts.internal,
 		now: opts.now,
 		newId: () => `c${process.pid}x${++seq}x${Math.random().toString(36).slice(2, 10)}`
 	});
@@ -220,7 +221,7 @@ export function agentChat(
 	srv: Pick<TestServer, 'wsUrl'>,
 	a: AgentLogin,
 	conversationId: string,
-	opts: { now?: () => number } = {}
+	opts: { now?: () => number; internal?: boolean } = {}
 ) {
 	return new ChatSession({
 		serverUrl: srv.wsUrl,
@@ -228,6 +229,7 @@ export function agentChat(
 		me: { principal: a.principal, role: 'agent', name: a.name },
 		WebSocketPolyfill: wsWithCookie(a.cookie),
 		now: opts.now,
+		internal: opts.internal,
 		newId: () => `a${process.pid}x${++seq}x${Math.random().toString(36).slice(2, 10)}`
 	});
 }

@@ -21,6 +21,7 @@ import {
 import { ManualClock } from '../../server/clock';
 import type { OfferView } from '../../src/lib/domain/inbox-doc';
 import { ChatSession } from '../../src/lib/client/chat-session';
+import { outboxEntriesOf } from '../../src/lib/domain/conversation-doc';
 import type { ConversationService } from '../../server/conversations';
 
 type Details = Awaited<ReturnType<ConversationService['details']>>;
@@ -89,12 +90,6 @@ async function setup(workstream: 'live' | 'persistent' = 'live') {
 	const ben = await agentOnline(srv, 'ben@example.com', cleanup, clock);
 	const cleo = await agentOnline(srv, 'cleo@example.com', cleanup, clock);
 	return { clock, srv, ana, ben, cleo, customer, chat, anaSide };
-}
-
-function internalChat(srv: TestServer, agent: AgentLogin, conversationId: string) {
-	const s = agentChat(srv, agent, conversationId);
-	s.destroy();
-	return new ChatSession({ ...s.opts, internal: true });
 }
 
 describe('conference (A6)', () => {
@@ -325,13 +320,10 @@ describe('internal notes (A10) and the compose rule (A4)', () => {
 				this.on('message', (data: Buffer) => received.push(Buffer.from(data)));
 			}
 		}
-		const device = new ChatSession({
-			...customerChat(srv, customer).opts,
-			WebSocketPolyfill: Recording
-		});
+		const device = customerChat(srv, customer, { WebSocketPolyfill: Recording });
 		cleanup.push(() => device.destroy());
 
-		const anaNotes = internalChat(srv, ana.agent, id);
+		const anaNotes = agentChat(srv, ana.agent, id, { internal: true });
 		cleanup.push(() => anaNotes.destroy());
 		await anaNotes.ready;
 		anaNotes.send('SECRET-NOTE-7781 refund approved by finance', { internal: true });
@@ -344,7 +336,7 @@ describe('internal notes (A10) and the compose rule (A4)', () => {
 		await waitFor(() => texts(device).includes('A reply after the note'), 'customer got the reply');
 
 		// A customer cannot open the internal document at all.
-		const sneak = new ChatSession({ ...customerChat(srv, customer).opts, internal: true });
+		const sneak = customerChat(srv, customer, { internal: true });
 		cleanup.push(() => sneak.destroy());
 		await waitFor(() => sneak.closedReason, 'internal document refused');
 		expect(sneak.closedReason).toMatch(/not a participant/);
@@ -359,10 +351,9 @@ describe('internal notes (A10) and the compose rule (A4)', () => {
 		// A customer's attempt to write a note is refused.
 		const chat = customerChat(srv, customer);
 		cleanup.push(() => chat.destroy());
-		const outbox = (await import('../../src/lib/domain/conversation-doc')).outboxEntriesOf(
-			chat.outbox
-		);
-		outbox.push([{ id: 'customernote1', text: 'me too', time: Date.now(), internal: true }]);
+		outboxEntriesOf(chat.outbox).push([
+			{ id: 'customernote1', text: 'me too', time: Date.now(), internal: true }
+		]);
 		await waitFor(
 			() => chat.transcript.find((t) => t.id === 'customernote1')?.state === 'rejected',
 			'customer note refused'
