@@ -40,6 +40,15 @@ export const ConfigSchema = z.object({
 	presenceGraceMs: z.coerce.number().int().min(1_000).default(60_000),
 	/** How often each instance looks for due durable timers (real time). */
 	timerPollMs: z.coerce.number().int().min(10).default(250),
+	/**
+	 * SMTP server for email (SPEC P4), as a nodemailer URL: `smtp://user:pass@host:587` or
+	 * `smtps://…:465`. Unset: mail goes to the local outbox only (/admin/outbox).
+	 */
+	smtpUrl: z.string().url().optional(),
+	/** The From address of every email. */
+	mailFrom: z.string().min(3).default('Parley <no-reply@parley.localhost>'),
+	/** The address customers reach the app at, for links in emails (CSAT). Default: http://localhost:PORT. */
+	publicUrl: z.string().url().optional(),
 	logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 	limits: z.object({
 		/** Largest websocket frame accepted; bigger frames close the socket with 4413. */
@@ -105,6 +114,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			sessionSecret: get('PARLEY_SESSION_SECRET'),
 			seedDemo: get('PARLEY_SEED_DEMO') ? get('PARLEY_SEED_DEMO') !== 'false' : undefined,
 			demoWidgetSecret: get('PARLEY_DEMO_WIDGET_SECRET'),
+			smtpUrl: get('SMTP_URL'),
+			mailFrom: get('MAIL_FROM'),
+			publicUrl: get('PARLEY_PUBLIC_URL'),
 			logLevel: get('LOG_LEVEL'),
 			offerTimeoutMs: get('PARLEY_OFFER_TIMEOUT_MS'),
 			timerPollMs: get('PARLEY_TIMER_POLL_MS'),

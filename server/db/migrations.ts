@@ -12,6 +12,7 @@ import {
 	type Migration,
 	type MigrationProvider
 } from 'kysely';
+import { DEFAULT_TRIGGERS } from '../../src/lib/domain/triggers';
 
 /** Column types that differ between the two dialects. */
 function types(db: Kysely<unknown>) {
@@ -329,6 +330,85 @@ const migrations: Record<string, Migration> = {
 				.on('participants')
 				.column('joined_at')
 				.execute();
+		}
+	},
+	'0008_sessions_tickets': {
+		async up(db: Kysely<unknown>) {
+			// The session (SPEC A9, C7) and the ticket (A11, C8) beside the conversation: a
+			// conversation has one messaging session and one ticket; each has its own state.
+			for (const [name, type, def] of [
+				['session_status', 'text', 'active'],
+				['session_ended_by', 'text', null],
+				['session_ended_actor', 'text', null],
+				['session_ended_at', 'bigint', null],
+				['channel', 'text', 'messaging'],
+				['solved_at', 'bigint', null],
+				['closed_at', 'bigint', null],
+				['csat_requested_at', 'bigint', null],
+				['csat_rating', 'integer', null],
+				['csat_comment', 'text', null],
+				['csat_at', 'bigint', null],
+				['tags', 'text', '[]']
+			] as const)
+				await db.schema
+					.alterTable('conversations')
+					.addColumn(name, type, (c) => (def === null ? c : c.notNull().defaultTo(def)))
+					.execute();
+			await sql`update conversations set channel = 'email' where offline_message = 1`.execute(db);
+			await sql`update conversations set session_status = 'ended', session_ended_at = ended_at,
+				session_ended_actor = ended_by,
+				session_ended_by = case when ended_by like 'customer:%' then 'customer' else 'agent' end
+				where status = 'ended'`.execute(db);
+			await db.schema
+				.alterTable('workstreams')
+				.addColumn('style', 'text', (c) => c.notNull().defaultTo('live'))
+				.execute();
+			await sql`update workstreams set style = 'social' where mode = 'persistent'`.execute(db);
+			// Null: the style's default (src/lib/domain/conversation-style.ts).
+			await db.schema.alterTable('workstreams').addColumn('solved_close_ms', 'bigint').execute();
+			await db.schema
+				.createTable('triggers')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('name', 'text', (c) => c.notNull())
+				.addColumn('position', 'integer', (c) => c.notNull())
+				.addColumn('active', 'integer', (c) => c.notNull())
+				.addColumn('conditions', 'text', (c) => c.notNull())
+				.addColumn('actions', 'text', (c) => c.notNull())
+				.addColumn('created_at', 'bigint', (c) => c.notNull())
+				.execute();
+			// One row per (event, trigger) that ran: a trigger's actions happen once per event,
+			// even when an instance dies half-way and another evaluates the event again.
+			await db.schema
+				.createTable('trigger_runs')
+				.addColumn('event_id', 'text', (c) => c.notNull())
+				.addColumn('trigger_id', 'text', (c) => c.notNull())
+				.addColumn('at', 'bigint', (c) => c.notNull())
+				.addPrimaryKeyConstraint('trigger_runs_pk', ['event_id', 'trigger_id'])
+				.execute();
+			await db.schema
+				.createTable('mail_outbox')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('kind', 'text', (c) => c.notNull())
+				.addColumn('conversation_id', 'text')
+				.addColumn('to_address', 'text', (c) => c.notNull())
+				.addColumn('subject', 'text', (c) => c.notNull())
+				.addColumn('body', 'text', (c) => c.notNull())
+				.addColumn('status', 'text', (c) => c.notNull())
+				.addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+				.addColumn('error', 'text')
+				.addColumn('message_id', 'text')
+				.addColumn('created_at', 'bigint', (c) => c.notNull())
+				.addColumn('sent_at', 'bigint')
+				.execute();
+			await db.schema
+				.createIndex('mail_outbox_created')
+				.on('mail_outbox')
+				.column('created_at')
+				.execute();
+			const def = DEFAULT_TRIGGERS[0];
+			await sql`insert into triggers (id, name, position, active, conditions, actions, created_at)
+				values ('tr_default_csat', ${def.name}, 0, 1, ${JSON.stringify(def.conditions)},
+					${JSON.stringify(def.actions)}, ${Date.now()})`.execute(db);
 		}
 	}
 };

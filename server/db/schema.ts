@@ -65,6 +65,10 @@ export interface WorkstreamTable {
 	greeting: string;
 	/** JSON array of the reasons an agent picks from when ending a conversation (SPEC A7). */
 	wrap_up_reasons: ColumnType<string, string | undefined, string>;
+	/** Conversation style (src/lib/domain/conversation-style.ts): live, returning or social. */
+	style: ColumnType<string, string | undefined, string>;
+	/** How long Solved waits before Closed; null uses the style's default. */
+	solved_close_ms: ColumnType<number | null, number | null | undefined, number | null>;
 	created_at: number;
 }
 
@@ -101,6 +105,24 @@ export interface ConversationTable {
 	ended_at: ColumnType<number | null, number | null | undefined, number | null>;
 	/** Principal who ended it (`agent:<id>` or `customer:<id>`). */
 	ended_by: ColumnType<string | null, string | null | undefined, string | null>;
+	/** The messaging session (src/lib/domain/session-state.ts): `active` or `ended`. */
+	session_status: ColumnType<string, string | undefined, string>;
+	/** `agent`, `customer` or `system` once ended. */
+	session_ended_by: ColumnType<string | null, string | null | undefined, string | null>;
+	/** Principal who ended it (null for the system). */
+	session_ended_actor: ColumnType<string | null, string | null | undefined, string | null>;
+	session_ended_at: ColumnType<number | null, number | null | undefined, number | null>;
+	/** The ticket's channel: `messaging` (the widget) or `email` (a message left offline). */
+	channel: ColumnType<string, string | undefined, string>;
+	solved_at: ColumnType<number | null, number | null | undefined, number | null>;
+	closed_at: ColumnType<number | null, number | null | undefined, number | null>;
+	/** CSAT (SPEC C8): when the survey was sent, and the answer. */
+	csat_requested_at: ColumnType<number | null, number | null | undefined, number | null>;
+	csat_rating: ColumnType<number | null, number | null | undefined, number | null>;
+	csat_comment: ColumnType<string | null, string | null | undefined, string | null>;
+	csat_at: ColumnType<number | null, number | null | undefined, number | null>;
+	/** JSON array of tags (added by triggers). */
+	tags: ColumnType<string, string | undefined, string>;
 	created_at: number;
 	updated_at: number;
 }
@@ -140,6 +162,42 @@ export interface TemplateTable {
 	name: string;
 	text: string;
 	created_at: number;
+}
+
+/** A ticket trigger (src/lib/domain/triggers.ts); conditions and actions are JSON. */
+export interface TriggerTable {
+	id: string;
+	name: string;
+	position: number;
+	active: number;
+	conditions: string;
+	actions: string;
+	created_at: number;
+}
+
+/** A trigger that ran for an event (at most once per event and trigger). */
+export interface TriggerRunTable {
+	event_id: string;
+	trigger_id: string;
+	at: number;
+}
+
+/** Every email Parley sends (SPEC P4), and what became of it. */
+export interface MailOutboxTable {
+	id: string;
+	/** `reply` (a public reply by email), `offline_confirmation` or `csat`. */
+	kind: string;
+	conversation_id: string | null;
+	to_address: string;
+	subject: string;
+	body: string;
+	/** `queued`, `sent` (SMTP accepted it), `failed` (gave up) or `local` (no SMTP configured). */
+	status: string;
+	attempts: ColumnType<number, number | undefined, number>;
+	error: string | null;
+	message_id: string | null;
+	created_at: number;
+	sent_at: number | null;
 }
 
 /** Stored Yjs updates: version n is the n-th update stored for `doc`. */
@@ -193,4 +251,7 @@ export interface Database {
 	agent_connections: AgentConnectionTable;
 	conversation_events: ConversationEventTable;
 	templates: TemplateTable;
+	triggers: TriggerTable;
+	trigger_runs: TriggerRunTable;
+	mail_outbox: MailOutboxTable;
 }

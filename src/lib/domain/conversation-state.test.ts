@@ -52,12 +52,13 @@ describe('every status × event', () => {
 		queued: { offer: 'offered', end: 'ended' },
 		offered: { withdraw: 'queued', accept: 'active', end: 'ended' },
 		active: { handoff: 'queued', transfer: 'queued', wait: 'waiting', end: 'ended' },
-		waiting: { resume: 'queued', end: 'ended' },
+		waiting: { resume: 'queued', reopen: 'active', end: 'ended' },
 		ended: {}
 	};
 	const events: ConversationEvent[] = [
 		{ type: 'offer', agentId: 'a' },
 		{ type: 'withdraw' },
+		{ type: 'reopen' },
 		{ type: 'accept', agentId: 'a' },
 		{ type: 'handoff' },
 		{ type: 'transfer' },

@@ -7,6 +7,13 @@
  *     ▲                                    │              │
  *     └──────── handoff / transfer ────────┘              │
  *     └──────────────────── resume (the customer wrote) ──┘
+ *                                          ▲              │
+ *                                          └── reopen ────┘ (its agent takes it back)
+ *
+ * `wait` parks a conversation without using capacity: A8's Waiting, and a ticket set to a
+ * status that releases capacity in its conversation style (Solved; Pending and On-hold in
+ * social messaging). `ended` means the messaging session is over: the customer can no longer
+ * write into this conversation (a new message starts a new one).
  *
  * `end` is allowed from every state but `ended`: a live-chat customer may leave while queued.
  */
@@ -25,6 +32,8 @@ export type ConversationEvent =
 	| { type: 'wait' }
 	/** The customer wrote into a parked conversation: it is routed again. */
 	| { type: 'resume' }
+	/** The agent who holds a parked conversation takes it back (sets its ticket Open). */
+	| { type: 'reopen' }
 	| { type: 'end' };
 
 export class TransitionError extends Error {
@@ -57,6 +66,9 @@ export function transition(from: ConversationStatus, event: ConversationEvent): 
 			break;
 		case 'resume':
 			if (from === 'waiting') return 'queued';
+			break;
+		case 'reopen':
+			if (from === 'waiting') return 'active';
 			break;
 		case 'end':
 			if (from !== 'ended') return 'ended';

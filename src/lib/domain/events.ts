@@ -1,4 +1,7 @@
 import { TICKET_STATUS_LABELS, isTicketStatus } from './ticket-state';
+import type { SessionEnder, SessionState } from './session-state';
+import type { Channel } from './triggers';
+import type { ConversationStyle } from './conversation-style';
 
 /**
  * A conversation's event history (SPEC A3): what the agent's side panel lists and what
@@ -19,7 +22,13 @@ export const EVENT_TYPES = [
 	'resumed',
 	'ended',
 	'wrap_up',
-	'ticket_status'
+	'ticket_status',
+	'session_ended',
+	'email_sent',
+	'csat_sent',
+	'csat_received',
+	'tag_added',
+	'reassigned'
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -69,7 +78,19 @@ export function describeEvent(e: ConversationEventView): string {
 		case 'wrap_up':
 			return `Wrap-up: ${str(d.reason)}`;
 		case 'ticket_status':
-			return `Ticket ${label(d.from)} → ${label(d.to)}`;
+			return `Ticket ${label(d.from)} → ${label(d.to)}${e.actorName ? ` by ${e.actorName}` : ''}`;
+		case 'session_ended':
+			return `Messaging session ended — ended by ${d.role === 'system' ? 'Parley' : `${str(d.role)}${e.actorName ? ` (${e.actorName})` : ''}`}`;
+		case 'email_sent':
+			return `${who} replied by email to ${str(d.to)}`;
+		case 'csat_sent':
+			return `CSAT survey sent ${d.via === 'email' ? `by email to ${str(d.to)}` : 'in the widget'}`;
+		case 'csat_received':
+			return `CSAT: ${str(d.rating)}/5${d.comment ? ` — “${str(d.comment)}”` : ''}`;
+		case 'tag_added':
+			return `Tag added: ${str(d.tag)}${e.actorName ? ` by ${e.actorName}` : ''}`;
+		case 'reassigned':
+			return `Reassigned to ${str(d.to)}${e.actorName ? ` by ${e.actorName}` : ''}`;
 		default: {
 			const never: never = e.type;
 			return String(never);
@@ -102,6 +123,25 @@ export interface ConversationDetails {
 		participants: string[];
 		wrapUp: string | null;
 		wrapUpReasons: string[];
+		/** Where the ticket came from: the messaging widget, or email (left outside hours). */
+		channel: Channel;
+		style: ConversationStyle;
+		tags: string[];
+		solvedAt: number | null;
+		closedAt: number | null;
+		csat: {
+			requestedAt: number | null;
+			rating: number | null;
+			comment: string | null;
+			at: number | null;
+		};
+	};
+	/** The messaging session (SPEC A9): active, or ended and by whom. */
+	session: {
+		state: SessionState;
+		endedBy: SessionEnder | null;
+		endedByName: string | null;
+		endedAt: number | null;
 	};
 	events: ConversationEventView[];
 }
