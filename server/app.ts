@@ -25,6 +25,11 @@ import { SyncServer, SYNC_PATH_PREFIX } from './sync/server';
 import { createApi } from './http/api';
 import { seedDemo } from './seed';
 import { Timers } from './timers';
+import { Mailer } from './mail';
+import { signCsatToken } from './auth/tokens';
+
+/** How long an emailed CSAT link can be answered. */
+const CSAT_LINK_TTL_MS = 30 * 24 * 3600_000;
 import { AgentLiveness } from './presence';
 import { WaitingNotices } from './waiting';
 
@@ -56,6 +61,7 @@ export interface Parley {
 	rooms: RoomManager;
 	conversations: ConversationService;
 	timers: Timers;
+	mailer: Mailer;
 	liveness: AgentLiveness;
 	waiting: WaitingNotices;
 	sync: SyncServer;
@@ -110,6 +116,14 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		log,
 		pollMs: config.timerPollMs
 	});
+	const mailer = new Mailer({
+		db: database.db,
+		timers,
+		clock,
+		log,
+		smtpUrl: config.smtpUrl,
+		from: config.mailFrom
+	});
 	let conversations: ConversationService | null = null;
 	const rooms = new RoomManager({
 		store,
@@ -139,6 +153,15 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		clock,
 		log,
 		onQueueChanged: () => waiting.schedule(),
+		mailer,
+		csatLink: async (conversationId) => {
+			const token = await signCsatToken(widgetKey, conversationId, {
+				now: clock.now(),
+				ttlMs: CSAT_LINK_TTL_MS
+			});
+			const base = config.publicUrl ?? `http://localhost:${config.port}`;
+			return `${base.replace(/\/$/, '')}/csat#token=${token}`;
+		},
 		revoke: (principal, docs, reason) => {
 			sync.revoke(principal, docs, reason);
 			fanout.publishControl({ kind: 'revoke', principal, docs, reason });
@@ -171,6 +194,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		repo,
 		sessions,
 		conversations,
+		mailer,
 		widgetKey,
 		health: () => ({
 			connections: sync.connectionCount,
@@ -239,6 +263,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		rooms,
 		conversations,
 		timers,
+		mailer,
 		liveness,
 		waiting,
 		sync,
@@ -263,6 +288,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 				await rooms.closeAll();
 				await store.close();
 				await fanout.close();
+				mailer.close();
 				await database.close();
 				clearInterval(loopWindow);
 				loopDelay.disable();

@@ -40,6 +40,29 @@ import {
 import type { PresenceChoice } from '../src/lib/domain/presence';
 import type { Locks } from './db/locks';
 import type { Timers } from './timers';
+import type { Mailer } from './mail';
+import {
+	holdsCapacity,
+	isConversationStyle,
+	defaultStyle,
+	onCustomerMessage,
+	solvedToClosedMs,
+	type ConversationStyle
+} from '../src/lib/domain/conversation-style';
+import {
+	endSession,
+	SessionTransitionError,
+	type SessionEnder
+} from '../src/lib/domain/session-state';
+import {
+	firedTriggers,
+	type Channel,
+	type TicketEvent,
+	type Trigger,
+	type TriggerAction
+} from '../src/lib/domain/triggers';
+import type { CsatAnswer } from '../src/lib/domain/csat';
+import { checkAgentText } from '../src/lib/domain/template';
 
 export type DocAccess =
 	| { ok: true; key: string; kind: DocRequest['kind']; writable: boolean; typing: boolean }
@@ -47,6 +70,14 @@ export type DocAccess =
 
 const offerTimer = (offerId: string) => `offer:${offerId}`;
 const keepTimer = (conversationId: string) => `keep:${conversationId}`;
+const closeTimer = (conversationId: string) => `close:${conversationId}`;
+const triggerTimer = (eventId: string) => `trig:${eventId}`;
+
+/** The workstream's conversation style (its mode's default if the column holds anything else). */
+export function styleOf(ws: Pick<Workstream, 'style' | 'mode'> | undefined): ConversationStyle {
+	if (!ws) return 'live';
+	return isConversationStyle(ws.style) ? ws.style : defaultStyle(ws.mode);
+}
 
 export class DomainError extends Error {
 	constructor(
@@ -93,6 +124,10 @@ export interface ConversationServiceDeps {
 	 * conversation), on every instance. Their device keeps its copy.
 	 */
 	revoke?: (principal: string, docKeys: string[], reason: string) => void;
+	/** Email (public replies, offline confirmations, CSAT). */
+	mailer?: Mailer;
+	/** A link the customer opens to answer the CSAT survey of a conversation (emails carry it). */
+	csatLink?: (conversationId: string) => Promise<string>;
 }
 
 type PendingOffer = Pick<Offer, 'id' | 'agent_id' | 'conversation_id' | 'kind'>;
@@ -118,6 +153,14 @@ export class ConversationService {
 			this.#openingTimers.delete((payload as { workstreamId: string }).workstreamId);
 			return this.drainQueue();
 		});
+		deps.timers.on('ticket-close', (payload) =>
+			this.#exclusive(() =>
+				this.#closeTicket((payload as { conversationId: string }).conversationId, deps.clock.now())
+			)
+		);
+		deps.timers.on('triggers', (payload) =>
+			this.runTriggers((payload as { eventId: string }).eventId)
+		);
 	}
 
 	/** Runs state changes one after another, across instances (routing, offers, presence). */
@@ -219,6 +262,24 @@ export class ConversationService {
 				email: customer.email
 			});
 			this.deps.log.info({ conversation: conv.id, workstream: ws.id }, 'offline message left');
+			// The "leave a message" confirmation (SPEC P4): what we received and where we will reply.
+			if (customer.email && this.deps.mailer)
+				await this.deps.mailer.queue({
+					kind: 'offline_confirmation',
+					conversationId: conv.id,
+					to: customer.email,
+					subject: `We received your message — ${ws.title}`,
+					body: [
+						`Hello ${customer.name},`,
+						'',
+						`Thank you for writing to ${ws.title}. Our agents are not available right now; one of them will reply to this address as soon as they are back.`,
+						'',
+						'Your message:',
+						...text.split('\n').map((l) => `> ${l}`),
+						'',
+						'— Parley'
+					].join('\n')
+				});
 			await this.#drain();
 			return conv;
 		});
@@ -250,6 +311,18 @@ export class ConversationService {
 			wrap_up_reason: null,
 			ended_at: null,
 			ended_by: null,
+			session_status: 'active',
+			session_ended_by: null,
+			session_ended_actor: null,
+			session_ended_at: null,
+			channel: offline ? 'email' : 'messaging',
+			solved_at: null,
+			closed_at: null,
+			csat_requested_at: null,
+			csat_rating: null,
+			csat_comment: null,
+			csat_at: null,
+			tags: '[]',
 			created_at: now,
 			updated_at: now
 		};
@@ -342,9 +415,10 @@ export class ConversationService {
 							await this.#drain();
 							this.deps.onQueueChanged?.();
 						});
-					else if (outcome === 'customer-wrote-active')
+					else if (outcome === 'customer-wrote-active') {
+						await this.#reopenOnReply(state.conversationId);
 						await this.#maybeHandoff(state.conversationId);
-					else if (outcome === 'customer-wrote-waiting') await this.#resume(state.conversationId);
+					} else if (outcome === 'customer-wrote-waiting') await this.#resume(state.conversationId);
 				} catch (err) {
 					this.deps.log.error({ err, doc: room.key }, 'merge failed');
 				}
@@ -962,11 +1036,12 @@ export class ConversationService {
 		actor: string | null,
 		data: Record<string, string | number | null>,
 		at: number
-	) {
+	): Promise<string> {
+		const id = eventId(at);
 		await this.deps.repo.db
 			.insertInto('conversation_events')
 			.values({
-				id: eventId(at),
+				id,
 				conversation_id: conversationId,
 				type,
 				actor,
@@ -974,24 +1049,170 @@ export class ConversationService {
 				at
 			})
 			.execute();
+		return id;
 	}
 
-	/** Moves the ticket to `to` if its state machine allows it; records the change. */
+	/**
+	 * Triggers look at this event once, on whichever instance claims it: a durable timer due
+	 * now, so an instance dying before or during the evaluation leaves it to another.
+	 */
+	async #evaluateLater(eventId: string, at: number) {
+		await this.deps.timers.set(triggerTimer(eventId), 'triggers', at, { eventId });
+	}
+
+	/**
+	 * Moves the ticket to `to` if its state machine allows it; records the change, which
+	 * triggers then look at. `cause`: the triggers whose actions led here. Updates `conv`.
+	 */
 	async #setTicket(
 		conv: Conversation,
 		to: TicketStatus,
 		actor: string | null,
 		actorName: string | null,
-		at: number
-	) {
+		at: number,
+		cause: string[] = []
+	): Promise<boolean> {
 		const from = conv.ticket_status as TicketStatus;
-		if (from === to || !canChangeTicket(from, to)) return;
+		if (from === to || !canChangeTicket(from, to)) return false;
+		const times =
+			to === 'solved'
+				? { solved_at: at }
+				: to === 'closed'
+					? { closed_at: at }
+					: from === 'solved'
+						? { solved_at: null }
+						: {};
 		await this.deps.repo.db
 			.updateTable('conversations')
-			.set({ ticket_status: changeTicket(from, to) })
+			.set({ ticket_status: changeTicket(from, to), ...times })
 			.where('id', '=', conv.id)
 			.execute();
-		await this.#event(conv.id, 'ticket_status', actor, { by: actorName, from, to }, at);
+		conv.ticket_status = to;
+		const id = await this.#event(
+			conv.id,
+			'ticket_status',
+			actor,
+			{ by: actorName, from, to, ...(cause.length > 0 ? { cause: cause.join(',') } : {}) },
+			at
+		);
+		await this.#evaluateLater(id, at);
+		return true;
+	}
+
+	/**
+	 * A ticket status change with what the workstream's conversation style makes of it
+	 * (SPEC A11): Solved schedules Closed (at once in live chat); statuses that release capacity
+	 * park the conversation; leaving Solved cancels the close. Call inside `#exclusive`.
+	 * `takeBack`: the acting agent holds the ticket and takes its capacity again (Open).
+	 */
+	async #applyTicketStatus(
+		conv: Conversation,
+		to: TicketStatus,
+		actor: string | null,
+		actorName: string | null,
+		now: number,
+		opts: { cause?: string[]; takeBack?: boolean } = {}
+	): Promise<boolean> {
+		const { repo, timers } = this.deps;
+		if (!(await this.#setTicket(conv, to, actor, actorName, now, opts.cause))) return false;
+		const ws = await repo.workstreamById(conv.workstream_id);
+		const style = styleOf(ws);
+		if (to === 'closed') {
+			await this.#closeTicket(conv.id, now);
+			return true;
+		}
+		if (to === 'solved') {
+			const delay = solvedToClosedMs(style, ws?.solved_close_ms ?? null);
+			if (delay === 0) {
+				await this.#closeTicket(conv.id, now);
+				return true;
+			}
+			await timers.set(closeTimer(conv.id), 'ticket-close', now + delay, {
+				conversationId: conv.id
+			});
+		} else await timers.cancel(closeTimer(conv.id));
+		const fresh = (await repo.conversationById(conv.id))!;
+		if (fresh.status === 'active' && !holdsCapacity(style, to)) {
+			await this.#withdrawPendingOffers(conv.id, 'conference');
+			await this.#setStatus(fresh, transition('active', { type: 'wait' }));
+			await this.#drain(); // capacity was freed
+		} else if (fresh.status === 'waiting' && holdsCapacity(style, to) && opts.takeBack)
+			await this.#setStatus(fresh, transition('waiting', { type: 'reopen' }));
+		return true;
+	}
+
+	/**
+	 * Solved → Closed (the style's timer, or at once): the conversation is over. Its session
+	 * ends if it had not (the customer's next message starts a new conversation and ticket) and
+	 * it leaves the agents' lists. Idempotent. Call inside `#exclusive`.
+	 */
+	async #closeTicket(conversationId: string, now: number) {
+		const { repo, timers } = this.deps;
+		const conv = await repo.conversationById(conversationId);
+		if (!conv) return;
+		await timers.cancel(closeTimer(conversationId));
+		if (conv.ticket_status === 'solved') await this.#setTicket(conv, 'closed', null, null, now);
+		if (conv.ticket_status !== 'closed') return;
+		if (conv.status !== 'ended') {
+			await this.#withdrawPendingOffers(conv.id);
+			await this.#endSession(conv, 'system', null, 'Parley', now, { silent: true });
+		}
+		await this.#closeInInboxes(conv.id, await repo.participantsOf(conv.id));
+		this.deps.log.info({ conversation: conv.id }, 'ticket closed');
+		await this.#drain();
+	}
+
+	/**
+	 * Ends the messaging session: the conversation takes no more customer messages (a new one
+	 * starts) and no longer uses capacity. `silent`: nothing is said to the customer (End
+	 * session, SPEC C7; a closed ticket); otherwise the transcript says who ended the chat.
+	 */
+	async #endSession(
+		conv: Conversation,
+		role: SessionEnder,
+		actor: string | null,
+		name: string,
+		now: number,
+		opts: { silent: boolean }
+	) {
+		const { repo, rooms } = this.deps;
+		const session = endSession(conv.session_status === 'ended' ? 'ended' : 'active');
+		const next = transition(conv.status as ConversationStatus, { type: 'end' });
+		await repo.db
+			.updateTable('conversations')
+			// A transfer under way ends with it: its sender no longer holds the capacity.
+			.set({
+				ended_at: now,
+				ended_by: actor,
+				transfer_from: null,
+				session_status: session,
+				session_ended_by: role,
+				session_ended_actor: actor,
+				session_ended_at: now
+			})
+			.where('id', '=', conv.id)
+			.execute();
+		conv.session_status = session;
+		await this.#setStatus(conv, next);
+		conv.status = next;
+		await rooms.with(storedConversationKey(conv.id), (room) => {
+			room.doc.transact(() => {
+				const meta = metaOf(room.doc);
+				meta.set('ended', { by: role, name, at: now, ...(opts.silent ? { silent: true } : {}) });
+				meta.delete('waiting');
+				meta.delete('conference');
+				if (!opts.silent) messagesOf(room.doc).push([systemMessage(`${name} ended the chat`, now)]);
+			}, SERVER_ORIGIN);
+			return room.whenDurable();
+		});
+		const id = await this.#event(
+			conv.id,
+			'session_ended',
+			actor,
+			{ by: role === 'system' ? null : name, role },
+			now
+		);
+		await this.#evaluateLater(id, now);
 	}
 
 	/** The conversation, checked to be one this agent works on now (accepted, not just offered). */
@@ -1221,6 +1442,17 @@ export class ConversationService {
 				await this.#preferAgent(conv.id, last.agentId, now + ws.keep_wait_ms);
 			await this.#setStatus(conv, transition('waiting', { type: 'resume' }));
 			await this.#event(conv.id, 'resumed', null, {}, now);
+			// A reply reopens a Pending, On-hold or Solved ticket (SPEC A11); Closed never gets here.
+			if (onCustomerMessage(conv.ticket_status as TicketStatus) === 'reopen') {
+				const customer = await repo.customerById(conv.customer_id);
+				await this.#applyTicketStatus(
+					conv,
+					'open',
+					`customer:${conv.customer_id}`,
+					customer?.name ?? null,
+					now
+				);
+			}
 			this.deps.log.info({ conversation: conv.id }, 'resumed: the customer wrote again');
 			await this.#drain();
 			this.deps.onQueueChanged?.();
@@ -1235,8 +1467,11 @@ export class ConversationService {
 	}
 
 	/**
-	 * End with wrap-up (SPEC A7): records the reason, ends the conversation for everyone (if the
-	 * customer has not already), solves the ticket, frees capacity and closes the interaction.
+	 * End with wrap-up (SPEC A7): records the reason, solves the ticket, frees capacity and
+	 * closes the interaction. In the live chat style the chat ends for everyone (if the customer
+	 * has not ended it already) and the ticket closes; with returning customers and social
+	 * messaging the conversation stays open to the customer until the Solved → Closed window
+	 * ends, and a message in it reopens the ticket (SPEC A11).
 	 */
 	async endByAgent(agentId: string, conversationId: string, reason: string) {
 		return this.#exclusive(async () => {
@@ -1254,14 +1489,15 @@ export class ConversationService {
 			const name = me?.name ?? 'Agent';
 			const now = clock.now();
 			await this.#withdrawPendingOffers(conv.id, 'conference');
-			if (conv.status !== 'ended') await this.#finish(conv, `agent:${agentId}`, name, 'agent', now);
+			if (conv.status !== 'ended' && styleOf(ws) === 'live')
+				await this.#endSession(conv, 'agent', `agent:${agentId}`, name, now, { silent: false });
 			await repo.db
 				.updateTable('conversations')
 				.set({ wrap_up_reason: reason })
 				.where('id', '=', conv.id)
 				.execute();
 			await this.#event(conv.id, 'wrap_up', `agent:${agentId}`, { by: name, reason }, now);
-			await this.#setTicket(conv, 'solved', `agent:${agentId}`, name, now);
+			await this.#applyTicketStatus(conv, 'solved', `agent:${agentId}`, name, now);
 			await this.#closeInInboxes(conv.id, await repo.participantsOf(conv.id));
 			this.deps.log.info({ conversation: conv.id, agent: agentId, reason }, 'wrapped up');
 			await this.#drain(); // capacity was freed
@@ -1291,16 +1527,17 @@ export class ConversationService {
 			const now = clock.now();
 			await this.#withdrawPendingOffers(conv.id);
 			const fresh = (await repo.conversationById(conv.id))!;
-			await this.#finish(
+			await this.#endSession(
 				fresh,
+				'customer',
 				`customer:${customerId}`,
 				customer?.name ?? 'Customer',
-				'customer',
-				now
+				now,
+				{ silent: false }
 			);
 			// Nobody accepted it: there is nothing for an agent to wrap up.
 			if ((await repo.participantsOf(conv.id)).length === 0)
-				await this.#setTicket(fresh, 'solved', null, null, now);
+				await this.#applyTicketStatus(fresh, 'solved', null, null, now);
 			await this.deps.timers.cancel(keepTimer(conv.id));
 			this.deps.log.info({ conversation: conv.id }, 'ended by the customer');
 			await this.#drain();
@@ -1309,33 +1546,407 @@ export class ConversationService {
 		});
 	}
 
-	/** Marks a conversation ended, for everyone, with who ended it. */
-	async #finish(
-		conv: Conversation,
-		by: string,
-		name: string,
-		role: 'agent' | 'customer',
-		now: number
-	) {
-		const { repo, rooms } = this.deps;
-		const next = transition(conv.status as ConversationStatus, { type: 'end' });
-		await repo.db
-			.updateTable('conversations')
-			// A transfer under way ends with it: its sender no longer holds the capacity.
-			.set({ ended_at: now, ended_by: by, transfer_from: null })
-			.where('id', '=', conv.id)
-			.execute();
-		await this.#setStatus(conv, next);
-		await rooms.with(storedConversationKey(conv.id), (room) => {
-			room.doc.transact(() => {
-				metaOf(room.doc).set('ended', { by: role, name, at: now });
-				metaOf(room.doc).delete('waiting');
-				metaOf(room.doc).delete('conference');
-				messagesOf(room.doc).push([systemMessage(`${name} ended the chat`, now)]);
-			}, SERVER_ORIGIN);
+	/**
+	 * End session (SPEC A9, C7): the messaging session ends, silently for the customer, whose
+	 * next message starts a new conversation with a new ticket. The ticket keeps its status
+	 * and stays with its agents, who go on by email or internal notes; capacity is released.
+	 */
+	async endSessionByAgent(agentId: string, conversationId: string) {
+		return this.#exclusive(async () => {
+			const { repo, clock, rooms } = this.deps;
+			const conv = await this.#ownConversation(agentId, conversationId, 'ending the session');
+			if (conv.session_status === 'ended') throw new SessionTransitionError('ended');
+			if (conv.status !== 'active' && conv.status !== 'waiting')
+				throw new DomainError('conflict', 'Only a conversation you have accepted can be ended.');
+			const me = await repo.agentById(agentId);
+			const now = clock.now();
+			await this.#withdrawPendingOffers(conv.id);
+			await this.#endSession(conv, 'agent', `agent:${agentId}`, me?.name ?? 'Agent', now, {
+				silent: true
+			});
+			for (const a of await repo.participantsOf(conv.id))
+				await rooms.with(storedInboxKey(a), (inbox) => {
+					const list = inboxConversationsOf(inbox.doc);
+					const entry = list.get(conv.id);
+					if (entry)
+						inbox.doc.transact(
+							() => list.set(conv.id, { ...entry, sessionEnded: true }),
+							SERVER_ORIGIN
+						);
+					return inbox.whenDurable();
+				});
+			this.deps.log.info({ conversation: conv.id, agent: agentId }, 'session ended by agent');
+			await this.#drain(); // messaging capacity was freed
+			this.deps.onQueueChanged?.();
+			return { session: 'ended' as const, ticketStatus: conv.ticket_status };
+		});
+	}
+
+	/**
+	 * An agent of the ticket sets its status (SPEC A11): Open, Pending, On-hold or Solved. What
+	 * it does to capacity and closing follows the workstream's conversation style.
+	 */
+	async setTicketStatus(agentId: string, conversationId: string, to: TicketStatus) {
+		return this.#exclusive(async () => {
+			const { repo, clock } = this.deps;
+			const conv = await this.#ownConversation(agentId, conversationId, 'changing its status');
+			if (to === 'new' || to === 'closed')
+				throw new DomainError(
+					'invalid',
+					to === 'new'
+						? 'A ticket cannot become New again.'
+						: "Tickets close by themselves after Solved, on the workstream's schedule."
+				);
+			changeTicket(conv.ticket_status as TicketStatus, to); // a TicketTransitionError if not allowed
+			const me = await repo.agentById(agentId);
+			await this.#applyTicketStatus(conv, to, `agent:${agentId}`, me?.name ?? null, clock.now(), {
+				takeBack: true
+			});
+			const after = (await repo.conversationById(conv.id))!;
+			return { ticketStatus: after.ticket_status, status: after.status };
+		});
+	}
+
+	/**
+	 * A public reply by email (SPEC A9, P4), once the messaging session has ended. Kept in the
+	 * agents' internal document as the ticket's record of it; the customer gets the email.
+	 */
+	async replyByEmail(agentId: string, conversationId: string, text: string) {
+		const { repo, clock, rooms, mailer } = this.deps;
+		const conv = await this.#ownConversation(agentId, conversationId, 'replying');
+		if (conv.session_status !== 'ended')
+			throw new DomainError('conflict', 'The messaging session is active: reply in the chat.');
+		const check = checkAgentText(text);
+		if (!check.ok) throw new DomainError('invalid', check.message);
+		const [customer, ws, me] = await Promise.all([
+			repo.customerById(conv.customer_id),
+			repo.workstreamById(conv.workstream_id),
+			repo.agentById(agentId)
+		]);
+		if (!customer?.email)
+			throw new DomainError(
+				'invalid',
+				'This customer has no email address: add an internal note instead.'
+			);
+		if (!mailer) throw new DomainError('conflict', 'Email is not set up on this server.');
+		const now = clock.now();
+		const name = me?.name ?? 'Agent';
+		const mailId = await mailer.queue({
+			kind: 'reply',
+			conversationId,
+			to: customer.email,
+			subject: `Re: your conversation with ${ws?.title ?? 'us'}`,
+			body: `${text}\n\n— ${name}, ${ws?.title ?? 'Parley'}`
+		});
+		await rooms.with(storedInternalKey(conversationId), (room) => {
+			room.doc.transact(
+				() =>
+					notesOf(room.doc).push([
+						{
+							id: newId('em'),
+							kind: 'email',
+							role: 'agent',
+							author: `agent:${agentId}`,
+							name,
+							text,
+							time: now,
+							at: now,
+							to: customer.email!
+						}
+					]),
+				SERVER_ORIGIN
+			);
 			return room.whenDurable();
 		});
-		await this.#event(conv.id, 'ended', by, { by: name, role }, now);
+		await this.#event(
+			conversationId,
+			'email_sent',
+			`agent:${agentId}`,
+			{ by: name, to: customer.email },
+			now
+		);
+		return { ok: true, mailId, to: customer.email };
+	}
+
+	// ---- triggers and CSAT (SPEC M2, C8) ----------------------------------------------------
+
+	/**
+	 * Evaluates the triggers for one ticket event (a durable timer calls this). Each trigger
+	 * that fires runs its actions, then is recorded against the event; actions are idempotent,
+	 * so an evaluation cut short and run again has each effect once.
+	 */
+	async runTriggers(eventId: string) {
+		const { repo, log } = this.deps;
+		const ev = await repo.db
+			.selectFrom('conversation_events')
+			.selectAll()
+			.where('id', '=', eventId)
+			.executeTakeFirst();
+		if (!ev) return;
+		const data = safeJson(ev.data);
+		let event: TicketEvent;
+		if (ev.type === 'session_ended')
+			event = { type: 'session_ended', by: data.role as SessionEnder };
+		else if (ev.type === 'ticket_status')
+			event = {
+				type: 'ticket_status',
+				from: data.from as TicketStatus,
+				to: data.to as TicketStatus
+			};
+		else return;
+		const conv = await repo.conversationById(ev.conversation_id);
+		if (!conv) return;
+		const cause = typeof data.cause === 'string' ? data.cause.split(',') : [];
+		const triggers: Trigger[] = (
+			await repo.db.selectFrom('triggers').selectAll().where('active', '=', 1).execute()
+		).map((t) => ({
+			id: t.id,
+			name: t.name,
+			position: t.position,
+			active: true,
+			conditions: JSON.parse(t.conditions),
+			actions: JSON.parse(t.actions)
+		}));
+		const done = new Set(
+			(
+				await repo.db
+					.selectFrom('trigger_runs')
+					.select('trigger_id')
+					.where('event_id', '=', eventId)
+					.execute()
+			).map((r) => r.trigger_id)
+		);
+		const fired = firedTriggers(
+			triggers,
+			event,
+			{ channel: conv.channel as Channel },
+			new Set([...cause, ...done])
+		);
+		for (const t of fired) {
+			for (const action of t.actions)
+				try {
+					await this.#exclusive(() => this.#runAction(conv.id, action, t, [...cause, t.id]));
+				} catch (err) {
+					log.warn(
+						{ err, trigger: t.id, action: action.type, event: eventId },
+						'trigger action failed'
+					);
+				}
+			await repo.db
+				.insertInto('trigger_runs')
+				.values({ event_id: eventId, trigger_id: t.id, at: this.deps.clock.now() })
+				.onConflict((oc) => oc.doNothing())
+				.execute();
+			log.info({ trigger: t.id, event: eventId, conversation: conv.id }, 'trigger fired');
+		}
+	}
+
+	async #runAction(conversationId: string, action: TriggerAction, t: Trigger, cause: string[]) {
+		const { repo, clock, rooms } = this.deps;
+		const conv = await repo.conversationById(conversationId);
+		if (!conv) return;
+		const now = clock.now();
+		const by = `Trigger: ${t.name}`;
+		const actor = `trigger:${t.id}`;
+		switch (action.type) {
+			case 'send_csat':
+				return this.#sendCsat(conv, now);
+			case 'set_status':
+				await this.#applyTicketStatus(conv, action.status, actor, by, now, { cause });
+				return;
+			case 'add_tag': {
+				const tags = parseReasons(conv.tags);
+				if (tags.includes(action.tag)) return;
+				await repo.db
+					.updateTable('conversations')
+					.set({ tags: JSON.stringify([...tags, action.tag]) })
+					.where('id', '=', conv.id)
+					.execute();
+				await this.#event(conv.id, 'tag_added', actor, { by, tag: action.tag }, now);
+				return;
+			}
+			case 'reassign_queue': {
+				const queue = await repo.queueById(action.queueId);
+				if (!queue || conv.queue_id === queue.id) return;
+				await repo.db
+					.updateTable('conversations')
+					.set({ queue_id: queue.id })
+					.where('id', '=', conv.id)
+					.execute();
+				await this.#event(conv.id, 'reassigned', actor, { by, to: `queue ${queue.name}` }, now);
+				// An active chat is routed again in its new queue; its agent holds it until then.
+				if (conv.status === 'active') {
+					const holder = (await repo.participantsOf(conv.id))[0] ?? null;
+					await repo.db
+						.updateTable('conversations')
+						.set({ transfer_from: holder, requested_at: conv.requested_at ?? now })
+						.where('id', '=', conv.id)
+						.execute();
+					await this.#setStatus(conv, transition('active', { type: 'transfer' }));
+				}
+				await this.#drain();
+				return;
+			}
+			case 'reassign_agent': {
+				const agent = await repo.agentById(action.agentId);
+				const had = await repo.participantsOf(conv.id);
+				if (!agent || (had.length === 1 && had[0] === agent.id)) return;
+				await this.#event(conv.id, 'reassigned', actor, { by, to: agent.name }, now);
+				if (conv.status === 'active' || conv.status === 'queued') {
+					// A live chat goes to that agent through an offer (they must accept it).
+					await this.#preferAgent(conv.id, agent.id, now + 10 * 60_000);
+					if (conv.status === 'active') {
+						await repo.db
+							.updateTable('conversations')
+							.set({ transfer_from: had[0] ?? null, requested_at: conv.requested_at ?? now })
+							.where('id', '=', conv.id)
+							.execute();
+						await this.#setStatus(conv, transition('active', { type: 'transfer' }));
+					}
+					await this.#drain();
+					return;
+				}
+				// A ticket off the messaging channel simply changes hands.
+				await repo.db.transaction().execute(async (trx) => {
+					await trx.deleteFrom('participants').where('conversation_id', '=', conv.id).execute();
+					await trx
+						.insertInto('participants')
+						.values({ conversation_id: conv.id, agent_id: agent.id, joined_at: now })
+						.execute();
+				});
+				await this.#closeInInboxes(
+					conv.id,
+					had.filter((a) => a !== agent.id)
+				);
+				const [customer, ws] = await Promise.all([
+					repo.customerById(conv.customer_id),
+					repo.workstreamById(conv.workstream_id)
+				]);
+				await rooms.with(storedInboxKey(agent.id), (inbox) => {
+					inbox.doc.transact(
+						() =>
+							inboxConversationsOf(inbox.doc).set(conv.id, {
+								conversationId: conv.id,
+								customerName: customer?.name ?? 'Customer',
+								workstream: ws?.name ?? '',
+								mode: ws?.mode ?? 'live',
+								acceptedAt: now,
+								...(conv.session_status === 'ended' ? { sessionEnded: true } : {})
+							}),
+						SERVER_ORIGIN
+					);
+					return inbox.whenDurable();
+				});
+				return;
+			}
+		}
+	}
+
+	/**
+	 * Sends the CSAT survey once per ticket (SPEC C8): by email when the session has ended and
+	 * the customer's address is known, otherwise in the widget (the conversation document).
+	 */
+	async #sendCsat(conv: Conversation, now: number) {
+		const { repo, rooms, mailer, csatLink } = this.deps;
+		if (conv.csat_requested_at !== null) return;
+		const [customer, ws] = await Promise.all([
+			repo.customerById(conv.customer_id),
+			repo.workstreamById(conv.workstream_id)
+		]);
+		const byEmail = conv.session_status === 'ended' && !!customer?.email && !!mailer && !!csatLink;
+		if (byEmail) {
+			const link = await csatLink!(conv.id);
+			await mailer!.queue({
+				kind: 'csat',
+				conversationId: conv.id,
+				to: customer!.email!,
+				subject: `How did we do? — ${ws?.title ?? 'Parley'}`,
+				body: [
+					`Hello ${customer!.name},`,
+					'',
+					`How would you rate the help you got from ${ws?.title ?? 'us'}? It takes a few seconds:`,
+					'',
+					link,
+					'',
+					'Thank you!'
+				].join('\n')
+			});
+		} else
+			await rooms.with(storedConversationKey(conv.id), (room) => {
+				room.doc.transact(() => metaOf(room.doc).set('csat', { requestedAt: now }), SERVER_ORIGIN);
+				return room.whenDurable();
+			});
+		await repo.db
+			.updateTable('conversations')
+			.set({ csat_requested_at: now })
+			.where('id', '=', conv.id)
+			.execute();
+		conv.csat_requested_at = now;
+		await this.#event(
+			conv.id,
+			'csat_sent',
+			null,
+			byEmail ? { via: 'email', to: customer!.email! } : { via: 'widget' },
+			now
+		);
+	}
+
+	/** The customer's CSAT answer, from the widget or the emailed link; once per ticket. */
+	async answerCsat(conversationId: string, customerId: string | null, answer: CsatAnswer) {
+		return this.#exclusive(async () => {
+			const { repo, rooms, clock } = this.deps;
+			const conv = await repo.conversationById(conversationId);
+			if (!conv || (customerId !== null && conv.customer_id !== customerId))
+				throw new DomainError('forbidden', 'You are not a participant of this conversation.');
+			if (conv.csat_requested_at === null)
+				throw new DomainError('conflict', 'There is no survey for this conversation.');
+			if (conv.csat_rating !== null)
+				throw new DomainError('conflict', 'This conversation has already been rated. Thank you!');
+			const now = clock.now();
+			await repo.db
+				.updateTable('conversations')
+				.set({ csat_rating: answer.rating, csat_comment: answer.comment ?? null, csat_at: now })
+				.where('id', '=', conv.id)
+				.execute();
+			await rooms.with(storedConversationKey(conv.id), (room) => {
+				room.doc.transact(
+					() =>
+						metaOf(room.doc).set('csat', {
+							requestedAt: conv.csat_requested_at!,
+							answered: { rating: answer.rating, at: now }
+						}),
+					SERVER_ORIGIN
+				);
+				return room.whenDurable();
+			});
+			const customer = await repo.customerById(conv.customer_id);
+			await this.#event(
+				conv.id,
+				'csat_received',
+				`customer:${conv.customer_id}`,
+				{ by: customer?.name ?? null, rating: answer.rating, comment: answer.comment ?? null },
+				now
+			);
+			return { ok: true, rating: answer.rating };
+		});
+	}
+
+	/** The customer wrote into an active conversation whose ticket was Pending or On-hold. */
+	async #reopenOnReply(conversationId: string) {
+		const conv = await this.deps.repo.conversationById(conversationId);
+		if (!conv || onCustomerMessage(conv.ticket_status as TicketStatus) !== 'reopen') return;
+		await this.#exclusive(async () => {
+			const fresh = await this.deps.repo.conversationById(conversationId);
+			if (!fresh || fresh.status !== 'active') return;
+			const customer = await this.deps.repo.customerById(fresh.customer_id);
+			await this.#applyTicketStatus(
+				fresh,
+				'open',
+				`customer:${fresh.customer_id}`,
+				customer?.name ?? null,
+				this.deps.clock.now()
+			);
+		});
 	}
 
 	/** Takes a conversation the agent left (e.g. after End conference) off their list. */
@@ -1344,7 +1955,7 @@ export class ConversationService {
 			const list = inboxConversationsOf(inbox.doc);
 			const entry = list.get(conversationId);
 			if (!entry) throw new DomainError('not_found', 'This conversation is not in your list.');
-			if (!entry.left)
+			if (!entry.left && !entry.sessionEnded)
 				throw new DomainError('conflict', 'You are still in this conversation; end it instead.');
 			inbox.doc.transact(() => list.delete(conversationId), SERVER_ORIGIN);
 			return inbox.whenDurable();
@@ -1436,7 +2047,27 @@ export class ConversationService {
 				assignee: participants[0]?.name ?? null,
 				participants: participants.map((p) => p.name),
 				wrapUp: conv.wrap_up_reason,
-				wrapUpReasons: ws ? parseReasons(ws.wrap_up_reasons) : []
+				wrapUpReasons: ws ? parseReasons(ws.wrap_up_reasons) : [],
+				channel: conv.channel === 'email' ? 'email' : 'messaging',
+				style: styleOf(ws),
+				tags: parseReasons(conv.tags),
+				solvedAt: conv.solved_at === null ? null : Number(conv.solved_at),
+				closedAt: conv.closed_at === null ? null : Number(conv.closed_at),
+				csat: {
+					requestedAt: conv.csat_requested_at === null ? null : Number(conv.csat_requested_at),
+					rating: conv.csat_rating,
+					comment: conv.csat_comment,
+					at: conv.csat_at === null ? null : Number(conv.csat_at)
+				}
+			},
+			session: {
+				state: conv.session_status === 'ended' ? 'ended' : 'active',
+				endedBy: (conv.session_ended_by as SessionEnder | null) ?? null,
+				endedByName:
+					conv.session_ended_actor === null
+						? null
+						: await this.#principalName(conv.session_ended_actor),
+				endedAt: conv.session_ended_at === null ? null : Number(conv.session_ended_at)
 			},
 			events: parsed.map(({ e, data }) => ({
 				id: e.id,
@@ -1449,6 +2080,13 @@ export class ConversationService {
 				at: Number(e.at)
 			}))
 		};
+	}
+
+	async #principalName(principal: string): Promise<string | null> {
+		const [kind, id] = principal.split(':');
+		if (kind === 'agent') return (await this.deps.repo.agentById(id))?.name ?? null;
+		if (kind === 'customer') return (await this.deps.repo.customerById(id))?.name ?? null;
+		return null;
 	}
 
 	/**

@@ -120,3 +120,40 @@ export async function verifyWidgetSession(
 		throw toTokenError(e);
 	}
 }
+
+const CSAT_AUDIENCE = 'parley:csat';
+
+/** The token in an emailed CSAT link (SPEC C8): answers one conversation's survey, nothing else. */
+export async function signCsatToken(
+	key: Uint8Array,
+	conversationId: string,
+	opts: { now: number; ttlMs: number }
+): Promise<string> {
+	const iat = Math.floor(opts.now / 1000);
+	return new SignJWT({})
+		.setProtectedHeader({ alg: 'HS256' })
+		.setSubject(conversationId)
+		.setAudience(CSAT_AUDIENCE)
+		.setIssuedAt(iat)
+		.setExpirationTime(iat + Math.floor(opts.ttlMs / 1000))
+		.sign(key);
+}
+
+/** The conversation a CSAT link is for; a TokenError when it is forged or expired. */
+export async function verifyCsatToken(token: string, key: Uint8Array, now: number) {
+	if (!token) throw new TokenError('token_missing', 'This survey link is incomplete.');
+	try {
+		const { payload } = await jwtVerify(token, key, {
+			algorithms: ['HS256'],
+			audience: CSAT_AUDIENCE,
+			currentDate: new Date(now)
+		});
+		if (typeof payload.sub !== 'string') throw new TokenError('token_invalid', 'Malformed link.');
+		return { conversationId: payload.sub };
+	} catch (e) {
+		if (e instanceof errors.JWTExpired)
+			throw new TokenError('token_expired', 'This survey link has expired.');
+		if (e instanceof TokenError) throw e;
+		throw new TokenError('token_invalid', 'This survey link is not valid.');
+	}
+}

@@ -13,13 +13,18 @@ import { DomainError } from '../conversations';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import { verifyPassword } from '../auth/passwords';
-import { TokenError, signWidgetSession, verifyHostToken } from '../auth/tokens';
+import { TokenError, signWidgetSession, verifyCsatToken, verifyHostToken } from '../auth/tokens';
 import { PRESENCE_CHOICES } from '../../src/lib/domain/presence';
 import { TransitionError } from '../../src/lib/domain/conversation-state';
 import { RateLimiter } from './rate-limit';
 import { isOpen, nextOpening, parseHours } from '../../src/lib/domain/hours';
 import { textsWithDefaults } from '../../src/lib/domain/queue-wait';
 import type { Principal } from '../principal';
+import type { Mailer } from '../mail';
+import { TICKET_STATUSES, TicketTransitionError } from '../../src/lib/domain/ticket-state';
+import { SessionTransitionError } from '../../src/lib/domain/session-state';
+import { CsatAnswerSchema } from '../../src/lib/domain/csat';
+import { MESSAGE_LIMITS } from '../../src/lib/domain/message';
 
 export class HttpError extends Error {
 	constructor(
@@ -41,6 +46,7 @@ export interface ApiDeps {
 	repo: Repo;
 	sessions: Sessions;
 	conversations: ConversationService;
+	mailer: Mailer;
 	widgetKey: Uint8Array;
 	health: () => Record<string, unknown>;
 	/** Closes every socket of a principal (e.g. on sign-out). */
@@ -205,6 +211,108 @@ export function createApi(deps: ApiDeps) {
 			}
 		],
 		[
+			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/end-session$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				return conversations.endSessionByAgent(me.id, conversationId);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/status$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				const body = parse(
+					z.object({ status: z.enum(TICKET_STATUSES, { error: 'Choose a ticket status.' }) }),
+					await readJson(req)
+				);
+				return conversations.setTicketStatus(me.id, conversationId, body.status);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/email$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				const body = parse(
+					z.object({
+						text: z
+							.string()
+							.trim()
+							.min(1, 'Write the reply first.')
+							.max(MESSAGE_LIMITS.maxTextChars, 'The reply is too long.')
+					}),
+					await readJson(req)
+				);
+				return conversations.replyByEmail(me.id, conversationId, body.text);
+			}
+		],
+		[
+			'GET',
+			/^\/api\/admin\/outbox$/,
+			async (req) => {
+				await requireAdmin(req);
+				const mails = await deps.mailer.list(200);
+				return {
+					smtp: deps.mailer.smtp,
+					mails: mails.map((m) => ({
+						id: m.id,
+						kind: m.kind,
+						conversationId: m.conversation_id,
+						to: m.to_address,
+						subject: m.subject,
+						body: m.body,
+						status: m.status,
+						attempts: m.attempts,
+						error: m.error,
+						createdAt: Number(m.created_at),
+						sentAt: m.sent_at === null ? null : Number(m.sent_at)
+					}))
+				};
+			}
+		],
+		[
+			'POST',
+			/^\/api\/widget\/conversations\/([A-Za-z0-9_-]+)\/csat$/,
+			async (req, _res, [conversationId]) => {
+				const who = await sessions.authenticate(req);
+				if (!who.ok || who.principal.kind !== 'customer')
+					throw new HttpError(
+						401,
+						'unauthorized',
+						'Your chat session has expired. Reload the page.'
+					);
+				const body = parse(CsatAnswerSchema, await readJson(req));
+				return conversations.answerCsat(conversationId, who.principal.id, body);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/csat$/,
+			async (req) => {
+				const body = parse(
+					CsatAnswerSchema.extend({ token: z.string().min(1).max(4096) }),
+					await readJson(req)
+				);
+				const { conversationId } = await csatToken(body.token);
+				return conversations.answerCsat(conversationId, null, body);
+			}
+		],
+		[
+			'POST',
+			/^\/api\/csat\/lookup$/,
+			async (req) => {
+				const body = parse(z.object({ token: z.string().min(1).max(4096) }), await readJson(req));
+				const { conversationId } = await csatToken(body.token);
+				const conv = await repo.conversationById(conversationId);
+				const ws = conv && (await repo.workstreamById(conv.workstream_id));
+				if (!conv || !ws)
+					throw new HttpError(404, 'not_found', 'This conversation no longer exists.');
+				return { title: ws.title, answered: conv.csat_rating !== null, rating: conv.csat_rating };
+			}
+		],
+		[
 			'GET',
 			/^\/api\/agent\/templates$/,
 			async (req) => {
@@ -366,6 +474,23 @@ export function createApi(deps: ApiDeps) {
 		if (!limiter.take(key, clock.now())) throw new HttpError(429, 'rate_limited', message);
 	}
 
+	async function csatToken(token: string) {
+		try {
+			return await verifyCsatToken(token, deps.widgetKey, clock.now());
+		} catch (e) {
+			if (e instanceof TokenError) throw new HttpError(401, e.code, e.message);
+			throw e;
+		}
+	}
+
+	async function requireAdmin(req: IncomingMessage) {
+		const me = await requireAgent(req);
+		const agent = await repo.agentById(me.id);
+		if (agent?.role !== 'admin')
+			throw new HttpError(403, 'forbidden', 'Only admins can open this.');
+		return me;
+	}
+
 	async function requireAgent(
 		req: IncomingMessage
 	): Promise<Extract<Principal, { kind: 'agent' }>> {
@@ -396,8 +521,10 @@ export function createApi(deps: ApiDeps) {
 		} catch (e) {
 			if (e instanceof HttpError)
 				sendJson(res, e.status, { error: { code: e.code, message: e.message, fields: e.fields } });
-			else if (e instanceof TransitionError)
+			else if (e instanceof TransitionError || e instanceof TicketTransitionError)
 				sendJson(res, 409, { error: { code: 'conflict', message: e.message } });
+			else if (e instanceof SessionTransitionError)
+				sendJson(res, 409, { error: { code: e.code, message: e.message } });
 			else if (e instanceof DomainError)
 				sendJson(
 					res,

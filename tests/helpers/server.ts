@@ -51,6 +51,8 @@ export async function startServer(
 		port?: number;
 		/** Another instance of the same deployment: the same PostgreSQL schema and Redis prefix. */
 		shared?: SharedEngines;
+		/** Other settings (e.g. smtpUrl, timerPollMs). */
+		config?: Partial<Omit<Config, 'limits'>>;
 	} = {}
 ): Promise<TestServer> {
 	const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
@@ -69,6 +71,7 @@ export async function startServer(
 		...shared,
 		logLevel: 'silent',
 		sessionSecret: 'test-session-secret-test-session-secret',
+		...opts.config,
 		limits: opts.limits
 	});
 	const parley = await createParley({
@@ -163,6 +166,8 @@ export async function customerSession(
 	workstream: 'live' | 'persistent',
 	opts: {
 		name?: string;
+		/** Live chat's pre-chat email; for persistent chat it goes into the host token. */
+		email?: string;
 		externalId?: string;
 		resumeToken?: string;
 		secret?: string;
@@ -173,7 +178,7 @@ export async function customerSession(
 	if (workstream === 'persistent') {
 		hostToken = await signHostToken(
 			opts.secret ?? 'demo-widget-secret-change-me',
-			{ sub: opts.externalId ?? 'carla', name: opts.name ?? 'Carla' },
+			{ sub: opts.externalId ?? 'carla', name: opts.name ?? 'Carla', email: opts.email },
 			{ now: opts.now ?? Date.now() }
 		);
 	}
@@ -182,7 +187,8 @@ export async function customerSession(
 			workstream,
 			hostToken,
 			resumeToken: opts.resumeToken,
-			name: workstream === 'live' ? opts.name : undefined
+			name: workstream === 'live' ? opts.name : undefined,
+			email: workstream === 'live' ? opts.email : undefined
 		}
 	});
 	if (r.status !== 200)

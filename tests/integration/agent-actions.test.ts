@@ -250,16 +250,20 @@ describe('end and wrap-up (A7)', () => {
 		expect(texts(chat)).toContain('Ana ended the chat');
 		await waitFor(() => !ana.inbox.conversations.has(id), 'interaction closed');
 		const row = await srv.parley.repo.conversationById(id);
+		// Live chat style: Solved closes the ticket at once (SPEC A11).
 		expect(row).toMatchObject({
 			status: 'ended',
 			wrap_up_reason: 'Resolved',
-			ticket_status: 'solved'
+			ticket_status: 'closed',
+			session_status: 'ended',
+			session_ended_by: 'agent'
 		});
 		expect((await act(srv, ana.agent, id, 'end', { reason: 'Resolved' })).status).toBe(409);
 		const { body } = await details(srv, ana.agent, id);
-		expect(body.events.slice(-3).map((e: { type: string }) => e.type)).toEqual([
-			'ended',
+		expect(body.events.slice(-4).map((e: { type: string }) => e.type)).toEqual([
+			'session_ended',
 			'wrap_up',
+			'ticket_status',
 			'ticket_status'
 		]);
 		expect(body.events.find((e) => e.type === 'wrap_up')?.data.reason).toBe('Resolved');

@@ -2,6 +2,7 @@
  * The conversation document's layout, read the same way by the server and every client.
  * See docs/document-schema.md. Only the server writes this document.
  */
+import type { CsatRequest } from './csat';
 import * as Y from 'yjs';
 import type { Message, Role } from './message';
 import type { ConversationStatus } from './conversation-state';
@@ -20,8 +21,13 @@ export interface ConversationMeta {
 	offlineMessage?: { email: string | null };
 	/** An agent was invited to a conference and has not answered yet (SPEC A6). */
 	conference?: { invited: string };
-	/** Who ended the conversation, and when. */
-	ended?: { by: 'agent' | 'customer'; name: string; at: number };
+	/**
+	 * Who ended the messaging session, and when. `silent`: nothing was said to the customer
+	 * (End session, SPEC C7, or a closed ticket); their next message starts a new conversation.
+	 */
+	ended?: { by: 'agent' | 'customer' | 'system'; name: string; at: number; silent?: true };
+	/** A CSAT survey sent in the widget (SPEC C8), and the rating once answered. */
+	csat?: CsatRequest;
 }
 
 export interface ReadMark {

@@ -27,6 +27,8 @@ export interface InboxConversation {
 	acceptedAt: number;
 	/** The agent was removed (End conference): their copy stays readable until they dismiss it. */
 	left?: boolean;
+	/** Its messaging session ended (End session): it stays for email replies and notes. */
+	sessionEnded?: boolean;
 }
 
 export const offersOf = (doc: Y.Doc) => doc.getMap<OfferView>('offers');

@@ -46,8 +46,11 @@ export type OutboxEntry = z.infer<typeof OutboxEntrySchema>;
 export const MessageSchema = z
 	.object({
 		id: MessageIdSchema,
-		/** `note`: an internal note, stored only in the agents' internal document. */
-		kind: z.enum(['text', 'system', 'note']),
+		/**
+		 * `note`: an internal note; `email`: a public reply sent by email after the session
+		 * ended. Both are stored only in the agents' internal document.
+		 */
+		kind: z.enum(['text', 'system', 'note', 'email']),
 		role: z.enum(ROLES),
 		/** Principal id of the author (`customer:<id>`, `agent:<id>` or `system`). */
 		author: z.string(),
@@ -57,7 +60,9 @@ export const MessageSchema = z
 		/** When it was written, on the author's device (clamped to the server clock). */
 		time: z.number(),
 		/** When the server stored it. */
-		at: z.number()
+		at: z.number(),
+		/** An email's recipient. */
+		to: z.string().optional()
 	})
 	.strict();
 export type Message = z.infer<typeof MessageSchema>;
