@@ -449,6 +449,15 @@ export function createApi(deps: ApiDeps) {
 				const customer = await repo.customerById(customerId);
 				if (!customer) throw new HttpError(500, 'internal', 'Customer could not be stored.');
 				const conv = await conversations.openConversationFor(customer.id, ws);
+				// The one before, if it ended: the widget keeps its history readable above.
+				const previous = await repo.db
+					.selectFrom('conversations')
+					.select('id')
+					.where('customer_id', '=', customer.id)
+					.where('id', '!=', conv.id)
+					.where('status', '=', 'ended')
+					.orderBy('created_at', 'desc')
+					.executeTakeFirst();
 				const sessionToken = await signWidgetSession(
 					deps.widgetKey,
 					{ customerId: customer.id, workstreamId: ws.id },
@@ -464,6 +473,7 @@ export function createApi(deps: ApiDeps) {
 						authenticated: customer.authenticated === 1
 					},
 					conversationId: conv.id,
+					previousConversationId: previous?.id ?? null,
 					workstream: workstreamView(ws, now)
 				};
 			}

@@ -36,6 +36,8 @@ export interface TranscriptItem {
 	text: string;
 	time: number;
 	mine: boolean;
+	/** A public reply sent by email: its recipient. */
+	to?: string;
 	/** Only for own messages. */
 	state?: DeliveryState;
 	rejection?: string;
@@ -290,6 +292,7 @@ export class ChatSession {
 				text: m.text,
 				time: m.time,
 				mine,
+				...(m.to ? { to: m.to } : {}),
 				state: mine ? (index >= 0 && index < seenByOthers ? 'read' : 'sent') : undefined
 			};
 		};
@@ -325,6 +328,35 @@ export class ChatSession {
 			});
 		}
 		return items;
+	}
+
+	/**
+	 * Own messages the server refused because the conversation had ended (written offline, or
+	 * before this device heard of the end), oldest first: they belong in a new conversation.
+	 */
+	get refusedAsEnded(): { id: string; text: string; time: number }[] {
+		const rejected = outboxRejectionsOf(this.outbox);
+		const out: { id: string; text: string; time: number }[] = [];
+		for (const raw of outboxEntriesOf(this.outbox).toArray()) {
+			const e = raw as { id?: string; text?: string; time?: number; internal?: boolean };
+			if (typeof e.id !== 'string' || e.internal) continue;
+			if (rejected.get(e.id)?.code === 'conversation_ended')
+				out.push({ id: e.id, text: String(e.text ?? ''), time: Number(e.time ?? 0) });
+		}
+		return out.sort((a, b) => a.time - b.time);
+	}
+
+	/** Removes own entries from the outbox (e.g. refused ones, once rewritten elsewhere). */
+	dropEntries(ids: ReadonlySet<string>) {
+		const entries = outboxEntriesOf(this.outbox);
+		const drop: number[] = [];
+		entries.forEach((e, i) => {
+			if (ids.has((e as { id?: string }).id ?? '')) drop.push(i);
+		});
+		if (drop.length === 0) return;
+		this.outbox.transact(() => {
+			for (let i = drop.length - 1; i >= 0; i--) entries.delete(drop[i], 1);
+		});
 	}
 
 	get pendingCount() {

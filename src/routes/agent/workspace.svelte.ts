@@ -284,12 +284,20 @@ export class Workspace {
 	}
 
 	/**
-	 * A conversation action (conference, end-conference, wait, end, dismiss). Resolves to an
-	 * error message, or null when the server did it.
+	 * A conversation action (conference, end-conference, wait, end, dismiss, end-session, status,
+	 * email). Resolves to an error message, or null when the server did it.
 	 */
 	async act(
 		conversationId: string,
-		action: 'conference' | 'end-conference' | 'wait' | 'end' | 'dismiss',
+		action:
+			| 'conference'
+			| 'end-conference'
+			| 'wait'
+			| 'end'
+			| 'dismiss'
+			| 'end-session'
+			| 'status'
+			| 'email',
 		body: Record<string, string> = {}
 	): Promise<string | null> {
 		const r = await call(`/api/agent/conversations/${conversationId}/${action}`, body).catch(

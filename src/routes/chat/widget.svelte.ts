@@ -10,6 +10,8 @@ export interface WidgetSession {
 	sessionToken: string;
 	expiresAt: number;
 	conversationId: string;
+	/** The customer's previous conversation, if it ended (shown above, read-only). */
+	previousConversationId?: string | null;
 	customer: { id: string; principal: string; name: string; authenticated: boolean };
 	workstream: {
 		slug: string;
@@ -48,6 +50,8 @@ export class Widget {
 	phase = $state<Phase>({ kind: 'loading' });
 	session = $state<WidgetSession | null>(null);
 	chat = $state<ChatView | null>(null);
+	/** The conversation before this one (ended), read-only: its history stays readable. */
+	previous = $state<ChatView | null>(null);
 	/** The workstream's public settings, known before a session exists (title, greeting). */
 	info = $state<WidgetSession['workstream'] | null>(null);
 	offline = $state<OfflineForm>({ busy: false, sentTo: null, errors: {} });
@@ -167,15 +171,33 @@ export class Widget {
 	}
 
 	#chat(session: WidgetSession) {
-		this.chat?.destroy();
+		const before = this.chat;
 		this.session = session;
-		const chat = new ChatSession({
-			serverUrl: syncUrl(),
-			conversationId: session.conversationId,
-			me: { principal: session.customer.principal, role: 'customer', name: session.customer.name },
-			params: { token: session.sessionToken },
-			persistence: indexeddb
-		});
+		const open = (conversationId: string) =>
+			new ChatSession({
+				serverUrl: syncUrl(),
+				conversationId,
+				me: {
+					principal: session.customer.principal,
+					role: 'customer',
+					name: session.customer.name
+				},
+				params: { token: session.sessionToken },
+				persistence: indexeddb
+			});
+		const chat = open(session.conversationId);
+		// The conversation just left stays on screen, read-only, above the new one.
+		const previousId = session.previousConversationId ?? null;
+		if (before && before.session.opts.conversationId === previousId) {
+			this.previous?.destroy();
+			this.previous = before;
+		} else {
+			before?.destroy();
+			if (this.previous?.session.opts.conversationId !== previousId) {
+				this.previous?.destroy();
+				this.previous = previousId ? new ChatView(open(previousId)) : null;
+			}
+		}
 		this.chat = new ChatView(chat);
 		this.#stopNetwork?.();
 		this.#stopNetwork = followNetwork(
@@ -208,11 +230,77 @@ export class Widget {
 		await this.#open({});
 	}
 
+	/**
+	 * The customer writes. Into an ended conversation (End session, a closed ticket: SPEC C7)
+	 * that is not possible, so the message starts a new conversation, with a new ticket. Offline
+	 * it is kept in this one's outbox; the server refuses it on reconnect and it moves then.
+	 */
+	async send(text: string): Promise<{ ok: true } | { ok: false; error: string }> {
+		const chat = this.chat;
+		if (!chat) return { ok: false, error: 'The chat is not open yet.' };
+		if (chat.meta.status === 'ended' && navigator.onLine) {
+			if (await this.#moveToNew([text])) return { ok: true };
+		}
+		return chat.session.send(text);
+	}
+
+	#moving = false;
+	/** Messages the server refused as written into an ended conversation go to a new one. */
+	async moveRefused() {
+		const chat = this.chat;
+		if (!chat || this.#moving) return;
+		const refused = chat.session.refusedAsEnded;
+		if (refused.length === 0) return;
+		this.#moving = true;
+		try {
+			if (await this.#moveToNew(refused.map((r) => r.text)))
+				// A one-off lookup handed to the session, not state.
+				// eslint-disable-next-line svelte/prefer-svelte-reactivity
+				chat.session.dropEntries(new Set(refused.map((r) => r.id)));
+		} finally {
+			this.#moving = false;
+		}
+	}
+
+	async #moveToNew(texts: string[]): Promise<boolean> {
+		const old = this.chat;
+		await this.#open({});
+		const next = this.chat;
+		if (!next || next === old || this.phase.kind !== 'chat') return false;
+		await next.session.ready;
+		for (const t of texts) next.session.send(t);
+		return true;
+	}
+
+	/** Answers a CSAT survey (SPEC C8) of the current or the previous conversation. */
+	async rate(conversationId: string, rating: number, comment: string): Promise<string | null> {
+		const session = this.session;
+		if (!session) return 'The chat is not open.';
+		const res = await fetch(`/api/widget/conversations/${conversationId}/csat`, {
+			method: 'POST',
+			headers: {
+				'content-type': 'application/json',
+				authorization: `Bearer ${session.sessionToken}`
+			},
+			body: JSON.stringify({ rating, comment: comment.trim() || undefined })
+		}).catch(() => null);
+		if (!res) return 'You are offline: sending the rating needs a connection.';
+		if (res.ok) return null;
+		const body = await res.json().catch(() => ({}));
+		return (
+			body?.error?.fields?.rating ??
+			body?.error?.message ??
+			`The rating could not be sent (${res.status}).`
+		);
+	}
+
 	/** The host site's logout: forget this customer on this device. */
 	async logout() {
 		const principal = this.session?.customer.principal ?? this.cached?.customer.principal;
 		this.chat?.destroy();
 		this.chat = null;
+		this.previous?.destroy();
+		this.previous = null;
 		this.session = null;
 		this.#stopNetwork?.();
 		localStorage.removeItem(storageKey(this.slug));
@@ -229,5 +317,6 @@ export class Widget {
 	destroy() {
 		this.#stopNetwork?.();
 		this.chat?.destroy();
+		this.previous?.destroy();
 	}
 }
