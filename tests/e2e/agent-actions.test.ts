@@ -207,14 +207,14 @@ describe('agent actions in the browser', () => {
 		await customer.getByText('Hi Finn, I am Ana from General. How can I help?').waitFor();
 
 		// An internal note: agents only, marked as such, allowed to hold < >.
-		await ana.getByLabel('Internal note (agents only)').check();
+		await ana.getByLabel('Reply channel').selectOption('Internal note (agents only)');
 		const note = ana.getByLabel('Internal note', { exact: true });
 		await note.fill('VIP <customer> — refund approved');
 		await note.press('Enter');
 		await log(ana).getByText('VIP <customer> — refund approved').waitFor();
 		await log(ana).getByText('Internal note').waitFor();
 		await ana.screenshot({ path: 'test-results/templates-notes.png' });
-		await ana.getByLabel('Internal note (agents only)').uncheck();
+		await ana.getByLabel('Reply channel').selectOption('Messaging');
 		await box.fill('One more thing');
 		await box.press('Enter');
 		await customer.getByText('One more thing').waitFor();
