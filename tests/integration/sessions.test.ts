@@ -393,6 +393,33 @@ describe('triggers (SPEC M2) and CSAT (SPEC C8)', () => {
 		).toHaveLength(1);
 	});
 
+	it('a trigger whose event was stored before a restart is evaluated after it, once', async () => {
+		const dir = mkdtempSync(join(tmpdir(), 'parley-test-'));
+		const first = await setup({ dir });
+		expect((await act(first.srv, first.ana.agent, first.id, 'end-session')).status).toBe(200);
+		// The instance dies before its timers ran: the evaluation is still owed, in the store.
+		first.chat.destroy();
+		await first.srv.stop();
+		const srv = await startServer({
+			clock: new ManualClock(first.clock.now()),
+			dir,
+			config: { timerPollMs: 3_600_000 }
+		});
+		cleanup.push(() => srv.dispose());
+		await srv.parley.timers.poll();
+		await srv.parley.timers.poll();
+		const sent = await srv.parley.repo.db
+			.selectFrom('conversation_events')
+			.select('data')
+			.where('conversation_id', '=', first.id)
+			.where('type', '=', 'csat_sent')
+			.execute();
+		expect(sent.map((e) => JSON.parse(e.data).via)).toEqual(['widget']);
+		expect(await srv.parley.repo.db.selectFrom('trigger_runs').selectAll().execute()).toEqual([
+			expect.objectContaining({ trigger_id: 'tr_default_csat' })
+		]);
+	});
+
 	it('CSAT by email through a real SMTP server when the session ended and the email is known; email replies go out too', async () => {
 		const smtp = await startSmtp();
 		cleanup.push(() => smtp.close());
