@@ -24,6 +24,11 @@ import type { Mailer } from '../mail';
 import { TICKET_STATUSES, TicketTransitionError } from '../../src/lib/domain/ticket-state';
 import { SessionTransitionError } from '../../src/lib/domain/session-state';
 import { CsatAnswerSchema } from '../../src/lib/domain/csat';
+import {
+	CONVERSATION_STYLES,
+	solvedDelayProblem,
+	solvedToClosedMs
+} from '../../src/lib/domain/conversation-style';
 import { MESSAGE_LIMITS } from '../../src/lib/domain/message';
 
 export class HttpError extends Error {
@@ -269,6 +274,40 @@ export function createApi(deps: ApiDeps) {
 						createdAt: Number(m.created_at),
 						sentAt: m.sent_at === null ? null : Number(m.sent_at)
 					}))
+				};
+			}
+		],
+		[
+			'POST',
+			/^\/api\/admin\/workstreams\/([A-Za-z0-9_-]+)\/style$/,
+			async (req, _res, [slug]) => {
+				await requireAdmin(req);
+				const ws = await repo.workstreamBySlug(slug);
+				if (!ws) throw new HttpError(404, 'not_found', `No workstream "${slug}".`);
+				const body = parse(
+					z.object({
+						style: z.enum(CONVERSATION_STYLES, { error: 'Choose a conversation style.' }),
+						/** Solved → Closed in ms; null: the style's default. */
+						solvedCloseMs: z.number().int().nonnegative().nullable().optional()
+					}),
+					await readJson(req)
+				);
+				const delay = body.solvedCloseMs ?? null;
+				const problem = delay === null ? null : solvedDelayProblem(body.style, delay);
+				if (problem)
+					throw new HttpError(400, 'invalid_input', 'Some fields are not valid.', {
+						solvedCloseMs: problem
+					});
+				await repo.db
+					.updateTable('workstreams')
+					.set({ style: body.style, solved_close_ms: delay })
+					.where('id', '=', ws.id)
+					.execute();
+				deps.log.info({ workstream: ws.id, style: body.style, solvedCloseMs: delay }, 'style set');
+				return {
+					style: body.style,
+					solvedCloseMs: delay,
+					effectiveSolvedCloseMs: solvedToClosedMs(body.style, delay)
 				};
 			}
 		],

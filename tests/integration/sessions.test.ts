@@ -358,6 +358,40 @@ describe('conversation styles (SPEC A11), on a controlled clock', () => {
 	});
 });
 
+describe('choosing a style (admin)', () => {
+	it('an admin sets a workstream style and its Solved → Closed delay; bad values are refused per field', async () => {
+		const srv = await startServer();
+		cleanup.push(() => srv.dispose());
+		const { loginAgent } = await import('../helpers/server');
+		const admin = await loginAgent(srv.base, 'admin@example.com');
+		const ana = await loginAgent(srv.base, 'ana@example.com');
+		const set = (who: AgentLogin, body: unknown) =>
+			api<Reply & { fields?: unknown }>(srv.base, '/api/admin/workstreams/persistent/style', {
+				body,
+				cookie: who.cookie
+			});
+		expect((await set(ana, { style: 'social' })).status).toBe(403);
+		const tooLong = await set(admin, { style: 'social', solvedCloseMs: 29 * DAY });
+		expect(tooLong.status).toBe(400);
+		expect(tooLong.body.error).toMatchObject({
+			fields: {
+				solvedCloseMs: 'Social messaging: Solved → Closed must be between 1 days and 28 days.'
+			}
+		});
+		expect((await set(admin, { style: 'email' })).status).toBe(400);
+		const ok = await set(admin, { style: 'returning', solvedCloseMs: 2 * 60 * MIN });
+		expect(ok.body).toEqual({
+			style: 'returning',
+			solvedCloseMs: 2 * 60 * MIN,
+			effectiveSolvedCloseMs: 2 * 60 * MIN
+		});
+		const back = await set(admin, { style: 'social', solvedCloseMs: null });
+		expect(back.body).toMatchObject({ effectiveSolvedCloseMs: 4 * DAY });
+		const ws = await srv.parley.repo.workstreamBySlug('persistent');
+		expect(ws).toMatchObject({ style: 'social', solved_close_ms: null });
+	});
+});
+
 describe('triggers (SPEC M2) and CSAT (SPEC C8)', () => {
 	it('the default trigger sends CSAT in the widget when no email is known; the answer is on the ticket', async () => {
 		const { srv, ana, customer, chat, id } = await setup();
