@@ -5,7 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, signInAgent as signInAgentAt } from '../helpers/browser';
+import {
+	acceptOffer,
+	conversationLog,
+	launchChromium,
+	liveCustomerAt,
+	signInAgent as signInAgentAt
+} from '../helpers/browser';
 import { startServerProcess, type ServerProcess } from '../helpers/process';
 
 let server: ServerProcess;
@@ -39,22 +45,13 @@ async function setPresence(page: Page, presence: string) {
 
 /** A live customer named `name` writes `text`. */
 async function liveCustomer(name: string, text: string) {
-	const page = await newPage();
-	await page.goto(server.base + '/chat?workstream=live');
-	await page.getByLabel('Name').fill(name);
-	await page.getByRole('button', { name: 'Start chat' }).click();
-	const box = page.getByLabel('Message', { exact: true });
-	await box.fill(text);
-	await box.press('Enter');
-	return page;
+	const ctx = await browser.newContext();
+	contexts.push(ctx);
+	return liveCustomerAt(ctx, server.base, name, text);
 }
 
-async function accept(agent: Page, title: string) {
-	await agent.getByRole('dialog', { name: title }).getByRole('button', { name: 'Accept' }).click();
-	await agent.getByRole('dialog', { name: title }).waitFor({ state: 'detached' });
-}
-
-const log = (page: Page) => page.getByRole('log', { name: 'Conversation' });
+const accept = acceptOffer;
+const log = conversationLog;
 
 describe('agent actions in the browser', () => {
 	it('a conference of three: invited agents join with a message for everyone; End conference removes them', async () => {

@@ -6,7 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, signInAgent as signInAgentAt } from '../helpers/browser';
+import {
+	acceptOffer,
+	conversationLog,
+	launchChromium,
+	liveCustomerAt,
+	signInAgent as signInAgentAt
+} from '../helpers/browser';
 import { startServerProcess, type ServerProcess } from '../helpers/process';
 
 let server: ServerProcess;
@@ -23,11 +29,6 @@ afterAll(async () => {
 	await server?.dispose();
 });
 
-async function newPage(): Promise<Page> {
-	const ctx = await browser.newContext();
-	contexts.push(ctx);
-	return ctx.newPage();
-}
 async function signInAgent(email: string): Promise<Page> {
 	const ctx = await browser.newContext();
 	contexts.push(ctx);
@@ -35,23 +36,13 @@ async function signInAgent(email: string): Promise<Page> {
 }
 
 async function liveCustomer(name: string, email: string | null, text: string) {
-	const page = await newPage();
-	await page.goto(server.base + '/chat?workstream=live');
-	await page.getByLabel('Name').fill(name);
-	if (email) await page.getByLabel('Email').fill(email);
-	await page.getByRole('button', { name: 'Start chat' }).click();
-	const box = page.getByLabel('Message', { exact: true });
-	await box.fill(text);
-	await box.press('Enter');
-	return page;
+	const ctx = await browser.newContext();
+	contexts.push(ctx);
+	return liveCustomerAt(ctx, server.base, name, text, email ?? undefined);
 }
 
-async function accept(agent: Page, title: string) {
-	await agent.getByRole('dialog', { name: title }).getByRole('button', { name: 'Accept' }).click();
-	await agent.getByRole('dialog', { name: title }).waitFor({ state: 'detached' });
-}
-
-const log = (page: Page) => page.getByRole('log', { name: 'Conversation' });
+const accept = acceptOffer;
+const log = conversationLog;
 const channelOptions = (page: Page) =>
 	page
 		.getByLabel('Reply channel')

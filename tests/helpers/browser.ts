@@ -31,3 +31,34 @@ export async function signInAgent(ctx: BrowserContext, base: string, email: stri
 	await page.waitForFunction(() => document.querySelector('select')?.value === 'Available');
 	return page;
 }
+
+/**
+ * A live-chat customer in a new page of `ctx`: fills the pre-chat form (name, and email if
+ * given), starts the chat and writes `text`.
+ */
+export async function liveCustomerAt(
+	ctx: BrowserContext,
+	base: string,
+	name: string,
+	text: string,
+	email?: string
+): Promise<Page> {
+	const page = await ctx.newPage();
+	await page.goto(base + '/chat?workstream=live');
+	await page.getByLabel('Name').fill(name);
+	if (email) await page.getByLabel('Email').fill(email);
+	await page.getByRole('button', { name: 'Start chat' }).click();
+	const box = page.getByLabel('Message', { exact: true });
+	await box.fill(text);
+	await box.press('Enter');
+	return page;
+}
+
+/** Accepts the offer popover titled `title` and waits for it to close. */
+export async function acceptOffer(agent: Page, title: string) {
+	await agent.getByRole('dialog', { name: title }).getByRole('button', { name: 'Accept' }).click();
+	await agent.getByRole('dialog', { name: title }).waitFor({ state: 'detached' });
+}
+
+/** The open conversation's transcript in the agent workspace. */
+export const conversationLog = (page: Page) => page.getByRole('log', { name: 'Conversation' });
