@@ -28,7 +28,12 @@ import {
 	notesOf,
 	type ConversationMeta
 } from '../src/lib/domain/conversation-doc';
-import { offersOf, inboxConversationsOf, agentStateOf } from '../src/lib/domain/inbox-doc';
+import {
+	offersOf,
+	inboxConversationsOf,
+	agentStateOf,
+	type InboxConversation
+} from '../src/lib/domain/inbox-doc';
 import { transition, type ConversationStatus } from '../src/lib/domain/conversation-state';
 import type { DocRequest } from '../src/lib/domain/doc-names';
 import {
@@ -313,8 +318,6 @@ export class ConversationService {
 			ended_by: null,
 			session_status: 'active',
 			session_ended_by: null,
-			session_ended_actor: null,
-			session_ended_at: null,
 			channel: offline ? 'email' : 'messaging',
 			solved_at: null,
 			closed_at: null,
@@ -415,10 +418,9 @@ export class ConversationService {
 							await this.#drain();
 							this.deps.onQueueChanged?.();
 						});
-					else if (outcome === 'customer-wrote-active') {
-						await this.#reopenOnReply(state.conversationId);
-						await this.#maybeHandoff(state.conversationId);
-					} else if (outcome === 'customer-wrote-waiting') await this.#resume(state.conversationId);
+					else if (outcome === 'customer-wrote-active')
+						await this.#customerWroteActive(state.conversationId);
+					else if (outcome === 'customer-wrote-waiting') await this.#resume(state.conversationId);
 				} catch (err) {
 					this.deps.log.error({ err, doc: room.key }, 'merge failed');
 				}
@@ -813,13 +815,7 @@ export class ConversationService {
 			await rooms.with(storedInboxKey(agentId), (inbox) => {
 				inbox.doc.transact(() => {
 					offersOf(inbox.doc).delete(offerId);
-					inboxConversationsOf(inbox.doc).set(conv.id, {
-						conversationId: conv.id,
-						customerName: customer?.name ?? 'Customer',
-						workstream: ws?.name ?? '',
-						mode: ws?.mode ?? 'live',
-						acceptedAt: now
-					});
+					inboxConversationsOf(inbox.doc).set(conv.id, inboxEntry(conv, customer, ws, now));
 				}, SERVER_ORIGIN);
 				return inbox.whenDurable();
 			});
@@ -996,18 +992,16 @@ export class ConversationService {
 				toAgent = free.id;
 				transferTo = free.name;
 			}
-			await repo.db
-				.updateTable('conversations')
-				.set({
+			await this.#routeAgain(
+				conv,
+				{
 					queue_id: queueId,
 					transfer_from: agentId,
 					preferred_agent_id: null,
-					preferred_until: null,
-					requested_at: conv.requested_at ?? now
-				})
-				.where('id', '=', conv.id)
-				.execute();
-			await this.#setStatus(conv, transition('active', { type: 'transfer' }));
+					preferred_until: null
+				},
+				now
+			);
 			const from = await repo.agentById(agentId);
 			await this.#event(
 				conv.id,
@@ -1025,6 +1019,25 @@ export class ConversationService {
 			this.deps.onQueueChanged?.();
 			return { status: toAgent ? 'offered' : 'queued' };
 		});
+	}
+
+	/**
+	 * An active conversation goes back to routing (a transfer, or a trigger's reassignment) with
+	 * these changes; `transfer_from` keeps holding it, and its capacity, until someone accepts.
+	 */
+	async #routeAgain(
+		conv: Conversation,
+		set: Partial<
+			Pick<Conversation, 'queue_id' | 'transfer_from' | 'preferred_agent_id' | 'preferred_until'>
+		>,
+		now: number
+	) {
+		await this.deps.repo.db
+			.updateTable('conversations')
+			.set({ ...set, requested_at: conv.requested_at ?? now })
+			.where('id', '=', conv.id)
+			.execute();
+		await this.#setStatus(conv, transition('active', { type: 'transfer' }));
 	}
 
 	// ---- working a conversation (SPEC A5–A8) ---------------------------------------------
@@ -1186,9 +1199,7 @@ export class ConversationService {
 				ended_by: actor,
 				transfer_from: null,
 				session_status: session,
-				session_ended_by: role,
-				session_ended_actor: actor,
-				session_ended_at: now
+				session_ended_by: role
 			})
 			.where('id', '=', conv.id)
 			.execute();
@@ -1348,14 +1359,7 @@ export class ConversationService {
 				{ agent: names.get(id) ?? id },
 				now
 			);
-			await rooms.with(storedInboxKey(id), (inbox) => {
-				const list = inboxConversationsOf(inbox.doc);
-				const entry = list.get(conversationId);
-				inbox.doc.transact(() => {
-					if (entry) list.set(conversationId, { ...entry, left: true });
-				}, SERVER_ORIGIN);
-				return inbox.whenDurable();
-			});
+			await this.#markInInboxes(conversationId, [id], { left: true });
 			this.deps.revoke?.(
 				`agent:${id}`,
 				[storedConversationKey(conversationId), storedInternalKey(conversationId)],
@@ -1392,6 +1396,22 @@ export class ConversationService {
 			await this.#drain(); // capacity was freed
 			return { status: next };
 		});
+	}
+
+	/** Marks the conversation's entry in these agents' lists (left, or its session ended). */
+	async #markInInboxes(
+		conversationId: string,
+		agentIds: string[],
+		mark: Pick<InboxConversation, 'left' | 'sessionEnded'>
+	) {
+		for (const a of agentIds)
+			await this.deps.rooms.with(storedInboxKey(a), (inbox) => {
+				const list = inboxConversationsOf(inbox.doc);
+				const entry = list.get(conversationId);
+				if (entry)
+					inbox.doc.transact(() => list.set(conversationId, { ...entry, ...mark }), SERVER_ORIGIN);
+				return inbox.whenDurable();
+			});
 	}
 
 	/** Takes the conversation off these agents' lists (it left their hands). */
@@ -1459,13 +1479,6 @@ export class ConversationService {
 		});
 	}
 
-	/** The workstream's wrap-up reasons (SPEC A7). */
-	async wrapUpReasons(conversationId: string): Promise<string[]> {
-		const conv = await this.deps.repo.conversationById(conversationId);
-		const ws = conv && (await this.deps.repo.workstreamById(conv.workstream_id));
-		return ws ? parseReasons(ws.wrap_up_reasons) : [];
-	}
-
 	/**
 	 * End with wrap-up (SPEC A7): records the reason, solves the ticket, frees capacity and
 	 * closes the interaction. In the live chat style the chat ends for everyone (if the customer
@@ -1482,7 +1495,7 @@ export class ConversationService {
 			if (conv.status !== 'active' && conv.status !== 'waiting' && conv.status !== 'ended')
 				throw new DomainError('conflict', 'Only a conversation you have accepted can be ended.');
 			const ws = await repo.workstreamById(conv.workstream_id);
-			const reasons = ws ? parseReasons(ws.wrap_up_reasons) : [];
+			const reasons = ws ? parseStringList(ws.wrap_up_reasons) : [];
 			if (!reasons.includes(reason))
 				throw new DomainError('invalid', "Choose one of this workstream's wrap-up reasons.");
 			const me = await repo.agentById(agentId);
@@ -1553,7 +1566,7 @@ export class ConversationService {
 	 */
 	async endSessionByAgent(agentId: string, conversationId: string) {
 		return this.#exclusive(async () => {
-			const { repo, clock, rooms } = this.deps;
+			const { repo, clock } = this.deps;
 			const conv = await this.#ownConversation(agentId, conversationId, 'ending the session');
 			if (conv.session_status === 'ended') throw new SessionTransitionError('ended');
 			if (conv.status !== 'active' && conv.status !== 'waiting')
@@ -1564,17 +1577,9 @@ export class ConversationService {
 			await this.#endSession(conv, 'agent', `agent:${agentId}`, me?.name ?? 'Agent', now, {
 				silent: true
 			});
-			for (const a of await repo.participantsOf(conv.id))
-				await rooms.with(storedInboxKey(a), (inbox) => {
-					const list = inboxConversationsOf(inbox.doc);
-					const entry = list.get(conv.id);
-					if (entry)
-						inbox.doc.transact(
-							() => list.set(conv.id, { ...entry, sessionEnded: true }),
-							SERVER_ORIGIN
-						);
-					return inbox.whenDurable();
-				});
+			await this.#markInInboxes(conv.id, await repo.participantsOf(conv.id), {
+				sessionEnded: true
+			});
 			this.deps.log.info({ conversation: conv.id, agent: agentId }, 'session ended by agent');
 			await this.#drain(); // messaging capacity was freed
 			this.deps.onQueueChanged?.();
@@ -1755,7 +1760,7 @@ export class ConversationService {
 				await this.#applyTicketStatus(conv, action.status, actor, by, now, { cause });
 				return;
 			case 'add_tag': {
-				const tags = parseReasons(conv.tags);
+				const tags = parseStringList(conv.tags);
 				if (tags.includes(action.tag)) return;
 				await repo.db
 					.updateTable('conversations')
@@ -1768,22 +1773,23 @@ export class ConversationService {
 			case 'reassign_queue': {
 				const queue = await repo.queueById(action.queueId);
 				if (!queue || conv.queue_id === queue.id) return;
-				await repo.db
-					.updateTable('conversations')
-					.set({ queue_id: queue.id })
-					.where('id', '=', conv.id)
-					.execute();
 				await this.#event(conv.id, 'reassigned', actor, { by, to: `queue ${queue.name}` }, now);
 				// An active chat is routed again in its new queue; its agent holds it until then.
-				if (conv.status === 'active') {
-					const holder = (await repo.participantsOf(conv.id))[0] ?? null;
+				if (conv.status === 'active')
+					await this.#routeAgain(
+						conv,
+						{
+							queue_id: queue.id,
+							transfer_from: (await repo.participantsOf(conv.id))[0] ?? null
+						},
+						now
+					);
+				else
 					await repo.db
 						.updateTable('conversations')
-						.set({ transfer_from: holder, requested_at: conv.requested_at ?? now })
+						.set({ queue_id: queue.id })
 						.where('id', '=', conv.id)
 						.execute();
-					await this.#setStatus(conv, transition('active', { type: 'transfer' }));
-				}
 				await this.#drain();
 				return;
 			}
@@ -1795,14 +1801,8 @@ export class ConversationService {
 				if (conv.status === 'active' || conv.status === 'queued') {
 					// A live chat goes to that agent through an offer (they must accept it).
 					await this.#preferAgent(conv.id, agent.id, now + 10 * 60_000);
-					if (conv.status === 'active') {
-						await repo.db
-							.updateTable('conversations')
-							.set({ transfer_from: had[0] ?? null, requested_at: conv.requested_at ?? now })
-							.where('id', '=', conv.id)
-							.execute();
-						await this.#setStatus(conv, transition('active', { type: 'transfer' }));
-					}
+					if (conv.status === 'active')
+						await this.#routeAgain(conv, { transfer_from: had[0] ?? null }, now);
 					await this.#drain();
 					return;
 				}
@@ -1826,11 +1826,7 @@ export class ConversationService {
 					inbox.doc.transact(
 						() =>
 							inboxConversationsOf(inbox.doc).set(conv.id, {
-								conversationId: conv.id,
-								customerName: customer?.name ?? 'Customer',
-								workstream: ws?.name ?? '',
-								mode: ws?.mode ?? 'live',
-								acceptedAt: now,
+								...inboxEntry(conv, customer, ws, now),
 								...(conv.session_status === 'ended' ? { sessionEnded: true } : {})
 							}),
 						SERVER_ORIGIN
@@ -1931,10 +1927,21 @@ export class ConversationService {
 		});
 	}
 
-	/** The customer wrote into an active conversation whose ticket was Pending or On-hold. */
+	/**
+	 * The customer wrote into an active conversation: a Pending or On-hold ticket opens again
+	 * (SPEC A11), and if none of its agents is working the conversation is handed off (A12).
+	 * Every customer message comes here, so what decides both is read in one query.
+	 */
+	async #customerWroteActive(conversationId: string) {
+		const seen = await this.deps.repo.ticketAndPresence(conversationId);
+		if (!seen) return;
+		if (onCustomerMessage(seen.ticketStatus as TicketStatus) === 'reopen')
+			await this.#reopenOnReply(conversationId);
+		if (seen.agents.length > 0 && !seen.agents.some((a) => WORKING.has(a.presence)))
+			await this.#handoff(conversationId);
+	}
+
 	async #reopenOnReply(conversationId: string) {
-		const conv = await this.deps.repo.conversationById(conversationId);
-		if (!conv || onCustomerMessage(conv.ticket_status as TicketStatus) !== 'reopen') return;
 		await this.#exclusive(async () => {
 			const fresh = await this.deps.repo.conversationById(conversationId);
 			if (!fresh || fresh.status !== 'active') return;
@@ -2047,10 +2054,10 @@ export class ConversationService {
 				assignee: participants[0]?.name ?? null,
 				participants: participants.map((p) => p.name),
 				wrapUp: conv.wrap_up_reason,
-				wrapUpReasons: ws ? parseReasons(ws.wrap_up_reasons) : [],
+				wrapUpReasons: ws ? parseStringList(ws.wrap_up_reasons) : [],
 				channel: conv.channel === 'email' ? 'email' : 'messaging',
 				style: styleOf(ws),
-				tags: parseReasons(conv.tags),
+				tags: parseStringList(conv.tags),
 				solvedAt: conv.solved_at === null ? null : Number(conv.solved_at),
 				closedAt: conv.closed_at === null ? null : Number(conv.closed_at),
 				csat: {
@@ -2063,11 +2070,8 @@ export class ConversationService {
 			session: {
 				state: conv.session_status === 'ended' ? 'ended' : 'active',
 				endedBy: (conv.session_ended_by as SessionEnder | null) ?? null,
-				endedByName:
-					conv.session_ended_actor === null
-						? null
-						: await this.#principalName(conv.session_ended_actor),
-				endedAt: conv.session_ended_at === null ? null : Number(conv.session_ended_at)
+				endedByName: conv.ended_by === null ? null : await this.#principalName(conv.ended_by),
+				endedAt: conv.ended_at === null ? null : Number(conv.ended_at)
 			},
 			events: parsed.map(({ e, data }) => ({
 				id: e.id,
@@ -2090,14 +2094,13 @@ export class ConversationService {
 	}
 
 	/**
-	 * The customer wrote into an active conversation. If none of its agents is working
-	 * (Available or Busy), it is routed again: to the same agent under *keep the same agent*
-	 * (waiting for them for the workstream's time), otherwise to whoever is Available (SPEC A12).
+	 * None of an active conversation's agents is working (Available or Busy) when the customer
+	 * writes: it is routed again, to the same agent under *keep the same agent* (waiting for them
+	 * for the workstream's time), otherwise to whoever is Available (SPEC A12). Checked again
+	 * under the lock.
 	 */
-	async #maybeHandoff(conversationId: string) {
+	async #handoff(conversationId: string) {
 		const { repo } = this.deps;
-		const agents = await repo.participantPresence(conversationId);
-		if (agents.length === 0 || agents.some((a) => WORKING.has(a.presence))) return;
 		await this.#exclusive(async () => {
 			const conv = await repo.conversationById(conversationId);
 			if (!conv || conv.status !== 'active') return;
@@ -2139,7 +2142,23 @@ function systemMessage(text: string, now: number): Message {
 	};
 }
 
-function parseReasons(json: string): string[] {
+/** A conversation as an agent's inbox lists it, from the time they took it. */
+function inboxEntry(
+	conv: Pick<Conversation, 'id'>,
+	customer: { name: string } | undefined,
+	ws: Pick<Workstream, 'name' | 'mode'> | undefined,
+	acceptedAt: number
+): InboxConversation {
+	return {
+		conversationId: conv.id,
+		customerName: customer?.name ?? 'Customer',
+		workstream: ws?.name ?? '',
+		mode: ws?.mode ?? 'live',
+		acceptedAt
+	};
+}
+
+function parseStringList(json: string): string[] {
 	try {
 		const v = JSON.parse(json);
 		return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];

@@ -142,6 +142,27 @@ export class Repo {
 		return rows.map((r) => ({ agentId: r.agent_id, presence: r.presence, joinedAt: r.joined_at }));
 	}
 
+	/**
+	 * A conversation's ticket status and its agents' presence, in one query (what a customer's
+	 * message into an active conversation needs to know). Null for an unknown conversation.
+	 */
+	async ticketAndPresence(conversationId: string) {
+		const rows = await this.db
+			.selectFrom('conversations as c')
+			.leftJoin('participants as p', 'p.conversation_id', 'c.id')
+			.leftJoin('agents as a', 'a.id', 'p.agent_id')
+			.select(['c.ticket_status', 'p.agent_id', 'a.presence'])
+			.where('c.id', '=', conversationId)
+			.execute();
+		if (rows.length === 0) return null;
+		return {
+			ticketStatus: rows[0].ticket_status,
+			agents: rows.flatMap((r) =>
+				r.agent_id === null ? [] : [{ agentId: r.agent_id, presence: r.presence ?? '' }]
+			)
+		};
+	}
+
 	/** The agent who joined this customer's other conversations last, for *keep the same agent*. */
 	async lastAgentOf(customerId: string, exceptConversation: string): Promise<string | null> {
 		const row = await this.db

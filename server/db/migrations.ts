@@ -339,8 +339,6 @@ const migrations: Record<string, Migration> = {
 			for (const [name, type, def] of [
 				['session_status', 'text', 'active'],
 				['session_ended_by', 'text', null],
-				['session_ended_actor', 'text', null],
-				['session_ended_at', 'bigint', null],
 				['channel', 'text', 'messaging'],
 				['solved_at', 'bigint', null],
 				['closed_at', 'bigint', null],
@@ -355,8 +353,8 @@ const migrations: Record<string, Migration> = {
 					.addColumn(name, type, (c) => (def === null ? c : c.notNull().defaultTo(def)))
 					.execute();
 			await sql`update conversations set channel = 'email' where offline_message = 1`.execute(db);
-			await sql`update conversations set session_status = 'ended', session_ended_at = ended_at,
-				session_ended_actor = ended_by,
+			// Who and when stay in ended_by and ended_at (0006); the session adds the role.
+			await sql`update conversations set session_status = 'ended',
 				session_ended_by = case when ended_by like 'customer:%' then 'customer' else 'agent' end
 				where status = 'ended'`.execute(db);
 			await db.schema

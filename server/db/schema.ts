@@ -107,11 +107,8 @@ export interface ConversationTable {
 	ended_by: ColumnType<string | null, string | null | undefined, string | null>;
 	/** The messaging session (src/lib/domain/session-state.ts): `active` or `ended`. */
 	session_status: ColumnType<string, string | undefined, string>;
-	/** `agent`, `customer` or `system` once ended. */
+	/** `agent`, `customer` or `system` once ended (who and when: `ended_by`, `ended_at`). */
 	session_ended_by: ColumnType<string | null, string | null | undefined, string | null>;
-	/** Principal who ended it (null for the system). */
-	session_ended_actor: ColumnType<string | null, string | null | undefined, string | null>;
-	session_ended_at: ColumnType<number | null, number | null | undefined, number | null>;
 	/** The ticket's channel: `messaging` (the widget) or `email` (a message left offline). */
 	channel: ColumnType<string, string | undefined, string>;
 	solved_at: ColumnType<number | null, number | null | undefined, number | null>;

@@ -315,15 +315,9 @@ export function createApi(deps: ApiDeps) {
 			'POST',
 			/^\/api\/widget\/conversations\/([A-Za-z0-9_-]+)\/csat$/,
 			async (req, _res, [conversationId]) => {
-				const who = await sessions.authenticate(req);
-				if (!who.ok || who.principal.kind !== 'customer')
-					throw new HttpError(
-						401,
-						'unauthorized',
-						'Your chat session has expired. Reload the page.'
-					);
+				const me = await requireCustomer(req);
 				const body = parse(CsatAnswerSchema, await readJson(req));
-				return conversations.answerCsat(conversationId, who.principal.id, body);
+				return conversations.answerCsat(conversationId, me.id, body);
 			}
 		],
 		[
@@ -368,14 +362,8 @@ export function createApi(deps: ApiDeps) {
 			'POST',
 			/^\/api\/widget\/conversations\/([A-Za-z0-9_-]+)\/end$/,
 			async (req, _res, [conversationId]) => {
-				const who = await sessions.authenticate(req);
-				if (!who.ok || who.principal.kind !== 'customer')
-					throw new HttpError(
-						401,
-						'unauthorized',
-						'Your chat session has expired. Reload the page.'
-					);
-				return conversations.endByCustomer(who.principal.id, conversationId);
+				const me = await requireCustomer(req);
+				return conversations.endByCustomer(me.id, conversationId);
 			}
 		],
 
@@ -538,6 +526,14 @@ export function createApi(deps: ApiDeps) {
 		if (agent?.role !== 'admin')
 			throw new HttpError(403, 'forbidden', 'Only admins can open this.');
 		return me;
+	}
+
+	/** The widget's customer, from `Authorization: Bearer <sessionToken>`. */
+	async function requireCustomer(req: IncomingMessage) {
+		const who = await sessions.authenticate(req);
+		if (!who.ok || who.principal.kind !== 'customer')
+			throw new HttpError(401, 'unauthorized', 'Your chat session has expired. Reload the page.');
+		return who.principal;
 	}
 
 	async function requireAgent(

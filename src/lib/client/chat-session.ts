@@ -175,14 +175,7 @@ export class ChatSession {
 			if (m.author === this.opts.me.principal) merged.add(m.id);
 		for (const m of notesOf(this.internal))
 			if (m.author === this.opts.me.principal) merged.add(m.id);
-		const drop: number[] = [];
-		entries.forEach((e, i) => {
-			if (merged.has((e as { id?: string }).id ?? '')) drop.push(i);
-		});
-		if (drop.length === 0) return;
-		this.outbox.transact(() => {
-			for (let i = drop.length - 1; i >= 0; i--) entries.delete(drop[i], 1);
-		});
+		this.dropEntries(merged);
 	}
 
 	onChange(fn: () => void): () => void {
