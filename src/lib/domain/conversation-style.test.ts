@@ -25,7 +25,7 @@ describe('conversation styles', () => {
 		expect(solvedDelayProblem('social', DAY)).toBeNull();
 		expect(solvedDelayProblem('social', 28 * DAY)).toBeNull();
 		expect(solvedDelayProblem('social', DAY - 1)).toBe(
-			'Social messaging: Solved → Closed must be between 1 days and 28 days.'
+			'Social messaging: Solved → Closed must be between 1 day and 28 days.'
 		);
 		expect(solvedDelayProblem('social', 29 * DAY)).not.toBeNull();
 		expect(solvedDelayProblem('social', 1.5)).not.toBeNull();

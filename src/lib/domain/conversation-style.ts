@@ -52,7 +52,10 @@ export function solvedDelayProblem(style: ConversationStyle, ms: number): string
 	const { minMs, maxMs, unit } = SOLVED_TO_CLOSED[style];
 	if (Number.isInteger(ms) && ms >= minMs && ms <= maxMs) return null;
 	const per = unit === 'minutes' ? MINUTE : unit === 'hours' ? HOUR : DAY;
-	const fmt = (v: number) => `${+(v / per).toFixed(2)} ${unit}`;
+	const fmt = (v: number) => {
+		const n = +(v / per).toFixed(2);
+		return `${n} ${n === 1 ? unit.slice(0, -1) : unit}`;
+	};
 	return `${STYLE_LABELS[style]}: Solved → Closed must be between ${fmt(minMs)} and ${fmt(maxMs)}.`;
 }
 

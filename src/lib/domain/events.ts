@@ -28,7 +28,9 @@ export const EVENT_TYPES = [
 	'csat_sent',
 	'csat_received',
 	'tag_added',
-	'reassigned'
+	'reassigned',
+	'first_response',
+	'note_added'
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -91,6 +93,10 @@ export function describeEvent(e: ConversationEventView): string {
 			return `Tag added: ${str(d.tag)}${e.actorName ? ` by ${e.actorName}` : ''}`;
 		case 'reassigned':
 			return `Reassigned to ${str(d.to)}${e.actorName ? ` by ${e.actorName}` : ''}`;
+		case 'first_response':
+			return `First reply by ${who}`;
+		case 'note_added':
+			return `Internal note added by ${who}`;
 		default: {
 			const never: never = e.type;
 			return String(never);
