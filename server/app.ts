@@ -26,6 +26,7 @@ import { createApi } from './http/api';
 import { seedDemo } from './seed';
 import { Timers } from './timers';
 import { Mailer } from './mail';
+import { Webhooks } from './webhooks';
 import { signCsatToken } from './auth/tokens';
 
 /** How long an emailed CSAT link can be answered. */
@@ -124,6 +125,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		smtpUrl: config.smtpUrl,
 		from: config.mailFrom
 	});
+	const webhooks = new Webhooks({ db: database.db, timers, clock, log });
 	let conversations: ConversationService | null = null;
 	const rooms = new RoomManager({
 		store,
@@ -154,6 +156,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		log,
 		onQueueChanged: () => waiting.schedule(),
 		mailer,
+		onEvent: (event) => webhooks.onEvent(event),
 		csatLink: async (conversationId) => {
 			const token = await signCsatToken(widgetKey, conversationId, {
 				now: clock.now(),
@@ -195,6 +198,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		sessions,
 		conversations,
 		mailer,
+		webhooks,
 		widgetKey,
 		health: () => ({
 			connections: sync.connectionCount,
@@ -278,6 +282,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 			closing ??= (async () => {
 				const stopped = new Promise<void>((r) => server.close(() => r()));
 				await timers.stop();
+				await webhooks.drain();
 				liveness.stop();
 				clearInterval(queueSweep);
 				await waiting.stop();

@@ -34,6 +34,11 @@ export const ConfigSchema = z.object({
 	seedDemo: z.boolean().default(true),
 	/** Shared secret of the demo persistent workstream (the demo host page signs with it). */
 	demoWidgetSecret: z.string().min(16).default('demo-widget-secret-change-me'),
+	/**
+	 * Port of the demo host site (another origin embedding the widget; only with `seedDemo`).
+	 * Unset: the app's port + 1 (one instance with the embedded store only). 0: not started.
+	 */
+	demoHostPort: z.coerce.number().int().min(0).max(65535).optional(),
 	/** How long an agent has to accept an offer before it goes to the next agent (RONA). */
 	offerTimeoutMs: z.coerce.number().int().min(5_000).default(60_000),
 	/** An agent whose every workspace tab closed (or lost the network) goes Offline after this. */
@@ -114,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			sessionSecret: get('PARLEY_SESSION_SECRET'),
 			seedDemo: get('PARLEY_SEED_DEMO') ? get('PARLEY_SEED_DEMO') !== 'false' : undefined,
 			demoWidgetSecret: get('PARLEY_DEMO_WIDGET_SECRET'),
+			demoHostPort: get('PARLEY_DEMO_HOST_PORT'),
 			smtpUrl: get('SMTP_URL'),
 			mailFrom: get('MAIL_FROM'),
 			publicUrl: get('PARLEY_PUBLIC_URL'),

@@ -9,7 +9,14 @@
 import * as Y from 'yjs';
 import type { Logger } from 'pino';
 import type { Clock } from './clock';
-import { newId, type Repo, type Conversation, type Offer, type Workstream } from './repo';
+import {
+	newId,
+	triggerOf,
+	type Repo,
+	type Conversation,
+	type Offer,
+	type Workstream
+} from './repo';
 import { availableAgents, type Router } from './routing';
 import type { Principal } from './principal';
 import type { Room, RoomManager } from './sync/rooms';
@@ -94,11 +101,22 @@ export class DomainError extends Error {
 	}
 }
 
+export interface StoredEvent {
+	id: string;
+	conversationId: string;
+	type: EventType;
+	actor: string | null;
+	data: Record<string, string | number | null>;
+	at: number;
+}
+
 interface TranscriptIndex {
 	authorsById: Map<string, string>;
 	lastTimeByAuthor: Map<string, number>;
 	/** The conversation is known to have its request time set. */
 	requested: boolean;
+	/** The conversation is known to have an agent's first reply recorded (reports). */
+	responded: boolean;
 }
 
 interface OutboxState {
@@ -133,6 +151,8 @@ export interface ConversationServiceDeps {
 	mailer?: Mailer;
 	/** A link the customer opens to answer the CSAT survey of a conversation (emails carry it). */
 	csatLink?: (conversationId: string) => Promise<string>;
+	/** Every history event once stored (webhooks). Its failures are logged, never thrown. */
+	onEvent?: (event: StoredEvent) => Promise<void>;
 }
 
 type PendingOffer = Pick<Offer, 'id' | 'agent_id' | 'conversation_id' | 'kind'>;
@@ -320,6 +340,7 @@ export class ConversationService {
 			session_ended_by: null,
 			channel: offline ? 'email' : 'messaging',
 			solved_at: null,
+			first_response_at: null,
 			closed_at: null,
 			csat_requested_at: null,
 			csat_rating: null,
@@ -435,7 +456,8 @@ export class ConversationService {
 			const built: TranscriptIndex = {
 				authorsById: new Map(),
 				lastTimeByAuthor: new Map(),
-				requested: false
+				requested: false,
+				responded: false
 			};
 			const add = (m: Message) => {
 				built.authorsById.set(m.id, m.author);
@@ -576,6 +598,28 @@ export class ConversationService {
 						outcome = 'request';
 					}
 					index.requested = true;
+				}
+				// An agent's first reply (reports' first-response time), once per conversation.
+				if (texts.length > 0 && state.author.role === 'agent' && !index.responded) {
+					const r = await repo.db
+						.updateTable('conversations')
+						.set({ first_response_at: now })
+						.where('id', '=', state.conversationId)
+						.where('first_response_at', 'is', null)
+						.where('requested_at', 'is not', null)
+						.executeTakeFirst();
+					if (Number(r.numUpdatedRows) > 0) {
+						await this.#event(
+							state.conversationId,
+							'first_response',
+							state.author.principal,
+							{ by: state.author.name },
+							now
+						);
+						index.responded = true;
+					} else
+						index.responded =
+							(await repo.conversationById(state.conversationId))?.first_response_at != null;
 				}
 				if (outcome === null && texts.length > 0 && state.author.role === 'customer') {
 					const status = metaOf(conv.doc).get('status');
@@ -1062,6 +1106,10 @@ export class ConversationService {
 				at
 			})
 			.execute();
+		if (this.deps.onEvent)
+			await this.deps
+				.onEvent({ id, conversationId, type, actor, data, at })
+				.catch((err) => this.deps.log.error({ err, event: id }, 'event listener failed'));
 		return id;
 	}
 
@@ -1613,6 +1661,58 @@ export class ConversationService {
 	}
 
 	/**
+	 * An integrator's status change (SPEC P3, `/api/v1`): the same ticket rules as an agent's,
+	 * by someone who is not a participant. Capacity is not taken back by anyone.
+	 */
+	async setTicketStatusBy(
+		actor: string,
+		actorName: string,
+		conversationId: string,
+		to: TicketStatus
+	) {
+		return this.#exclusive(async () => {
+			const { repo, clock } = this.deps;
+			const conv = await repo.conversationById(conversationId);
+			if (!conv) throw new DomainError('not_found', 'No such ticket.');
+			if (to === 'new') throw new DomainError('invalid', 'A ticket cannot become New again.');
+			changeTicket(conv.ticket_status as TicketStatus, to); // a TicketTransitionError if not allowed
+			await this.#applyTicketStatus(conv, to, actor, actorName, clock.now());
+			const after = (await repo.conversationById(conv.id))!;
+			return { ticketStatus: after.ticket_status, status: after.status };
+		});
+	}
+
+	/** An internal note written by someone outside the chat (an integrator): agents only. */
+	async addNoteBy(actor: string, actorName: string, conversationId: string, text: string) {
+		const { repo, clock, rooms } = this.deps;
+		const conv = await repo.conversationById(conversationId);
+		if (!conv) throw new DomainError('not_found', 'No such ticket.');
+		const now = clock.now();
+		const id = newId('nt');
+		await rooms.with(storedInternalKey(conversationId), (room) => {
+			room.doc.transact(
+				() =>
+					notesOf(room.doc).push([
+						{
+							id,
+							kind: 'note',
+							role: 'agent',
+							author: actor,
+							name: actorName,
+							text,
+							time: now,
+							at: now
+						}
+					]),
+				SERVER_ORIGIN
+			);
+			return room.whenDurable();
+		});
+		await this.#event(conversationId, 'note_added', actor, { by: actorName }, now);
+		return { id, at: now };
+	}
+
+	/**
 	 * A public reply by email (SPEC A9, P4), once the messaging session has ended. Kept in the
 	 * agents' internal document as the ticket's record of it; the customer gets the email.
 	 */
@@ -1704,14 +1804,7 @@ export class ConversationService {
 		const cause = typeof data.cause === 'string' ? data.cause.split(',') : [];
 		const triggers: Trigger[] = (
 			await repo.db.selectFrom('triggers').selectAll().where('active', '=', 1).execute()
-		).map((t) => ({
-			id: t.id,
-			name: t.name,
-			position: t.position,
-			active: true,
-			conditions: JSON.parse(t.conditions),
-			actions: JSON.parse(t.actions)
-		}));
+		).map(triggerOf);
 		const done = new Set(
 			(
 				await repo.db
@@ -1849,6 +1942,8 @@ export class ConversationService {
 			repo.customerById(conv.customer_id),
 			repo.workstreamById(conv.workstream_id)
 		]);
+		// The workstream's admin turned CSAT off (SPEC M1): triggers send no survey there.
+		if (ws && ws.csat_enabled !== 1) return;
 		const byEmail = conv.session_status === 'ended' && !!customer?.email && !!mailer && !!csatLink;
 		if (byEmail) {
 			const link = await csatLink!(conv.id);

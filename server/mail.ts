@@ -12,7 +12,7 @@ import type { Db } from './repo';
 import { newId } from './repo';
 import type { Timers } from './timers';
 
-export type MailKind = 'reply' | 'offline_confirmation' | 'csat';
+export type MailKind = 'reply' | 'offline_confirmation' | 'csat' | 'invitation';
 
 export interface Mail {
 	kind: MailKind;

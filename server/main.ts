@@ -9,6 +9,7 @@ import pino from 'pino';
 import { loadConfig } from './config';
 import { createParley, type UiHandler } from './app';
 import { OffsetClock } from './clock';
+import { startDemoHost, type DemoHost } from './demo-host';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const config = loadConfig();
@@ -42,14 +43,39 @@ log.info(
 	`Parley is running on http://localhost:${port} — open /demo and /agent`
 );
 
+// The demo host site, on another origin (port), embeds the widget as a customer's site would.
+// Unset port: the next one, but not for an instance of a deployment (DATABASE_URL), whose
+// siblings may well use the next port (`npm run cluster`).
+let demoHost: DemoHost | undefined;
+const demoHostPort = config.demoHostPort ?? (config.databaseUrl ? 0 : port + 1);
+if (config.seedDemo && demoHostPort > 0) {
+	try {
+		demoHost = await startDemoHost({
+			port: demoHostPort,
+			host: config.host,
+			parleyUrl: config.publicUrl ?? `http://localhost:${port}`,
+			secret: config.demoWidgetSecret,
+			log
+		});
+		log.info(
+			{ port: demoHost.port },
+			`Demo host site (another origin): http://localhost:${demoHost.port}`
+		);
+	} catch (err) {
+		log.warn(
+			{ err, port: demoHostPort },
+			'the demo host site could not start (set PARLEY_DEMO_HOST_PORT, or 0 to turn it off); Parley carries on'
+		);
+	}
+}
+
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const)
 	process.on(signal, () => {
 		if (stopping) return;
 		stopping = true;
 		log.info({ signal }, 'shutting down');
-		parley
-			.close()
+		Promise.all([parley.close(), demoHost?.close()])
 			.then(() => {
 				log.info('stopped cleanly');
 				process.exit(0);

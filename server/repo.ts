@@ -1,7 +1,9 @@
 /** Relational data access (Kysely): agents, sessions, workstreams, customers, conversations, offers. */
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
+import type { Trigger } from '../src/lib/domain/triggers';
 import type {
+	TriggerTable,
 	Database,
 	WorkstreamTable,
 	AgentTable,
@@ -14,6 +16,18 @@ export type Workstream = Selectable<WorkstreamTable>;
 export type Agent = Selectable<AgentTable>;
 export type Conversation = Selectable<ConversationTable>;
 export type Offer = Selectable<OfferTable>;
+
+/** A stored trigger as the domain sees it (conditions and actions are JSON columns). */
+export function triggerOf(t: Selectable<TriggerTable>): Trigger {
+	return {
+		id: t.id,
+		name: t.name,
+		position: t.position,
+		active: t.active === 1,
+		conditions: JSON.parse(t.conditions),
+		actions: JSON.parse(t.actions)
+	};
+}
 
 export const newId = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 20)}`;
 

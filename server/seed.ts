@@ -100,6 +100,16 @@ export async function seedDemo(repo: Repo, config: Config, now: number): Promise
 			])
 			.execute();
 		await trx
+			.insertInto('skills')
+			.values(
+				[...new Set(DEMO_AGENTS.flatMap((a) => a.skills))].map((name) => ({
+					name,
+					created_at: now
+				}))
+			)
+			.onConflict((oc) => oc.column('name').doNothing())
+			.execute();
+		await trx
 			.insertInto('templates')
 			.values(
 				DEMO_TEMPLATES.map((t) => ({

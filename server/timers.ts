@@ -35,6 +35,7 @@ export class Timers {
 	#handlers = new Map<string, TimerHandler>();
 	#interval: ReturnType<typeof setInterval> | null = null;
 	#running: Promise<void> | null = null;
+	#again: Promise<void> | null = null;
 	#stopped = false;
 
 	constructor(private readonly opts: TimersOptions) {}
@@ -43,9 +44,18 @@ export class Timers {
 		this.#handlers.set(kind, handler);
 	}
 
-	/** Sets (or moves) timer `id` to fire at `dueAt` (ms, domain clock). */
-	async set(id: string, kind: string, dueAt: number, payload: unknown) {
-		await this.opts.db
+	/**
+	 * Sets (or moves) timer `id` to fire at `dueAt` (ms, domain clock). Pass a transaction as
+	 * `db` to make the timer visible together with the row it serves.
+	 */
+	async set(
+		id: string,
+		kind: string,
+		dueAt: number,
+		payload: unknown,
+		db: Kysely<Database> = this.opts.db
+	) {
+		await db
 			.insertInto('timers')
 			.values({ id, kind, payload: JSON.stringify(payload), due_at: dueAt, locked_until: null })
 			.onConflict((oc) =>
@@ -68,9 +78,18 @@ export class Timers {
 		this.#interval.unref();
 	}
 
-	/** Fires every due timer this instance can claim; returns when they have run. */
+	/**
+	 * Fires every due timer this instance can claim; returns when they have run. A call during a
+	 * pass gets another pass after it: the running one may have judged due-ness before the call
+	 * (a test that moves the clock and polls must see what became due).
+	 */
 	poll(): Promise<void> {
-		this.#running ??= this.#poll().finally(() => (this.#running = null));
+		if (this.#running)
+			return (this.#again ??= this.#running.then(() => {
+				this.#again = null;
+				return this.poll();
+			}));
+		this.#running = this.#poll().finally(() => (this.#running = null));
 		return this.#running;
 	}
 
@@ -130,5 +149,6 @@ export class Timers {
 		this.#stopped = true;
 		if (this.#interval) clearInterval(this.#interval);
 		await this.#running;
+		await this.#again;
 	}
 }

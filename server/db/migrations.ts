@@ -408,6 +408,100 @@ const migrations: Record<string, Migration> = {
 				values ('tr_default_csat', ${def.name}, 0, 1, ${JSON.stringify(def.conditions)},
 					${JSON.stringify(def.actions)}, ${Date.now()})`.execute(db);
 		}
+	},
+	'0009_admin_integrations': {
+		async up(db: Kysely<unknown>) {
+			// The admin console (SPEC M1, M2): the widget's look, CSAT on or off, rotated secrets.
+			await db.schema
+				.alterTable('workstreams')
+				.addColumn('color', 'text', (c) => c.notNull().defaultTo('#2563eb'))
+				.execute();
+			await db.schema
+				.alterTable('workstreams')
+				.addColumn('csat_enabled', 'integer', (c) => c.notNull().defaultTo(1))
+				.execute();
+			// A rotated secret stays listed as revoked: its hint (never the secret) and when.
+			await db.schema
+				.createTable('workstream_secrets')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('workstream_id', 'text', (c) => c.notNull())
+				.addColumn('hint', 'text', (c) => c.notNull())
+				.addColumn('created_at', 'bigint', (c) => c.notNull())
+				.addColumn('revoked_at', 'bigint', (c) => c.notNull())
+				.execute();
+			// A disabled agent cannot sign in or take chats; their history stays.
+			await db.schema.alterTable('agents').addColumn('disabled_at', 'bigint').execute();
+			// The skills an admin may give agents and require on queues.
+			await db.schema
+				.createTable('skills')
+				.addColumn('name', 'text', (c) => c.primaryKey())
+				.addColumn('created_at', 'bigint', (c) => c.notNull())
+				.execute();
+			const used = new Set<string>();
+			for (const table of ['agents', 'queues'] as const) {
+				const rows = await sql<{ skills: string }>`select skills from ${sql.table(table)}`.execute(
+					db
+				);
+				for (const r of rows.rows)
+					for (const s of JSON.parse(r.skills) as string[]) if (typeof s === 'string') used.add(s);
+			}
+			for (const name of used)
+				await sql`insert into skills (name, created_at) values (${name}, ${Date.now()})`.execute(
+					db
+				);
+			// Reports (SPEC M3): when an agent's first message reached the conversation.
+			await db.schema
+				.alterTable('conversations')
+				.addColumn('first_response_at', 'bigint')
+				.execute();
+			// Integrator API keys (SPEC P3): only a SHA-256 of the key is kept.
+			await db.schema
+				.createTable('api_keys')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('name', 'text', (c) => c.notNull())
+				.addColumn('hash', 'text', (c) => c.notNull().unique())
+				.addColumn('hint', 'text', (c) => c.notNull())
+				.addColumn('created_by', 'text', (c) => c.notNull())
+				.addColumn('created_at', 'bigint', (c) => c.notNull())
+				.addColumn('last_used_at', 'bigint')
+				.addColumn('revoked_at', 'bigint')
+				.execute();
+			await db.schema
+				.createTable('webhooks')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('url', 'text', (c) => c.notNull())
+				.addColumn('events', 'text', (c) => c.notNull())
+				.addColumn('secret', 'text', (c) => c.notNull())
+				.addColumn('active', 'integer', (c) => c.notNull())
+				.addColumn('created_at', 'bigint', (c) => c.notNull())
+				.execute();
+			await db.schema
+				.createTable('webhook_deliveries')
+				.addColumn('id', 'text', (c) => c.primaryKey())
+				.addColumn('webhook_id', 'text', (c) => c.notNull())
+				.addColumn('event_id', 'text', (c) => c.notNull())
+				.addColumn('event_type', 'text', (c) => c.notNull())
+				.addColumn('body', 'text', (c) => c.notNull())
+				.addColumn('status', 'text', (c) => c.notNull())
+				.addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+				.addColumn('response_status', 'integer')
+				.addColumn('error', 'text')
+				.addColumn('next_attempt_at', 'bigint')
+				.addColumn('created_at', 'bigint', (c) => c.notNull())
+				.addColumn('delivered_at', 'bigint')
+				.addUniqueConstraint('webhook_deliveries_once', ['webhook_id', 'event_id'])
+				.execute();
+			await db.schema
+				.createIndex('webhook_deliveries_created')
+				.on('webhook_deliveries')
+				.column('created_at')
+				.execute();
+			await db.schema
+				.createIndex('conversation_events_at')
+				.on('conversation_events')
+				.column('at')
+				.execute();
+		}
 	}
 };
 

@@ -15,6 +15,8 @@ export interface AgentTable {
 	skills: string;
 	/** When the agent last became Available or last got an offer (ms), for "idle longest". */
 	idle_since: number;
+	/** Set when an admin disabled the account: no sign-in, no chats; history stays. */
+	disabled_at: ColumnType<number | null, number | null | undefined, number | null>;
 	created_at: number;
 }
 
@@ -69,7 +71,66 @@ export interface WorkstreamTable {
 	style: ColumnType<string, string | undefined, string>;
 	/** How long Solved waits before Closed; null uses the style's default. */
 	solved_close_ms: ColumnType<number | null, number | null | undefined, number | null>;
+	/** The widget's accent colour (`#rrggbb`). */
+	color: ColumnType<string, string | undefined, string>;
+	/** Whether triggers may send this workstream's customers a CSAT survey. */
+	csat_enabled: ColumnType<number, number | undefined, number>;
 	created_at: number;
+}
+
+/** A widget secret replaced by a rotation: shown revoked in the console by its hint only. */
+export interface WorkstreamSecretTable {
+	id: string;
+	workstream_id: string;
+	hint: string;
+	created_at: number;
+	revoked_at: number;
+}
+
+export interface SkillTable {
+	name: string;
+	created_at: number;
+}
+
+/** An integrator's API key (SPEC P3); the key itself is shown once and only its hash kept. */
+export interface ApiKeyTable {
+	id: string;
+	name: string;
+	hash: string;
+	/** The key's last characters, to tell keys apart. */
+	hint: string;
+	created_by: string;
+	created_at: number;
+	last_used_at: number | null;
+	revoked_at: number | null;
+}
+
+export interface WebhookTable {
+	id: string;
+	url: string;
+	/** JSON array of WEBHOOK_EVENTS. */
+	events: string;
+	/** HMAC key of the signature header. */
+	secret: string;
+	active: number;
+	created_at: number;
+}
+
+export interface WebhookDeliveryTable {
+	id: string;
+	webhook_id: string;
+	event_id: string;
+	event_type: string;
+	/** The JSON body, fixed when queued so every retry sends the same bytes. */
+	body: string;
+	/** `pending`, `delivered` or `failed` (gave up). */
+	status: string;
+	attempts: ColumnType<number, number | undefined, number>;
+	response_status: number | null;
+	error: string | null;
+	next_attempt_at: number | null;
+	created_at: number;
+	delivered_at: number | null;
 }
 
 export interface CustomerTable {
@@ -120,6 +181,8 @@ export interface ConversationTable {
 	csat_at: ColumnType<number | null, number | null | undefined, number | null>;
 	/** JSON array of tags (added by triggers). */
 	tags: ColumnType<string, string | undefined, string>;
+	/** When an agent's first message reached the conversation (reports). */
+	first_response_at: ColumnType<number | null, number | null | undefined, number | null>;
 	created_at: number;
 	updated_at: number;
 }
@@ -251,4 +314,9 @@ export interface Database {
 	triggers: TriggerTable;
 	trigger_runs: TriggerRunTable;
 	mail_outbox: MailOutboxTable;
+	workstream_secrets: WorkstreamSecretTable;
+	skills: SkillTable;
+	api_keys: ApiKeyTable;
+	webhooks: WebhookTable;
+	webhook_deliveries: WebhookDeliveryTable;
 }

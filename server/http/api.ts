@@ -24,25 +24,13 @@ import type { Mailer } from '../mail';
 import { TICKET_STATUSES, TicketTransitionError } from '../../src/lib/domain/ticket-state';
 import { SessionTransitionError } from '../../src/lib/domain/session-state';
 import { CsatAnswerSchema } from '../../src/lib/domain/csat';
-import {
-	CONVERSATION_STYLES,
-	solvedDelayProblem,
-	solvedToClosedMs
-} from '../../src/lib/domain/conversation-style';
 import { MESSAGE_LIMITS } from '../../src/lib/domain/message';
+import { HttpError, checkCsrf, parse, readJson, sendJson, type Route } from './common';
+import { adminRoutes } from './admin';
+import { v1Routes } from './v1';
+import type { Webhooks } from '../webhooks';
 
-export class HttpError extends Error {
-	constructor(
-		readonly status: number,
-		readonly code: string,
-		message: string,
-		readonly fields?: Record<string, string>
-	) {
-		super(message);
-	}
-}
-
-const MAX_BODY_BYTES = 64 * 1024;
+export { HttpError } from './common';
 
 export interface ApiDeps {
 	config: Config;
@@ -52,13 +40,12 @@ export interface ApiDeps {
 	sessions: Sessions;
 	conversations: ConversationService;
 	mailer: Mailer;
+	webhooks: Webhooks;
 	widgetKey: Uint8Array;
 	health: () => Record<string, unknown>;
 	/** Closes every socket of a principal (e.g. on sign-out). */
 	disconnect: (principal: string, reason: string) => void;
 }
-
-type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<unknown>;
 
 export function createApi(deps: ApiDeps) {
 	const { repo, sessions, conversations, clock, config } = deps;
@@ -66,7 +53,7 @@ export function createApi(deps: ApiDeps) {
 	const loginLimiter = new RateLimiter(10, 60_000);
 	const anonymousLimiter = new RateLimiter(config.limits.anonymousSessionsPerMinute, 60_000);
 
-	const routes: [string, RegExp, Handler][] = [
+	const routes: Route[] = [
 		['GET', /^\/healthz$/, async () => ({ ok: true, ...deps.health() })],
 
 		[
@@ -83,6 +70,12 @@ export function createApi(deps: ApiDeps) {
 				// Same message and a password check either way, so emails cannot be probed.
 				const ok = await verifyPassword(body.password, agent?.password_hash ?? DUMMY_HASH);
 				if (!agent || !ok) throw new HttpError(401, 'bad_credentials', 'Wrong email or password.');
+				if (agent.disabled_at !== null)
+					throw new HttpError(
+						403,
+						'account_disabled',
+						'This account is disabled. Ask an admin to enable it again.'
+					);
 				const { token, expiresAt } = await sessions.createAgentSession(agent.id);
 				res.setHeader(
 					'Set-Cookie',
@@ -251,64 +244,6 @@ export function createApi(deps: ApiDeps) {
 					await readJson(req)
 				);
 				return conversations.replyByEmail(me.id, conversationId, body.text);
-			}
-		],
-		[
-			'GET',
-			/^\/api\/admin\/outbox$/,
-			async (req) => {
-				await requireAdmin(req);
-				const mails = await deps.mailer.list(200);
-				return {
-					smtp: deps.mailer.smtp,
-					mails: mails.map((m) => ({
-						id: m.id,
-						kind: m.kind,
-						conversationId: m.conversation_id,
-						to: m.to_address,
-						subject: m.subject,
-						body: m.body,
-						status: m.status,
-						attempts: m.attempts,
-						error: m.error,
-						createdAt: Number(m.created_at),
-						sentAt: m.sent_at === null ? null : Number(m.sent_at)
-					}))
-				};
-			}
-		],
-		[
-			'POST',
-			/^\/api\/admin\/workstreams\/([A-Za-z0-9_-]+)\/style$/,
-			async (req, _res, [slug]) => {
-				await requireAdmin(req);
-				const ws = await repo.workstreamBySlug(slug);
-				if (!ws) throw new HttpError(404, 'not_found', `No workstream "${slug}".`);
-				const body = parse(
-					z.object({
-						style: z.enum(CONVERSATION_STYLES, { error: 'Choose a conversation style.' }),
-						/** Solved → Closed in ms; null: the style's default. */
-						solvedCloseMs: z.number().int().nonnegative().nullable().optional()
-					}),
-					await readJson(req)
-				);
-				const delay = body.solvedCloseMs ?? null;
-				const problem = delay === null ? null : solvedDelayProblem(body.style, delay);
-				if (problem)
-					throw new HttpError(400, 'invalid_input', 'Some fields are not valid.', {
-						solvedCloseMs: problem
-					});
-				await repo.db
-					.updateTable('workstreams')
-					.set({ style: body.style, solved_close_ms: delay })
-					.where('id', '=', ws.id)
-					.execute();
-				deps.log.info({ workstream: ws.id, style: body.style, solvedCloseMs: delay }, 'style set');
-				return {
-					style: body.style,
-					solvedCloseMs: delay,
-					effectiveSolvedCloseMs: solvedToClosedMs(body.style, delay)
-				};
 			}
 		],
 		[
@@ -507,6 +442,8 @@ export function createApi(deps: ApiDeps) {
 		]
 	];
 
+	routes.push(...adminRoutes(deps, { requireAdmin }), ...v1Routes(deps));
+
 	function limit(limiter: RateLimiter, key: string, message: string) {
 		if (!limiter.take(key, clock.now())) throw new HttpError(429, 'rate_limited', message);
 	}
@@ -559,10 +496,12 @@ export function createApi(deps: ApiDeps) {
 					'method_not_allowed',
 					`Use ${matches.map(([m]) => m).join(', ')}.`
 				);
-			if (req.method !== 'GET') checkCsrf(req);
+			// /api/v1 is authenticated by API keys, never by cookies: no cross-site request to forge.
+			if (req.method !== 'GET' && !path.startsWith('/api/v1/')) checkCsrf(req);
 			const params = route[1].exec(path)?.slice(1) ?? [];
 			const body = await route[2](req, res, params);
-			sendJson(res, 200, body);
+			// A handler that wrote its own response (a CSV download) returns nothing.
+			if (!res.writableEnded) sendJson(res, 200, body);
 		} catch (e) {
 			if (e instanceof HttpError)
 				sendJson(res, e.status, { error: { code: e.code, message: e.message, fields: e.fields } });
@@ -630,53 +569,6 @@ const WidgetSessionSchema = z.object({
 const DUMMY_HASH =
 	'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-	const r = schema.safeParse(value);
-	if (r.success) return r.data;
-	const fields: Record<string, string> = {};
-	for (const issue of r.error.issues) fields[issue.path.join('.') || '_'] ??= issue.message;
-	throw new HttpError(400, 'invalid_input', 'Some fields are not valid.', fields);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-	if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
-		throw new HttpError(
-			415,
-			'unsupported_media_type',
-			'Send JSON (Content-Type: application/json).'
-		);
-	const chunks: Buffer[] = [];
-	let size = 0;
-	for await (const chunk of req) {
-		size += (chunk as Buffer).length;
-		if (size > MAX_BODY_BYTES)
-			throw new HttpError(413, 'too_large', `Body over ${MAX_BODY_BYTES} bytes.`);
-		chunks.push(chunk as Buffer);
-	}
-	try {
-		return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-	} catch {
-		throw new HttpError(400, 'invalid_json', 'The body is not valid JSON.');
-	}
-}
-
-/** Cookie-authenticated writes must come from our own origin (SameSite=Lax covers the rest). */
-function checkCsrf(req: IncomingMessage) {
-	if (!sameOrigin(req))
-		throw new HttpError(403, 'cross_origin', 'Cross-origin requests are not allowed here.');
-}
-
-/** True when the request has no Origin header or one whose host is ours (`null` is foreign). */
-export function sameOrigin(req: IncomingMessage): boolean {
-	const origin = req.headers.origin;
-	if (!origin) return true;
-	try {
-		return new URL(origin).host === req.headers.host;
-	} catch {
-		return false;
-	}
-}
-
 function clientIp(req: IncomingMessage): string {
 	return req.socket.remoteAddress ?? 'unknown';
 }
@@ -684,15 +576,6 @@ function clientIp(req: IncomingMessage): string {
 function sessionCookie(token: string, maxAgeSeconds: number, req: IncomingMessage) {
 	const secure = (req.headers['x-forwarded-proto'] ?? '') === 'https' ? '; Secure' : '';
 	return `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure}`;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown) {
-	const text = JSON.stringify(body);
-	res.writeHead(status, {
-		'content-type': 'application/json; charset=utf-8',
-		'cache-control': 'no-store'
-	});
-	res.end(text);
 }
 
 function agentView(a: {
@@ -724,6 +607,7 @@ function workstreamView(
 		auth_required: number;
 		hours: string | null;
 		offline_text: string | null;
+		color: string;
 	},
 	now: number
 ) {
@@ -734,6 +618,7 @@ function workstreamView(
 		mode: ws.mode,
 		title: ws.title,
 		greeting: ws.greeting,
+		color: ws.color,
 		authRequired: ws.auth_required === 1,
 		/** Inside operating hours now (always, without hours). */
 		open: isOpen(hours, now),

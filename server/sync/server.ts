@@ -21,7 +21,7 @@ import {
 } from './connection';
 import { parseDocName, storedInboxKey } from '../../src/lib/domain/doc-names';
 import { CloseCode } from '../../src/lib/domain/protocol';
-import { sameOrigin } from '../http/api';
+import { sameOrigin } from '../http/common';
 
 type AwarenessChange = { added: number[]; updated: number[]; removed: number[] };
 
