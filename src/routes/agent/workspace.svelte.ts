@@ -217,8 +217,23 @@ export class Workspace {
 	#watch(conversationId: string) {
 		const view = this.chat(conversationId);
 		void view.session.ready.then(() => {
-			this.#heard.set(conversationId, messagesOf(view.session.conversation).length);
+			const count = () => messagesOf(view.session.conversation).length;
+			// What the first sync brings was there before: the offer showed it. Only later
+			// messages are news (an agent who accepts and switches tabs is not told of the first).
+			const provider = view.session.conversationProvider;
+			let baseline = provider.synced;
+			this.#heard.set(conversationId, count());
+			if (!baseline) {
+				const onSync = (synced: boolean) => {
+					if (!synced) return;
+					baseline = true;
+					this.#heard.set(conversationId, count());
+					provider.off('sync', onSync);
+				};
+				provider.on('sync', onSync);
+			}
 			view.session.onChange(() => {
+				if (!baseline) return;
 				const messages = messagesOf(view.session.conversation);
 				const before = this.#heard.get(conversationId) ?? messages.length;
 				this.#heard.set(conversationId, messages.length);

@@ -24,8 +24,12 @@ export interface WidgetSession {
 		open: boolean;
 		nextOpenAt: number | null;
 		offlineText: string;
+		/** The workstream's colour (CSS hex); older servers do not send it. */
+		color?: string;
 	};
 }
+
+export { accentColors } from '$lib/domain/accent';
 
 export interface OfflineForm {
 	busy: boolean;
@@ -46,6 +50,33 @@ type Phase =
 
 const storageKey = (slug: string) => `parley:widget:${slug}`;
 
+type KeyValueStore = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+
+/**
+ * The browser's storage, or null when it is denied: an iframe on another site while the
+ * browser blocks third-party storage (private windows, strict settings) throws on any access.
+ */
+function browserStorage(): KeyValueStore | null {
+	try {
+		const s = window.localStorage;
+		s.getItem('parley:probe');
+		return s;
+	} catch {
+		return null;
+	}
+}
+
+/** Keeps the session for as long as the page lives, where the browser stores nothing for us. */
+function memoryStorage(): KeyValueStore {
+	// eslint-disable-next-line svelte/prefer-svelte-reactivity -- not state, a plain store
+	const m = new Map<string, string>();
+	return {
+		getItem: (k) => m.get(k) ?? null,
+		setItem: (k, v) => void m.set(k, v),
+		removeItem: (k) => void m.delete(k)
+	};
+}
+
 export class Widget {
 	phase = $state<Phase>({ kind: 'loading' });
 	session = $state<WidgetSession | null>(null);
@@ -56,16 +87,31 @@ export class Widget {
 	info = $state<WidgetSession['workstream'] | null>(null);
 	offline = $state<OfflineForm>({ busy: false, sentTo: null, errors: {} });
 	#stopNetwork: (() => void) | null = null;
+	/**
+	 * False where the browser denies this frame storage: the widget then works from memory (the
+	 * session lasts as long as the page; a signed-in customer's host token brings them back).
+	 */
+	readonly persistent: boolean;
+	#store: KeyValueStore;
 
 	constructor(
 		readonly slug: string,
 		private hostToken: string | null
-	) {}
+	) {
+		const store = browserStorage();
+		this.persistent = store !== null;
+		this.#store = store ?? memoryStorage();
+	}
+
+	/** Deletes this device's copies of a customer's conversations, where there are any. */
+	async #clearLocal(principal: string) {
+		if (this.persistent) await clearLocalData(principal).catch(() => {});
+	}
 
 	get cached(): WidgetSession | null {
 		try {
 			const s = JSON.parse(
-				localStorage.getItem(storageKey(this.slug)) ?? 'null'
+				this.#store.getItem(storageKey(this.slug)) ?? 'null'
 			) as WidgetSession | null;
 			return s && s.expiresAt > Date.now() ? s : null;
 		} catch {
@@ -77,9 +123,7 @@ export class Widget {
 		const cached = this.cached;
 		if (!this.hostToken && !cached) {
 			// An anonymous live visitor without a session yet: show the optional pre-chat form.
-			const info = await fetch(`/api/widget/workstreams/${encodeURIComponent(this.slug)}`)
-				.then((r) => r.json())
-				.catch(() => null);
+			const info = await this.#fetchInfo();
 			if (info?.workstream) this.info = info.workstream;
 			if (info?.workstream?.authRequired) {
 				this.phase = { kind: 'needs-sign-in', message: 'Sign in on the site to chat with us.' };
@@ -89,11 +133,27 @@ export class Widget {
 				this.phase = { kind: 'error', message: info.error.message };
 				return;
 			}
-			const ws = info?.workstream as WidgetSession['workstream'] | undefined;
+			const ws = info?.workstream;
 			this.phase = ws && ws.mode === 'live' && !ws.open ? { kind: 'offline' } : { kind: 'prechat' };
 			return;
 		}
 		await this.#open({});
+	}
+
+	#fetchInfo(): Promise<{
+		workstream?: WidgetSession['workstream'];
+		error?: { message: string };
+	} | null> {
+		return fetch(`/api/widget/workstreams/${encodeURIComponent(this.slug)}`)
+			.then((r) => r.json())
+			.catch(() => null);
+	}
+
+	/** The workstream's public settings when no session brought them (a refused sign-in). */
+	async #loadInfo() {
+		if (this.info) return;
+		const info = await this.#fetchInfo();
+		if (info?.workstream && !this.info) this.info = info.workstream;
 	}
 
 	/** Outside operating hours: leave a message with an email address (a ticket for later). */
@@ -158,6 +218,7 @@ export class Widget {
 		}
 		const body = await res.json().catch(() => ({}));
 		if (!res.ok) {
+			void this.#loadInfo(); // the title and colour, for the header and the host page
 			const message = body?.error?.message ?? `The chat could not start (${res.status}).`;
 			this.phase =
 				res.status === 401 ? { kind: 'needs-sign-in', message } : { kind: 'error', message };
@@ -165,8 +226,8 @@ export class Widget {
 		}
 		const session = body as WidgetSession;
 		if (cached && cached.customer.principal !== session.customer.principal)
-			await clearLocalData(cached.customer.principal);
-		localStorage.setItem(storageKey(this.slug), JSON.stringify(session));
+			await this.#clearLocal(cached.customer.principal);
+		this.#store.setItem(storageKey(this.slug), JSON.stringify(session));
 		this.#chat(session);
 	}
 
@@ -183,7 +244,7 @@ export class Widget {
 					name: session.customer.name
 				},
 				params: { token: session.sessionToken },
-				persistence: indexeddb
+				persistence: this.persistent ? indexeddb : undefined
 			});
 		const chat = open(session.conversationId);
 		// The conversation just left stays on screen, read-only, above the new one.
@@ -303,8 +364,8 @@ export class Widget {
 		this.previous = null;
 		this.session = null;
 		this.#stopNetwork?.();
-		localStorage.removeItem(storageKey(this.slug));
-		if (principal) await clearLocalData(principal);
+		this.#store.removeItem(storageKey(this.slug));
+		if (principal) await this.#clearLocal(principal);
 		this.hostToken = null;
 		this.phase = { kind: 'signed-out' };
 	}
