@@ -522,6 +522,64 @@ describe('operating hours', () => {
 	});
 });
 
+describe('operating hours across a restart', () => {
+	it('the opening timer is stored, survives a restart and routes the waiting request once', async () => {
+		const first = await setup();
+		const day = new Date(first.clock.now() + 2 * 86_400_000);
+		const name = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][day.getUTCDay()];
+		const opensAt = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), 9);
+		await first.db
+			.updateTable('workstreams')
+			.set({ hours: JSON.stringify({ timeZone: 'UTC', weekly: { [name]: [['09:00', '17:00']] } }) })
+			.where('slug', '=', 'persistent')
+			.execute();
+		await online(first.srv, 'ana@example.com', first.clock);
+		const { customer, chat } = await customerWrites(first.srv, 'persistent', 'Written on Sunday');
+		await waitFor(
+			async () =>
+				(await first.srv.parley.repo.conversationById(customer.conversationId))?.requested_at !=
+				null,
+			'stored as a request'
+		);
+		await first.srv.parley.conversations.drainQueue();
+		const stored = () =>
+			first.db
+				.selectFrom('timers')
+				.select(['id', 'due_at'])
+				.where('kind', '=', 'hours-open')
+				.execute();
+		await waitFor(async () => (await stored()).length === 1, 'the opening timer is stored');
+		expect(Number((await stored())[0].due_at)).toBe(opensAt);
+		chat.destroy();
+		await first.srv.stop();
+
+		const clock = new ManualClock(opensAt - 60_000);
+		const srv = await startServer({ clock, dir: first.srv.dir });
+		cleanup.push(() => srv.stop());
+		const ana = await online(srv, 'ana@example.com', clock);
+		await srv.parley.conversations.drainQueue();
+		expect(ana.inbox.offers.size).toBe(0); // still closed
+		clock.advance(60_000);
+		await srv.parley.timers.poll();
+		const offer = await offerIn(ana.inbox, 'routed at opening, after the restart');
+		expect(offer.conversationId).toBe(customer.conversationId);
+		await srv.parley.timers.poll();
+		const offers = await srv.parley.repo.db
+			.selectFrom('offers')
+			.select('id')
+			.where('conversation_id', '=', customer.conversationId)
+			.execute();
+		expect(offers).toHaveLength(1);
+		expect(
+			await srv.parley.repo.db
+				.selectFrom('timers')
+				.select('id')
+				.where('kind', '=', 'hours-open')
+				.execute()
+		).toEqual([]);
+	});
+});
+
 describe('restart in the middle of an offer', () => {
 	it('keeps the offer, and its timeout fires once after the restart', async () => {
 		const first = await setup();

@@ -375,7 +375,7 @@ describe('choosing a style (admin)', () => {
 		expect(tooLong.status).toBe(400);
 		expect(tooLong.body.error).toMatchObject({
 			fields: {
-				solvedCloseMs: 'Social messaging: Solved → Closed must be between 1 days and 28 days.'
+				solvedCloseMs: 'Social messaging: Solved → Closed must be between 1 day and 28 days.'
 			}
 		});
 		expect((await set(admin, { style: 'email' })).status).toBe(400);

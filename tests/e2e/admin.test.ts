@@ -1,0 +1,300 @@
+/**
+ * The admin console in Chromium against the real server process (SPEC M1–M3, C1, P3): an admin
+ * creates a live workstream through the form (a refusal first: the field's message beside it,
+ * nothing saved), copies its embed snippet onto a host page on another origin, where a customer
+ * waits with the workstream's own queue text; the agent who answers wraps up with the new
+ * reasons; the report counts the chat; every page of the console renders.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { acceptOffer, launchChromium, signInAgent } from '../helpers/browser';
+import { startServerProcess, type ServerProcess } from '../helpers/process';
+
+let server: ServerProcess;
+let browser: Browser;
+let host: Server | undefined;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+	server = await startServerProcess();
+	browser = await launchChromium();
+});
+afterAll(async () => {
+	for (const c of contexts) await c.close().catch(() => undefined);
+	await new Promise((resolve) => (host ? host.close(resolve) : resolve(undefined)));
+	await browser?.close();
+	await server?.dispose();
+});
+
+async function newContext(width = 1280, height = 900) {
+	const ctx = await browser.newContext({ viewport: { width, height } });
+	contexts.push(ctx);
+	return ctx;
+}
+
+/** Signs in through the console's own form (the admin stays Offline: no chats come to them). */
+async function signInAdmin(page: Page, path: string) {
+	await page.goto(server.base + path);
+	await page.getByLabel('Email').fill('admin@example.com');
+	await page.getByLabel('Password').fill('parley');
+	await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+const heading = (page: Page, name: string) =>
+	page.getByRole('heading', { level: 1, name, exact: true });
+
+/** A tiny host site on another origin (`localhost`, another port) whose page is `body`. */
+async function startHost(body: string): Promise<string> {
+	host = createServer((_req, res) => {
+		res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+		res.end(
+			`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Returns shop</title></head>` +
+				`<body><h1>Returns shop</h1><p>Bring it back within 30 days.</p>\n${body}\n</body></html>`
+		);
+	});
+	await new Promise<void>((resolve) => host!.listen(0, '127.0.0.1', resolve));
+	return `http://localhost:${(host.address() as AddressInfo).port}`;
+}
+
+describe('the admin console', () => {
+	let admin: Page;
+	let snippet = '';
+
+	beforeAll(async () => {
+		admin = await (await newContext()).newPage();
+	});
+
+	it('refuses a signed-in agent who is not an admin', async () => {
+		const page = await (await newContext()).newPage();
+		await page.goto(server.base + '/admin/workstreams');
+		await page.getByLabel('Email').fill('ben@example.com');
+		await page.getByLabel('Password').fill('parley');
+		await page.getByRole('button', { name: 'Sign in' }).click();
+		await page.getByRole('alert').filter({ hasText: 'Only admins can open the console' }).waitFor();
+		expect(await page.getByRole('link', { name: 'Go to the agent workspace' }).count()).toBe(1);
+		expect(await page.getByRole('navigation', { name: 'Admin' }).count()).toBe(0);
+		await page.context().close();
+	});
+
+	it('creates a live workstream with its own texts and wrap-up reasons, after a refusal', async () => {
+		await signInAdmin(admin, '/admin/workstreams');
+		await heading(admin, 'Workstreams').waitFor();
+		const nav = admin.getByRole('navigation', { name: 'Admin' });
+		expect(await nav.getByRole('link', { name: 'Workstreams' }).getAttribute('aria-current')).toBe(
+			'page'
+		);
+		await admin.getByRole('row', { name: /Live chat/ }).waitFor();
+		await admin.getByRole('link', { name: 'New workstream' }).click();
+		await heading(admin, 'New workstream').waitFor();
+
+		await admin.getByLabel('Name', { exact: true }).fill('Returns');
+		await admin.getByLabel('Slug', { exact: true }).fill('returns');
+		expect(await admin.getByRole('radio', { name: /^Live chat/ }).isChecked()).toBe(true);
+		await admin
+			.getByLabel('Queue', { exact: true })
+			.selectOption({ label: 'General (needs chat)' });
+		await admin.getByLabel('Title', { exact: true }).fill('Returns desk');
+		await admin
+			.getByLabel('Queue position text')
+			.fill('You are customer number {position} in the returns line.');
+		await admin
+			.getByLabel('Wait time text')
+			.fill('Someone from returns is with you in about {wait}.');
+
+		// The four default reasons, all removed: refused beside the list, nothing saved.
+		expect(await admin.getByLabel('Wrap-up reason 1', { exact: true }).inputValue()).toBe(
+			'Resolved'
+		);
+		const removeButtons = admin.getByRole('button', { name: /^Remove wrap-up reason/ });
+		while ((await removeButtons.count()) > 0) await removeButtons.first().click();
+		await admin.getByRole('button', { name: 'Create workstream' }).click();
+		const fieldError = admin.locator('#f-wrapUpReasons-error');
+		await fieldError.waitFor();
+		expect(await fieldError.textContent()).toBe('Give agents at least one wrap-up reason.');
+		expect(
+			await admin.getByRole('button', { name: 'Add reason' }).getAttribute('aria-describedby')
+		).toBe('f-wrapUpReasons-error');
+		await admin
+			.getByRole('alert')
+			.filter({ hasText: 'Wrap-up reasons: Give agents at least one wrap-up reason.' })
+			.waitFor();
+		expect(admin.url()).toBe(server.base + '/admin/workstreams/new');
+		const list = (await (await admin.request.get(server.base + '/api/admin/workstreams')).json())
+			.workstreams as { slug: string }[];
+		expect(list.map((w) => w.slug).sort()).toEqual(['live', 'persistent']);
+
+		// The reasons this desk uses.
+		await admin.getByRole('button', { name: 'Add reason' }).click();
+		await admin.getByLabel('Wrap-up reason 1', { exact: true }).fill('Refund approved');
+		await admin.getByRole('button', { name: 'Add reason' }).click();
+		await admin.getByLabel('Wrap-up reason 2', { exact: true }).fill('Exchange arranged');
+		await admin.screenshot({ path: '/tmp/admin-workstream-new.png', fullPage: true });
+		await admin.getByRole('button', { name: 'Create workstream' }).click();
+
+		await admin.waitForURL(server.base + '/admin/workstreams/returns');
+		await heading(admin, 'Returns').waitFor();
+		await admin.getByRole('status').filter({ hasText: 'Workstream “Returns” created.' }).waitFor();
+		const snippetBox = admin.getByLabel('Embed snippet');
+		await expect.poll(() => snippetBox.inputValue()).toContain('data-workstream="returns"');
+		snippet = await snippetBox.inputValue();
+		expect(snippet).toBe(
+			`<script src="${server.base}/widget.js" data-workstream="returns" async></script>`
+		);
+		expect(await snippetBox.getAttribute('readonly')).not.toBeNull();
+
+		const saved = (
+			await (await admin.request.get(server.base + '/api/admin/workstreams/returns')).json()
+		).workstream;
+		expect(saved).toMatchObject({
+			name: 'Returns',
+			mode: 'live',
+			title: 'Returns desk',
+			queuePositionText: 'You are customer number {position} in the returns line.',
+			waitTimeText: 'Someone from returns is with you in about {wait}.',
+			wrapUpReasons: ['Refund approved', 'Exchange arranged'],
+			style: 'live',
+			solvedCloseMs: null,
+			hours: null
+		});
+	});
+
+	it('refuses a Solved → Closed delay outside the style’s bounds on the edit page', async () => {
+		await admin.getByLabel('Style', { exact: true }).selectOption({ label: 'Social messaging' });
+		const delay = admin.getByLabel('Solved → Closed after (days)');
+		await delay.fill('30');
+		await admin.getByRole('button', { name: 'Save changes' }).click();
+		const error = admin.locator('#f-solvedCloseMs-error');
+		await error.waitFor();
+		expect(await error.textContent()).toBe(
+			'Social messaging: Solved → Closed must be between 1 day and 28 days.'
+		);
+		expect(await delay.getAttribute('aria-invalid')).toBe('true');
+		expect(await delay.getAttribute('aria-describedby')).toContain('f-solvedCloseMs-error');
+		const ws = (
+			await (await admin.request.get(server.base + '/api/admin/workstreams/returns')).json()
+		).workstream;
+		expect(ws).toMatchObject({ style: 'live', solvedCloseMs: null });
+		await admin.screenshot({ path: '/tmp/admin-workstream-edit.png', fullPage: true });
+
+		// The form at a phone's width.
+		const narrow = await (await newContext(375, 800)).newPage();
+		await signInAdmin(narrow, '/admin/workstreams/new');
+		await heading(narrow, 'New workstream').waitFor();
+		await narrow.getByLabel('Always open').uncheck();
+		await narrow.getByLabel('Time zone').waitFor();
+		expect(await narrow.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+			375
+		);
+		await narrow.screenshot({ path: '/tmp/admin-workstream-375.png', fullPage: true });
+		await narrow.context().close();
+		await admin.reload();
+		await heading(admin, 'Returns').waitFor();
+	});
+
+	it('the snippet on another site: the customer waits with the new text, Ana wraps up with the new reasons', async () => {
+		expect(snippet).not.toBe('');
+		const hostBase = await startHost(snippet);
+		// Nobody is Available: the customer waits in the queue.
+		const agents = (await (await admin.request.get(server.base + '/api/admin/agents')).json())
+			.agents as { presence: string }[];
+		expect(agents.filter((a) => a.presence === 'Available')).toEqual([]);
+
+		const customer = await (await newContext()).newPage();
+		await customer.goto(hostBase + '/');
+		await customer.getByRole('button', { name: 'Open chat' }).click();
+		const widget = customer.frameLocator('iframe[title="Returns desk"]');
+		await widget.getByLabel('Name').fill('Rosa');
+		await widget.getByRole('button', { name: 'Start chat' }).click();
+		const box = widget.getByLabel('Message', { exact: true });
+		await box.fill('The shoes are too small');
+		await box.press('Enter');
+		await widget
+			.getByRole('status')
+			.filter({ hasText: 'You are customer number 1 in the returns line.' })
+			.waitFor();
+		await customer.screenshot({ path: '/tmp/admin-embed-waiting.png' });
+
+		const ana = await signInAgent(await newContext(), server.base, 'ana@example.com');
+		await acceptOffer(ana, 'New chat from Rosa');
+		await widget.getByText('Ana joined the chat').waitFor();
+		await ana.getByRole('button', { name: 'End', exact: true }).click();
+		const dialog = ana.getByRole('dialog', { name: 'Wrap-up' });
+		await dialog.getByRole('radio', { name: 'Refund approved' }).waitFor();
+		await expect
+			.poll(() =>
+				dialog.getByRole('radio').evaluateAll((rs) => rs.map((r) => (r as HTMLInputElement).value))
+			)
+			.toEqual(['Refund approved', 'Exchange arranged']);
+		await dialog.getByRole('radio', { name: 'Refund approved' }).check();
+		await dialog.getByRole('button', { name: 'Submit wrap-up' }).click();
+		await dialog.waitFor({ state: 'detached' });
+		await widget.getByText('This chat has ended.').waitFor();
+		await ana.getByLabel('Presence').selectOption('Offline');
+		await ana.waitForFunction(() => document.querySelector('select')?.value === 'Offline');
+	});
+
+	it('reports count the chat for Ana, with a CSV of the same query', async () => {
+		await admin.goto(server.base + '/admin/reports');
+		await heading(admin, 'Reports').waitFor();
+		const byAgent = admin.getByRole('table', { name: 'By agent' });
+		const ana = byAgent.getByRole('row', { name: /^Ana\b/ });
+		await ana.waitFor();
+		expect(await ana.getByRole('cell').first().textContent()).toBe('1');
+		const byQueue = admin.getByRole('table', { name: 'By queue' });
+		await byQueue.getByRole('row', { name: /^General\b/ }).waitFor();
+		const csv = admin.getByRole('link', { name: 'Download CSV' });
+		expect(await csv.getAttribute('href')).toMatch(/^\/api\/admin\/reports\.csv\?from=\d{4}-/);
+		const body = await (
+			await admin.request.get(server.base + (await csv.getAttribute('href'))!)
+		).text();
+		expect(body).toMatch(/^group,name,conversations/);
+		expect(body).toMatch(/agent,Ana,1,1,/);
+		await admin.screenshot({ path: '/tmp/admin-reports.png', fullPage: true });
+	});
+
+	it('an API key is shown once, and every page of the console renders', async () => {
+		await admin.goto(server.base + '/admin/integrations');
+		await heading(admin, 'Integrations').waitFor();
+		await admin.getByLabel('Key name').fill('CRM sync');
+		await admin.getByRole('button', { name: 'Create API key' }).click();
+		await admin.getByText('Copy it now: you won’t see it again.').waitFor();
+		expect(await admin.locator('#new-key-value').textContent()).toMatch(/^pk_/);
+		await admin.getByRole('row', { name: /CRM sync/ }).waitFor();
+		expect(
+			await admin.getByRole('link', { name: 'API reference (OpenAPI)' }).getAttribute('href')
+		).toBe('/api/v1/openapi.json');
+		await admin.screenshot({ path: '/tmp/admin-integrations.png', fullPage: true });
+
+		const pages: [string, string, string][] = [
+			['/admin', 'Admin console', ''],
+			['/admin/workstreams', 'Workstreams', 'Workstreams'],
+			['/admin/queues', 'Queues & skills', 'Queues & skills'],
+			['/admin/agents', 'Agents', 'Agents'],
+			['/admin/templates', 'Templates', 'Templates'],
+			['/admin/triggers', 'Triggers', 'Triggers'],
+			['/admin/integrations', 'Integrations', 'Integrations'],
+			['/admin/reports', 'Reports', 'Reports'],
+			['/admin/outbox', 'Mail outbox', 'Mail outbox']
+		];
+		for (const [path, h1, link] of pages) {
+			await admin.goto(server.base + path);
+			await heading(admin, h1).waitFor();
+			if (link)
+				expect(
+					await admin
+						.getByRole('navigation', { name: 'Admin' })
+						.getByRole('link', { name: link, exact: true })
+						.getAttribute('aria-current'),
+					path
+				).toBe('page');
+			expect(await admin.getByRole('alert').count(), path).toBe(0);
+		}
+		await admin.goto(server.base + '/admin/queues');
+		await admin.getByRole('row', { name: /General/ }).waitFor();
+		await admin.goto(server.base + '/admin/triggers');
+		await admin.getByText('Messaging session ended, changed to: ended by agent').waitFor();
+		await admin.getByText('Send the CSAT survey').waitFor();
+	});
+});
