@@ -12,6 +12,7 @@ import type { Clock } from './clock';
 import {
 	newId,
 	triggerOf,
+	type Db,
 	type Repo,
 	type Conversation,
 	type Offer,
@@ -639,7 +640,12 @@ export class ConversationService {
 			.set({ status, updated_at: this.deps.clock.now() })
 			.where('id', '=', conv.id)
 			.execute();
-		await this.deps.rooms.with(storedConversationKey(conv.id), (room) => {
+		await this.#showStatus(conv.id, status);
+	}
+
+	/** The status in the conversation's document, which both sides render. */
+	async #showStatus(conversationId: string, status: ConversationStatus) {
+		await this.deps.rooms.with(storedConversationKey(conversationId), (room) => {
 			room.doc.transact(() => metaOf(room.doc).set('status', status), SERVER_ORIGIN);
 		});
 	}
@@ -697,8 +703,8 @@ export class ConversationService {
 		const conv = await this.deps.repo.conversationById(conversationId);
 		if (!conv || conv.status !== 'queued' || conv.requested_at === null) return;
 		const next = transition(conv.status as ConversationStatus, { type: 'offer', agentId });
-		await this.#createOffer(conv, agentId, 'route', now, lookups);
-		await this.#setStatus(conv, next);
+		await this.#createOffer(conv, agentId, 'route', now, lookups, undefined, next);
+		await this.#showStatus(conv.id, next);
 	}
 
 	/**
@@ -711,7 +717,9 @@ export class ConversationService {
 		kind: 'route' | 'conference',
 		now: number,
 		lookups = new Map<string, Promise<unknown>>(),
-		invitedBy?: string
+		invitedBy?: string,
+		/** A routed request's next status, written with the offer. */
+		status?: ConversationStatus
 	) {
 		const { repo, rooms } = this.deps;
 		const once = <T>(key: string, load: () => Promise<T>) => {
@@ -725,27 +733,32 @@ export class ConversationService {
 		]);
 		const offerId = newId('of');
 		const expiresAt = now + (queue?.offer_timeout_ms ?? this.deps.offerTimeoutMs);
-		// The timer first: an instance dying between the two leaves a timer that finds no offer
-		// (harmless), never an offer that cannot time out.
-		await this.deps.timers.set(offerTimer(offerId), 'offer-timeout', expiresAt, { offerId });
-		await repo.db
-			.insertInto('offers')
-			.values({
-				id: offerId,
-				conversation_id: conv.id,
-				agent_id: agentId,
-				status: 'pending',
-				kind,
-				created_at: now
-			})
-			.execute();
-		await repo.db
-			.updateTable('agents')
-			.set({ idle_since: now })
-			.where('id', '=', agentId)
-			.execute();
-		// Routing writes many offers at once: the agent's name is looked up when history is read.
-		if (kind === 'route') await this.#event(conv.id, 'offered', null, { agentId }, now);
+		// One transaction (one commit, so one fsync instead of five): the offer, its timeout, the
+		// agent's idle time and, for a routed request, its status and history event.
+		const event = await repo.db.transaction().execute(async (trx) => {
+			await this.deps.timers.set(offerTimer(offerId), 'offer-timeout', expiresAt, { offerId }, trx);
+			await trx
+				.insertInto('offers')
+				.values({
+					id: offerId,
+					conversation_id: conv.id,
+					agent_id: agentId,
+					status: 'pending',
+					kind,
+					created_at: now
+				})
+				.execute();
+			await trx.updateTable('agents').set({ idle_since: now }).where('id', '=', agentId).execute();
+			if (!status) return null;
+			await trx
+				.updateTable('conversations')
+				.set({ status, updated_at: now })
+				.where('id', '=', conv.id)
+				.execute();
+			// Routing writes many offers at once: the agent's name is looked up when history is read.
+			return this.#storeEvent(trx, conv.id, 'offered', null, { agentId }, now);
+		});
+		if (event) await this.#announce(event);
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
 			inbox.doc.transact(
 				() =>
@@ -1094,8 +1107,22 @@ export class ConversationService {
 		data: Record<string, string | number | null>,
 		at: number
 	): Promise<string> {
+		const event = await this.#storeEvent(this.deps.repo.db, conversationId, type, actor, data, at);
+		await this.#announce(event);
+		return event.id;
+	}
+
+	/** The history row alone; `db` may be a transaction. Announce it after the commit. */
+	async #storeEvent(
+		db: Db,
+		conversationId: string,
+		type: EventType,
+		actor: string | null,
+		data: Record<string, string | number | null>,
+		at: number
+	): Promise<StoredEvent> {
 		const id = eventId(at);
-		await this.deps.repo.db
+		await db
 			.insertInto('conversation_events')
 			.values({
 				id,
@@ -1106,11 +1133,15 @@ export class ConversationService {
 				at
 			})
 			.execute();
+		return { id, conversationId, type, actor, data, at };
+	}
+
+	/** Tells the listener (webhooks) about a stored event; its failure is logged, not raised. */
+	async #announce(event: StoredEvent) {
 		if (this.deps.onEvent)
 			await this.deps
-				.onEvent({ id, conversationId, type, actor, data, at })
-				.catch((err) => this.deps.log.error({ err, event: id }, 'event listener failed'));
-		return id;
+				.onEvent(event)
+				.catch((err) => this.deps.log.error({ err, event: event.id }, 'event listener failed'));
 	}
 
 	/**

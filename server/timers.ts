@@ -15,6 +15,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from './clock';
 import type { Database } from './db/schema';
+import type { Db } from './repo';
 
 export type TimerHandler = (payload: unknown, id: string) => Promise<void>;
 
@@ -48,13 +49,7 @@ export class Timers {
 	 * Sets (or moves) timer `id` to fire at `dueAt` (ms, domain clock). Pass a transaction as
 	 * `db` to make the timer visible together with the row it serves.
 	 */
-	async set(
-		id: string,
-		kind: string,
-		dueAt: number,
-		payload: unknown,
-		db: Kysely<Database> = this.opts.db
-	) {
+	async set(id: string, kind: string, dueAt: number, payload: unknown, db: Db = this.opts.db) {
 		await db
 			.insertInto('timers')
 			.values({ id, kind, payload: JSON.stringify(payload), due_at: dueAt, locked_until: null })

@@ -105,23 +105,31 @@ describe('two instances', () => {
 		const { a, b, cutRedis, restoreRedis } = await pair({ limits: { headsCheckMs: 600_000 } });
 		const { customerSide, agentSide } = await crossConversation(a, b);
 		await waitFor(() => texts(agentSide).includes('Hello from instance A'), 'live at first');
+		// B merges the agent's outbox once it has loaded it, and every merge reads the store
+		// first (which would also bring in what A stores next). A reply that reaches A shows
+		// that merge is behind us.
+		agentSide.send('Hi from B');
+		await waitFor(() => texts(customerSide).includes('Hi from B'), 'the agent on B is live');
 
 		await cutRedis();
 		for (let i = 1; i <= 5; i++) customerSide.send(`while B was deaf ${i}`);
 		await waitFor(
-			() => customerSide.transcript.filter((t) => t.mine && t.state === 'sent').length === 6,
+			() =>
+				customerSide.transcript.filter((t) => t.mine && (t.state === 'sent' || t.state === 'read'))
+					.length === 6,
 			'stored by A'
 		);
 		// B cannot hear A now; nothing of the five reached its agent.
 		await new Promise((r) => setTimeout(r, 200));
-		expect(texts(agentSide)).toEqual(['Hello from instance A']);
+		expect(texts(agentSide)).toEqual(['Hello from instance A', 'Hi from B']);
 
 		await restoreRedis();
 		const expected = [
 			'Hello from instance A',
+			'Hi from B',
 			...[1, 2, 3, 4, 5].map((i) => `while B was deaf ${i}`)
 		];
-		await waitFor(() => texts(agentSide).length === 6, 'B caught up', 10_000);
+		await waitFor(() => texts(agentSide).length === 7, 'B caught up', 10_000);
 		expect(texts(agentSide)).toEqual(expected);
 		// And it is live again.
 		customerSide.send('after');
