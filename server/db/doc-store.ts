@@ -98,7 +98,9 @@ export class SqliteDocStore implements DocStore {
 	}
 
 	async read(doc: string, after: number | null): Promise<StoredDoc> {
-		await this.flush();
+		// Only this document's pending appends matter: writing everyone's batch now would cost a
+		// commit per read (a routing pass opens thousands of documents one after another).
+		if (this.#pending.some((p) => p.doc === doc)) await this.flush();
 		const snap = this.#stmts.snapshot.get(doc);
 		const snapshot =
 			snap && (after === null || snap.upto > after)

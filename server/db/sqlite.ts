@@ -1,6 +1,6 @@
 /** Opens the embedded SQLite store: one better-sqlite3 handle shared by Kysely and the doc store. */
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Database as Schema } from './schema';
@@ -22,7 +22,38 @@ export async function openSqlite(
 	// commit survives a process crash, not a power cut.
 	raw.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
 	raw.pragma('busy_timeout = 5000');
-	const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: raw }) });
+	const db = new Kysely<Schema>({
+		dialect: new SqliteDialect({ database: cachingStatements(raw) })
+	});
 	await migrate(db as Kysely<unknown>);
 	return { raw, db };
+}
+
+/**
+ * Kysely prepares every query anew, and better-sqlite3's `prepare` costs as much as running a
+ * small statement; neither library caches, so this does. Safe because Kysely runs `all`/`run`
+ * synchronously to completion; `iterate` (streaming, which Parley does not use) would keep a
+ * statement busy, so it gets a fresh one. Few distinct SQL texts exist (the query builder emits
+ * placeholders); the bound only guards against a caller building SQL with values inlined.
+ */
+function cachingStatements(raw: Database.Database): SqliteDatabase {
+	const cache = new Map<string, Database.Statement>();
+	return {
+		close: () => raw.close(),
+		prepare(sql) {
+			let stmt = cache.get(sql);
+			if (!stmt) {
+				if (cache.size >= 1000) cache.clear();
+				stmt = raw.prepare(sql);
+				cache.set(sql, stmt);
+			}
+			const cached = stmt;
+			return {
+				reader: cached.reader,
+				all: (params) => cached.all(...params),
+				run: (params) => cached.run(...params),
+				iterate: (params) => raw.prepare(sql).iterate(...params)
+			};
+		}
+	};
 }

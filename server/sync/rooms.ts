@@ -24,7 +24,9 @@ export const FANOUT_ORIGIN = { kind: 'fanout' } as const;
 export type RoomListener = (update: Uint8Array, origin: unknown) => void;
 
 export class Room {
-	readonly doc = new Y.Doc({ gc: true });
+	// A guid of our own: Yjs would otherwise draw a random UUID per document (measurable when a
+	// routing pass opens thousands).
+	readonly doc: Y.Doc;
 	/**
 	 * Typing and presence; only conversation rooms have one. Each y-protocols Awareness runs its
 	 * own interval timer, so outbox and inbox rooms (no typing) do without.
@@ -65,6 +67,7 @@ export class Room {
 		private readonly fanout: Fanout,
 		private readonly log: Logger
 	) {
+		this.doc = new Y.Doc({ gc: true, guid: key });
 		this.awareness = key.startsWith('conv:') ? new Awareness(this.doc) : null;
 		this.storesEachClientUpdate = !key.startsWith('outbox:');
 		this.awareness?.setLocalState(null);
