@@ -590,33 +590,42 @@ export class ConversationService {
 				if (texts.length > 0 && state.author.role === 'customer' && !index.requested) {
 					const row = await repo.conversationById(state.conversationId);
 					if (row && row.requested_at === null) {
-						await repo.db
-							.updateTable('conversations')
-							.set({ requested_at: now, updated_at: now })
-							.where('id', '=', row.id)
-							.execute();
-						await this.#event(row.id, 'requested', null, {}, now);
+						// One commit for the row and its history event.
+						const event = await repo.db.transaction().execute(async (trx) => {
+							await trx
+								.updateTable('conversations')
+								.set({ requested_at: now, updated_at: now })
+								.where('id', '=', row.id)
+								.execute();
+							return this.#storeEvent(trx, row.id, 'requested', null, {}, now);
+						});
+						await this.#announce(event);
 						outcome = 'request';
 					}
 					index.requested = true;
 				}
 				// An agent's first reply (reports' first-response time), once per conversation.
 				if (texts.length > 0 && state.author.role === 'agent' && !index.responded) {
-					const r = await repo.db
-						.updateTable('conversations')
-						.set({ first_response_at: now })
-						.where('id', '=', state.conversationId)
-						.where('first_response_at', 'is', null)
-						.where('requested_at', 'is not', null)
-						.executeTakeFirst();
-					if (Number(r.numUpdatedRows) > 0) {
-						await this.#event(
+					const event = await repo.db.transaction().execute(async (trx) => {
+						const r = await trx
+							.updateTable('conversations')
+							.set({ first_response_at: now })
+							.where('id', '=', state.conversationId)
+							.where('first_response_at', 'is', null)
+							.where('requested_at', 'is not', null)
+							.executeTakeFirst();
+						if (Number(r.numUpdatedRows) === 0) return null;
+						return this.#storeEvent(
+							trx,
 							state.conversationId,
 							'first_response',
 							state.author.principal,
 							{ by: state.author.name },
 							now
 						);
+					});
+					if (event) {
+						await this.#announce(event);
 						index.responded = true;
 					} else
 						index.responded =
