@@ -362,6 +362,47 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			}
 		],
 		[
+			'DELETE',
+			new RegExp(`^/api/admin/queues/${ID}$`),
+			async (req, _res, [id]) => {
+				await requireAdmin(req);
+				// Only a queue nothing refers to: workstreams route into it, triggers move tickets to
+				// it, and conversations keep it for reports (rename such a queue instead).
+				const [workstreams, triggers, history] = await Promise.all([
+					db.selectFrom('workstreams').select('name').where('queue_id', '=', id).execute(),
+					db.selectFrom('triggers').selectAll().execute(),
+					db
+						.selectFrom('conversations')
+						.select(db.fn.countAll<number>().as('n'))
+						.where('queue_id', '=', id)
+						.executeTakeFirstOrThrow()
+				]);
+				const usedBy = [
+					...workstreams.map((w) => `workstream ${w.name}`),
+					...triggers
+						.map(triggerOf)
+						.filter((t) => t.actions.some((a) => a.type === 'reassign_queue' && a.queueId === id))
+						.map((t) => `trigger ${t.name}`)
+				];
+				if (usedBy.length)
+					throw new HttpError(
+						409,
+						'in_use',
+						`This queue is still used by ${usedBy.join(', ')}. Change those first.`
+					);
+				const n = Number(history.n);
+				if (n > 0)
+					throw new HttpError(
+						409,
+						'has_history',
+						`${n} conversation${n === 1 ? '' : 's'} went through this queue and reports show it; rename it instead.`
+					);
+				const r = await db.deleteFrom('queues').where('id', '=', id).executeTakeFirst();
+				found(r.numDeletedRows, 'No such queue.');
+				return { ok: true };
+			}
+		],
+		[
 			'GET',
 			/^\/api\/admin\/skills$/,
 			async (req) => {

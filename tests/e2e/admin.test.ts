@@ -193,6 +193,54 @@ describe('the admin console', () => {
 		await heading(admin, 'Returns').waitFor();
 	});
 
+	it('a sign-in that ends mid-page is renewed over the page, keeping what was typed', async () => {
+		const ctx = await newContext();
+		const page = await ctx.newPage();
+		await signInAdmin(page, '/admin/workstreams/returns');
+		await heading(page, 'Returns').waitFor();
+		const greeting = page.getByLabel('Greeting');
+		await greeting.fill('Welcome back to Returns.');
+		// Signed out in another tab of the same browser.
+		const other = await ctx.newPage();
+		await other.goto(server.base + '/admin');
+		await other.getByRole('navigation', { name: 'Admin' }).waitFor();
+		const out = await other.evaluate(async () => {
+			const r = await fetch('/api/auth/logout', {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: '{}'
+			});
+			return r.status;
+		});
+		expect(out).toBe(200);
+		await other.close();
+
+		await page.getByRole('button', { name: 'Save changes' }).click();
+		const dialog = page.getByRole('dialog', { name: 'Your sign-in has expired' });
+		await dialog.waitFor();
+		expect(await dialog.textContent()).toContain('admin@example.com');
+		await page.screenshot({ path: '/tmp/admin-expired.png' });
+		await dialog.getByLabel('Password').fill('not the password');
+		await dialog.getByRole('button', { name: 'Sign in again' }).click();
+		await dialog.getByRole('alert').waitFor();
+		await dialog.getByLabel('Password').fill('parley');
+		await dialog.getByRole('button', { name: 'Sign in again' }).click();
+		await dialog.waitFor({ state: 'hidden' });
+		// Nothing typed was lost, and the save that failed now goes through.
+		expect(await greeting.inputValue()).toBe('Welcome back to Returns.');
+		expect(
+			(await (await page.request.get(server.base + '/api/admin/workstreams/returns')).json())
+				.workstream.greeting
+		).not.toBe('Welcome back to Returns.');
+		await page.getByRole('button', { name: 'Save changes' }).click();
+		await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+		expect(
+			(await (await page.request.get(server.base + '/api/admin/workstreams/returns')).json())
+				.workstream.greeting
+		).toBe('Welcome back to Returns.');
+		await ctx.close();
+	});
+
 	it('the snippet on another site: the customer waits with the new text, Ana wraps up with the new reasons', async () => {
 		expect(snippet).not.toBe('');
 		const hostBase = await startHost(snippet);
@@ -252,6 +300,24 @@ describe('the admin console', () => {
 		expect(body).toMatch(/^group,name,conversations/);
 		expect(body).toMatch(/agent,Ana,1,1,/);
 		await admin.screenshot({ path: '/tmp/admin-reports.png', fullPage: true });
+	});
+
+	it('a queue created by mistake is deleted after a confirmation; one in use offers no Delete', async () => {
+		await admin.goto(server.base + '/admin/queues');
+		await heading(admin, 'Queues & skills').waitFor();
+		await admin.getByRole('button', { name: 'New queue' }).click();
+		await admin.getByLabel('Name', { exact: true }).fill('Typo queue');
+		await admin.getByRole('button', { name: 'Create queue' }).click();
+		await admin.getByRole('status').filter({ hasText: 'Queue “Typo queue” created.' }).waitFor();
+		// The demo queue carries the workstreams: no Delete for it.
+		expect(await admin.getByRole('button', { name: 'Delete General' }).count()).toBe(0);
+		await admin.getByRole('button', { name: 'Delete Typo queue' }).click();
+		const dialog = admin.getByRole('alertdialog', { name: 'Delete the queue Typo queue?' });
+		await dialog.waitFor();
+		await dialog.getByRole('button', { name: 'Delete queue' }).click();
+		await admin.getByRole('status').filter({ hasText: 'Queue “Typo queue” deleted.' }).waitFor();
+		expect(await admin.getByRole('row', { name: /Typo queue/ }).count()).toBe(0);
+		expect(await admin.evaluate(() => document.activeElement?.id)).toBe('new-queue');
 	});
 
 	it('an API key is shown once, and every page of the console renders', async () => {

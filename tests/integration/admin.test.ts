@@ -58,6 +58,7 @@ describe('admin API: who may use it', () => {
 			['POST', '/api/admin/workstreams/live/rotate-secret'],
 			['GET', '/api/admin/queues'],
 			['POST', '/api/admin/queues'],
+			['DELETE', '/api/admin/queues/q_none'],
 			['GET', '/api/admin/skills'],
 			['POST', '/api/admin/skills'],
 			['GET', '/api/admin/agents'],
@@ -246,6 +247,55 @@ describe('admin API: queues, skills, agents (SPEC M2)', () => {
 		const skills = (await call(srv, admin, '/api/admin/skills')).body.skills;
 		expect(skills).toContainEqual({ name: 'spanish', agents: 0, queues: 1 });
 		expect(skills).toContainEqual({ name: 'chat', agents: 4, queues: 1 });
+	});
+
+	it('deletes a queue only when nothing uses it', async () => {
+		const { srv, admin } = await setup();
+		const del = (id: string) => call(srv, admin, `/api/admin/queues/${id}`, undefined, 'DELETE');
+		// The demo queue: workstreams route into it.
+		const general = await del(await queueId(srv));
+		expect(general.status).toBe(409);
+		expect(general.body.error).toMatchObject({ code: 'in_use' });
+		expect(general.body.error?.message).toMatch(/workstream/);
+
+		const made = async (name: string) =>
+			(
+				(await call(srv, admin, '/api/admin/queues', { name, skills: [], offerTimeoutMs: null }))
+					.body.queue as { id: string }
+			).id;
+		// A trigger moves tickets into it.
+		const target = await made('Escalations');
+		const trigger = await call(srv, admin, '/api/admin/triggers', {
+			name: 'Escalate reopened',
+			conditions: [{ field: 'ticket_status', value: 'open' }],
+			actions: [{ type: 'reassign_queue', queueId: target }]
+		});
+		expect(trigger.status).toBe(200);
+		const byTrigger = await del(target);
+		expect(byTrigger.status).toBe(409);
+		expect(byTrigger.body.error?.message).toMatch(/trigger Escalate reopened/);
+
+		// A conversation went through it: reports name it, so it stays.
+		const past = await made('Old queue');
+		const { conversationId } = await customerSession(srv.base, 'live', { name: 'Pat' });
+		await srv.parley.repo.db
+			.updateTable('conversations')
+			.set({ queue_id: past })
+			.where('id', '=', conversationId)
+			.execute();
+		const withHistory = await del(past);
+		expect(withHistory.status).toBe(409);
+		expect(withHistory.body.error).toMatchObject({ code: 'has_history' });
+		expect(withHistory.body.error?.message).toMatch(/^1 conversation went through this queue/);
+
+		const unused = await made('Mistake');
+		expect((await del(unused)).status).toBe(200);
+		expect((await del(unused)).status).toBe(404);
+		const names = (
+			(await call(srv, admin, '/api/admin/queues')).body.queues as { name: string }[]
+		).map((q) => q.name);
+		expect(names).not.toContain('Mistake');
+		expect(names).toContain('Escalations');
 	});
 
 	it('creates, invites, resets and disables agents without losing their history', async () => {

@@ -14,6 +14,17 @@ export interface ApiResult<T = Record<string, unknown>> {
 	message: string;
 }
 
+/**
+ * Who to tell when a call comes back 401 mid-session (the session expired or was ended
+ * elsewhere): the layout asks for the password again over the page, so nothing typed is lost.
+ */
+let expiredListener: (() => void) | null = null;
+export function onSessionExpired(fn: (() => void) | null) {
+	expiredListener = fn;
+}
+/** Calls whose 401 means "wrong password" or "not signed in yet", not an expired session. */
+const SIGN_IN_PATHS = new Set(['/api/auth/login', '/api/agent/me']);
+
 export async function api<T = Record<string, unknown>>(
 	method: 'GET' | 'POST' | 'PUT' | 'DELETE',
 	path: string,
@@ -42,6 +53,16 @@ export async function api<T = Record<string, unknown>>(
 	const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
 	if (res.ok) return { ok: true, status: res.status, body: json as T, fields: {}, message: '' };
 	const error = (json?.error ?? {}) as { message?: string; fields?: Record<string, string> };
+	if (res.status === 401 && !SIGN_IN_PATHS.has(path)) {
+		expiredListener?.();
+		return {
+			ok: false,
+			status: 401,
+			body: json as T,
+			fields: {},
+			message: 'Your sign-in has expired: nothing was saved. Sign in again, then retry.'
+		};
+	}
 	return {
 		ok: false,
 		status: res.status,
