@@ -24,7 +24,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSyn
 import { cpus } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
@@ -63,6 +63,8 @@ interface Result {
 	serverLoopP99: number;
 	/** CPU of this load-generating process (all clients) during the load, % of one core. */
 	clientCpuPercent: number;
+	/** This process's own event-loop delay p99 during the load: latency it adds itself. */
+	clientLoopP99: number;
 	/** CPU of every PostgreSQL and Redis process during the load, % of one core. */
 	engineCpuPercent: number;
 	/** The whole machine's busy time during the load, % of all cores. */
@@ -152,6 +154,8 @@ async function runLoad(
 	const engine0 = engineTicks();
 	const machine0 = machineTicks();
 	const client0 = process.cpuUsage();
+	const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+	clientLoop.enable();
 	const t0 = performance.now();
 	let rssPeak = 0;
 	let seq = 0;
@@ -177,6 +181,7 @@ async function runLoad(
 	const engine1 = engineTicks();
 	const machine1 = machineTicks();
 	const client = process.cpuUsage(client0);
+	clientLoop.disable();
 	const rss = rssAll();
 	rssPeak = Math.max(rssPeak, rss);
 	// drain: wait until everything arrived, or 15 s
@@ -203,6 +208,7 @@ async function runLoad(
 		cpuPercent: (cpuSeconds / loadSeconds) * 100,
 		serverLoopP99: loops.length ? Math.max(...loops) : NaN,
 		clientCpuPercent: ((client.user + client.system) / 1e6 / loadSeconds) * 100,
+		clientLoopP99: clientLoop.percentile(99) / 1e6,
 		engineCpuPercent: ((engine1 - engine0) / 100 / loadSeconds) * 100,
 		machineBusyPercent:
 			((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100,
@@ -457,6 +463,7 @@ const rows: [string, (r: Result) => number, number][] = [
 	['server CPU per message (ms)', (r) => r.cpuMsPerMessage, 3],
 	['server event-loop delay p99 (ms)', (r) => r.serverLoopP99, 1],
 	['load generator CPU, all clients (% of one core)', (r) => r.clientCpuPercent, 1],
+	['load generator event-loop delay p99 (ms, 10 ms timer)', (r) => r.clientLoopP99, 1],
 	['PostgreSQL + Redis CPU (% of one core)', (r) => r.engineCpuPercent, 1],
 	[`whole machine busy (% of ${cpus().length} cores)`, (r) => r.machineBusyPercent, 1],
 	['server RSS at end (MB)', (r) => r.rssMb, 0],
