@@ -316,8 +316,8 @@ describe('the admin console', () => {
 		await dialog.waitFor();
 		await dialog.getByRole('button', { name: 'Delete queue' }).click();
 		await admin.getByRole('status').filter({ hasText: 'Queue “Typo queue” deleted.' }).waitFor();
-		expect(await admin.getByRole('row', { name: /Typo queue/ }).count()).toBe(0);
-		expect(await admin.evaluate(() => document.activeElement?.id)).toBe('new-queue');
+		await expect.poll(() => admin.getByRole('row', { name: /Typo queue/ }).count()).toBe(0);
+		await expect.poll(() => admin.evaluate(() => document.activeElement?.id)).toBe('new-queue');
 	});
 
 	it('an API key is shown once, and every page of the console renders', async () => {
