@@ -590,8 +590,7 @@ export class ConversationService {
 				if (texts.length > 0 && state.author.role === 'customer' && !index.requested) {
 					const row = await repo.conversationById(state.conversationId);
 					if (row && row.requested_at === null) {
-						// One commit for the row and its history event.
-						const event = await repo.db.transaction().execute(async (trx) => {
+						await this.#withEvent(async (trx) => {
 							await trx
 								.updateTable('conversations')
 								.set({ requested_at: now, updated_at: now })
@@ -599,14 +598,13 @@ export class ConversationService {
 								.execute();
 							return this.#storeEvent(trx, row.id, 'requested', null, {}, now);
 						});
-						await this.#announce(event);
 						outcome = 'request';
 					}
 					index.requested = true;
 				}
 				// An agent's first reply (reports' first-response time), once per conversation.
 				if (texts.length > 0 && state.author.role === 'agent' && !index.responded) {
-					const event = await repo.db.transaction().execute(async (trx) => {
+					const event = await this.#withEvent(async (trx) => {
 						const r = await trx
 							.updateTable('conversations')
 							.set({ first_response_at: now })
@@ -624,10 +622,8 @@ export class ConversationService {
 							now
 						);
 					});
-					if (event) {
-						await this.#announce(event);
-						index.responded = true;
-					} else
+					if (event) index.responded = true;
+					else
 						index.responded =
 							(await repo.conversationById(state.conversationId))?.first_response_at != null;
 				}
@@ -744,7 +740,7 @@ export class ConversationService {
 		const expiresAt = now + (queue?.offer_timeout_ms ?? this.deps.offerTimeoutMs);
 		// One transaction (one commit, so one fsync instead of five): the offer, its timeout, the
 		// agent's idle time and, for a routed request, its status and history event.
-		const event = await repo.db.transaction().execute(async (trx) => {
+		await this.#withEvent(async (trx) => {
 			await this.deps.timers.set(offerTimer(offerId), 'offer-timeout', expiresAt, { offerId }, trx);
 			await trx
 				.insertInto('offers')
@@ -767,7 +763,6 @@ export class ConversationService {
 			// Routing writes many offers at once: the agent's name is looked up when history is read.
 			return this.#storeEvent(trx, conv.id, 'offered', null, { agentId }, now);
 		});
-		if (event) await this.#announce(event);
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
 			inbox.doc.transact(
 				() =>
@@ -1143,6 +1138,16 @@ export class ConversationService {
 			})
 			.execute();
 		return { id, conversationId, type, actor, data, at };
+	}
+
+	/**
+	 * Runs `write` as one transaction (one commit, so one fsync) and announces the event it
+	 * stored, if any, once committed. `write` must use only the transaction it is given.
+	 */
+	async #withEvent(write: (trx: Db) => Promise<StoredEvent | null>): Promise<StoredEvent | null> {
+		const event = await this.deps.repo.db.transaction().execute(write);
+		if (event) await this.#announce(event);
+		return event;
 	}
 
 	/** Tells the listener (webhooks) about a stored event; its failure is logged, not raised. */

@@ -132,6 +132,11 @@ export class Repo {
 		return row !== undefined;
 	}
 
+	/** Every template, by name: what agents pick from and admins manage. */
+	templates() {
+		return this.db.selectFrom('templates').select(['id', 'name', 'text']).orderBy('name').execute();
+	}
+
 	queueById(id: string) {
 		return this.db.selectFrom('queues').selectAll().where('id', '=', id).executeTakeFirst();
 	}

@@ -580,12 +580,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			/^\/api\/admin\/templates$/,
 			async (req) => {
 				await requireAdmin(req);
-				const templates = await db
-					.selectFrom('templates')
-					.select(['id', 'name', 'text'])
-					.orderBy('name')
-					.execute();
-				return { templates };
+				return { templates: await repo.templates() };
 			}
 		],
 		[

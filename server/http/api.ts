@@ -285,12 +285,7 @@ export function createApi(deps: ApiDeps) {
 			/^\/api\/agent\/templates$/,
 			async (req) => {
 				await requireAgent(req);
-				const templates = await repo.db
-					.selectFrom('templates')
-					.select(['id', 'name', 'text'])
-					.orderBy('name')
-					.execute();
-				return { templates };
+				return { templates: await repo.templates() };
 			}
 		],
 		[
