@@ -1218,20 +1218,20 @@ export class ConversationService {
 		actorName: string | null,
 		now: number,
 		opts: { cause?: string[]; takeBack?: boolean } = {}
-	): Promise<boolean> {
+	): Promise<'unchanged' | 'changed' | 'closed'> {
 		const { repo, timers } = this.deps;
-		if (!(await this.#setTicket(conv, to, actor, actorName, now, opts.cause))) return false;
+		if (!(await this.#setTicket(conv, to, actor, actorName, now, opts.cause))) return 'unchanged';
 		const ws = await repo.workstreamById(conv.workstream_id);
 		const style = styleOf(ws);
 		if (to === 'closed') {
 			await this.#closeTicket(conv.id, now);
-			return true;
+			return 'closed';
 		}
 		if (to === 'solved') {
 			const delay = solvedToClosedMs(style, ws?.solved_close_ms ?? null);
 			if (delay === 0) {
 				await this.#closeTicket(conv.id, now);
-				return true;
+				return 'closed';
 			}
 			await timers.set(closeTimer(conv.id), 'ticket-close', now + delay, {
 				conversationId: conv.id
@@ -1244,7 +1244,7 @@ export class ConversationService {
 			await this.#drain(); // capacity was freed
 		} else if (fresh.status === 'waiting' && holdsCapacity(style, to) && opts.takeBack)
 			await this.#setStatus(fresh, transition('waiting', { type: 'reopen' }));
-		return true;
+		return 'changed';
 	}
 
 	/**
@@ -1603,10 +1603,13 @@ export class ConversationService {
 				.where('id', '=', conv.id)
 				.execute();
 			await this.#event(conv.id, 'wrap_up', `agent:${agentId}`, { by: name, reason }, now);
-			await this.#applyTicketStatus(conv, 'solved', `agent:${agentId}`, name, now);
-			await this.#closeInInboxes(conv.id, await repo.participantsOf(conv.id));
+			const ticket = await this.#applyTicketStatus(conv, 'solved', `agent:${agentId}`, name, now);
 			this.deps.log.info({ conversation: conv.id, agent: agentId, reason }, 'wrapped up');
-			await this.#drain(); // capacity was freed
+			// A ticket that closed at once (live chat) has left the inboxes and freed its capacity.
+			if (ticket !== 'closed') {
+				await this.#closeInInboxes(conv.id, await repo.participantsOf(conv.id));
+				await this.#drain(); // capacity was freed
+			}
 			return { status: 'ended' as const, reason };
 		});
 	}

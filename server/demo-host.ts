@@ -27,7 +27,7 @@ export interface DemoHost {
 }
 
 /** Text and attribute values in HTML. */
-export function escapeHtml(value: string): string {
+function escapeHtml(value: string): string {
 	return value.replace(
 		/[&<>"']/g,
 		(c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!
@@ -35,7 +35,7 @@ export function escapeHtml(value: string): string {
 }
 
 /** A value inside an inline <script>: JSON, with `<` escaped so `</script>` cannot end it. */
-export function scriptValue(value: unknown): string {
+function scriptValue(value: unknown): string {
 	return JSON.stringify(value)
 		.replace(/</g, '\\u003c')
 		.replace(/\u2028/g, '\\u2028')

@@ -12,7 +12,7 @@ import type { Db } from './repo';
 import { newId } from './repo';
 import type { Timers } from './timers';
 
-export type MailKind = 'reply' | 'offline_confirmation' | 'csat' | 'invitation';
+type MailKind = 'reply' | 'offline_confirmation' | 'csat' | 'invitation';
 
 export interface Mail {
 	kind: MailKind;
@@ -33,7 +33,7 @@ export interface MailerOptions {
 }
 
 /** Attempts before a mail is marked failed, and the wait before each retry (domain time). */
-export const MAIL_RETRY_DELAYS_MS = [10_000, 60_000, 5 * 60_000, 30 * 60_000];
+const MAIL_RETRY_DELAYS_MS = [10_000, 60_000, 5 * 60_000, 30 * 60_000];
 
 export class Mailer {
 	readonly #transport: Transporter | null;
@@ -52,24 +52,27 @@ export class Mailer {
 		const { db, clock, timers } = this.opts;
 		const id = newId('ml');
 		const now = clock.now();
-		await db
-			.insertInto('mail_outbox')
-			.values({
-				id,
-				kind: mail.kind,
-				conversation_id: mail.conversationId,
-				to_address: mail.to,
-				subject: mail.subject,
-				body: mail.body,
-				status: this.#transport ? 'queued' : 'local',
-				attempts: 0,
-				error: null,
-				message_id: null,
-				created_at: now,
-				sent_at: this.#transport ? null : now
-			})
-			.execute();
-		if (this.#transport) await timers.set(`mail:${id}`, 'mail-send', now, { mailId: id });
+		// One transaction: a queued mail is never visible without the timer that sends it.
+		await db.transaction().execute(async (trx) => {
+			await trx
+				.insertInto('mail_outbox')
+				.values({
+					id,
+					kind: mail.kind,
+					conversation_id: mail.conversationId,
+					to_address: mail.to,
+					subject: mail.subject,
+					body: mail.body,
+					status: this.#transport ? 'queued' : 'local',
+					attempts: 0,
+					error: null,
+					message_id: null,
+					created_at: now,
+					sent_at: this.#transport ? null : now
+				})
+				.execute();
+			if (this.#transport) await timers.set(`mail:${id}`, 'mail-send', now, { mailId: id }, trx);
+		});
 		this.opts.log.info({ mail: id, kind: mail.kind, smtp: this.smtp }, 'mail queued');
 		return id;
 	}

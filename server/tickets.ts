@@ -4,7 +4,7 @@
  */
 import type { Db } from './repo';
 
-export interface TicketFilter {
+interface TicketFilter {
 	status?: string[];
 	workstream?: string;
 	queue?: string;
@@ -90,7 +90,7 @@ function view(r: TicketRow, agents: { id: string; name: string }[]) {
 		updatedAt: ms(r.updated_at)
 	};
 }
-export type TicketView = ReturnType<typeof view>;
+type TicketView = ReturnType<typeof view>;
 
 async function withAgents(db: Db, rows: TicketRow[]): Promise<TicketView[]> {
 	if (rows.length === 0) return [];

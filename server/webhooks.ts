@@ -33,7 +33,7 @@ export interface WebhooksOptions {
 }
 
 /** The signature header's value for `body` at `timestampS` (unix seconds). */
-export function signWebhook(secret: string, body: string, timestampS: number): string {
+function signWebhook(secret: string, body: string, timestampS: number): string {
 	const mac = createHmac('sha256', secret).update(signedPayload(timestampS, body)).digest('hex');
 	return `t=${timestampS},v1=${mac}`;
 }

@@ -118,12 +118,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 	}
 
 	async function checkQueue(queueId: string) {
-		const q = await db
-			.selectFrom('queues')
-			.select('id')
-			.where('id', '=', queueId)
-			.executeTakeFirst();
-		if (!q) throw invalid({ queueId: 'Choose one of the queues.' });
+		if (!(await repo.queueById(queueId))) throw invalid({ queueId: 'Choose one of the queues.' });
 	}
 
 	const snippet = (req: IncomingMessage, slug: string) =>
@@ -912,10 +907,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 	async function triggerInput(req: IncomingMessage) {
 		const t = parse(TriggerSchema, await readJson(req));
 		for (const [i, a] of t.actions.entries()) {
-			if (
-				a.type === 'reassign_queue' &&
-				!(await db.selectFrom('queues').select('id').where('id', '=', a.queueId).executeTakeFirst())
-			)
+			if (a.type === 'reassign_queue' && !(await repo.queueById(a.queueId)))
 				throw invalid({ [`actions.${i}.queueId`]: 'Choose one of the queues.' });
 			if (a.type === 'reassign_agent' && !(await repo.agentById(a.agentId)))
 				throw invalid({ [`actions.${i}.agentId`]: 'Choose one of the agents.' });
@@ -979,7 +971,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 	}
 }
 
-export function publicBase(deps: ApiDeps, req: IncomingMessage) {
+function publicBase(deps: ApiDeps, req: IncomingMessage) {
 	return (
 		deps.config.publicUrl ??
 		`${req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http'}://${req.headers.host}`
@@ -994,7 +986,7 @@ function found(rows: bigint | number, notFound: string) {
 const newSecret = () => `wss_${randomBytes(24).toString('base64url')}`;
 const secretHint = (secret: string) => `…${secret.slice(-4)}`;
 
-export function settingsOf(ws: Workstream): WorkstreamSettings {
+function settingsOf(ws: Workstream): WorkstreamSettings {
 	return {
 		slug: ws.slug,
 		name: ws.name,

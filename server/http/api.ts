@@ -453,10 +453,9 @@ export function createApi(deps: ApiDeps) {
 	}
 
 	async function requireAdmin(req: IncomingMessage) {
+		// The session lookup reads the role from the agent's row on every request.
 		const me = await requireAgent(req);
-		const agent = await repo.agentById(me.id);
-		if (agent?.role !== 'admin')
-			throw new HttpError(403, 'forbidden', 'Only admins can open this.');
+		if (me.role !== 'admin') throw new HttpError(403, 'forbidden', 'Only admins can open this.');
 		return me;
 	}
 

@@ -199,7 +199,8 @@ export function v1Routes(deps: ApiDeps): Route[] {
 			new RegExp(`^/api/v1/tickets/${ID}/events$`),
 			async (req, _res, [id]) => {
 				await requireKey(req);
-				await ticket(id);
+				if (!(await repo.conversationById(id)))
+					throw new HttpError(404, 'not_found', 'No such ticket.');
 				return { events: await ticketEvents(db, id) };
 			}
 		],
@@ -218,7 +219,7 @@ export function v1Routes(deps: ApiDeps): Route[] {
 					}),
 					await readJson(req)
 				);
-				await ticket(id);
+				// addNoteBy answers 404 "No such ticket." itself.
 				const note = await conversations.addNoteBy(key.principal, key.name, id, body.text);
 				log.info({ ticket: id, apiKey: key.id }, 'note added by API');
 				return {
@@ -244,7 +245,6 @@ export function v1Routes(deps: ApiDeps): Route[] {
 					}),
 					await readJson(req)
 				);
-				await ticket(id);
 				await conversations.setTicketStatusBy(key.principal, key.name, id, body.status);
 				return { ticket: await ticket(id) };
 			}
