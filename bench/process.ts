@@ -1,6 +1,7 @@
 /** Server processes for the benchmarks: started from the repository root, logs kept for errors. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { appendFileSync } from 'node:fs';
 
 const root = join(import.meta.dirname, '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,7 +28,11 @@ export function startProcess(cmd: string[], env: Record<string, string>) {
 		env: { ...process.env, ...env },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
-	child.stdout!.on('data', (d) => logs.length < 200 && logs.push(String(d)));
+	child.stdout!.on('data', (d) => {
+		if (logs.length < 200) logs.push(String(d));
+		// e.g. BENCH_NODE_ARGS=--trace-gc-nvp BENCH_SERVER_STDOUT=/tmp/gc.log
+		if (process.env.BENCH_SERVER_STDOUT) appendFileSync(process.env.BENCH_SERVER_STDOUT, d);
+	});
 	child.stderr!.on('data', (d) => {
 		if (logs.length < 200) logs.push(String(d));
 		if (process.env.BENCH_SHOW_SERVER_STDERR) process.stderr.write(d);

@@ -35,9 +35,12 @@ export async function openDatabase(config: Config, log?: Logger): Promise<DbHand
 		return {
 			kind: 'sqlite',
 			db: sqlite.db,
-			store: new SqliteDocStore(sqlite.raw),
+			store: new SqliteDocStore(sqlite.raw, sqlite.wal),
 			locks: new LocalLocks(),
-			close: () => sqlite.db.destroy()
+			close: async () => {
+				await sqlite.db.destroy();
+				sqlite.wal?.close();
+			}
 		};
 	}
 	const poolConfig = {
