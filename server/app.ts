@@ -135,7 +135,8 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		idleMs: config.limits.docIdleMs,
 		compactAfterUpdates: config.limits.compactAfterUpdates,
 		headsCheckMs: config.limits.headsCheckMs,
-		onLoad: (room) => conversations?.onRoomLoaded(room)
+		onLoad: (room) => conversations?.onRoomLoaded(room),
+		onEvict: (room) => conversations?.onRoomEvicted(room)
 	});
 	const waiting = new WaitingNotices({
 		repo,
@@ -148,6 +149,8 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		repo,
 		rooms,
 		locks: database.locks,
+		ownership: database.ownership,
+		claimRetryMs: config.limits.claimRetryMs,
 		timers,
 		offerTimeoutMs: config.offerTimeoutMs,
 		sharedStore: store.shared,

@@ -86,6 +86,11 @@ export const ConfigSchema = z.object({
 		 * and catches up any that fell behind (a fan-out message lost without a broken link).
 		 */
 		headsCheckMs: int(2_000),
+		/**
+		 * Several instances: how often an instance holding an outbox that another instance owns
+		 * (merges) tries to claim it, in case the owner let it go (real time).
+		 */
+		claimRetryMs: int(2_000),
 		/** How often each instance routes waiting requests that nothing else has routed (real time). */
 		queueSweepMs: int(5_000),
 		/** How often each instance refreshes its agents' connection rows (real time). */
@@ -131,7 +136,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 				maxMessageBytes: get('PARLEY_MAX_MESSAGE_BYTES'),
 				messagesPerSecond: get('PARLEY_MESSAGES_PER_SECOND'),
 				messageBurst: get('PARLEY_MESSAGE_BURST'),
-				docIdleMs: get('PARLEY_DOC_IDLE_MS')
+				docIdleMs: get('PARLEY_DOC_IDLE_MS'),
+				headsCheckMs: get('PARLEY_HEADS_CHECK_MS'),
+				claimRetryMs: get('PARLEY_CLAIM_RETRY_MS')
 			}
 		})
 	);

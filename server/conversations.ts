@@ -52,6 +52,7 @@ import {
 } from '../src/lib/domain/doc-names';
 import type { PresenceChoice } from '../src/lib/domain/presence';
 import type { Locks } from './db/locks';
+import type { Ownership } from './db/ownership';
 import type { Timers } from './timers';
 import type { Mailer } from './mail';
 import {
@@ -127,6 +128,11 @@ interface OutboxState {
 	anonymousRejections: number;
 	running: Promise<void> | null;
 	again: boolean;
+	/** Several instances: a claim that failed is tried again later (the owner may let go). */
+	retry: ReturnType<typeof setTimeout> | null;
+	/** This instance stores its devices' updates for the owner (it tried to claim and could not). */
+	relaying: boolean;
+	evicted: boolean;
 }
 
 export interface ConversationServiceDeps {
@@ -134,10 +140,14 @@ export interface ConversationServiceDeps {
 	rooms: RoomManager;
 	router: Router;
 	locks: Locks;
+	/** Which instance merges an outbox. */
+	ownership: Ownership;
+	/** How often an instance that holds an outbox another instance owns tries to claim it. */
+	claimRetryMs: number;
 	timers: Timers;
 	/** How long an agent has to accept an offer before it goes to the next agent (RONA). */
 	offerTimeoutMs: number;
-	/** Other instances write the same documents (merges must lock and catch up). */
+	/** Other instances write the same documents (merges need ownership, server writes catch up). */
 	sharedStore: boolean;
 	clock: Clock;
 	log: Logger;
@@ -397,14 +407,69 @@ export class ConversationService {
 			author,
 			anonymousRejections: 0,
 			running: null,
-			again: false
+			again: false,
+			retry: null,
+			relaying: false,
+			evicted: false
 		};
 		this.#outboxes.set(room, state);
 		room.changeListeners.add((origin) => {
-			// Relayed outbox updates are merged by the instance their device is connected to.
-			if (origin !== SERVER_ORIGIN && origin !== FANOUT_ORIGIN) this.#scheduleMerge(room, state);
+			if (origin === SERVER_ORIGIN) return;
+			// What other instances' devices wrote (relayed, or read back from the store) is merged
+			// here only if this instance owns the outbox.
+			if (origin === FANOUT_ORIGIN && !(this.deps.sharedStore && this.#owns(room))) return;
+			this.#scheduleMerge(room, state);
 		});
 		this.#scheduleMerge(room, state);
+	}
+
+	/** Called by the room manager when a room is evicted: an outbox's owner lets it go. */
+	async onRoomEvicted(room: Room) {
+		const state = this.#outboxes.get(room);
+		if (!state) return;
+		state.evicted = true;
+		if (state.retry) clearTimeout(state.retry);
+		state.retry = null;
+		await state.running;
+		if (this.deps.sharedStore) await this.deps.ownership.release(room.key);
+	}
+
+	#owns(room: Room): boolean {
+		return this.deps.ownership.owns(room.key);
+	}
+
+	/**
+	 * Claims an outbox for this instance (several instances). The new owner first reads what the
+	 * previous owner merged and what other instances stored. An instance that cannot claim it
+	 * stores its devices' updates for the owner instead, and tries again later.
+	 */
+	async #claim(room: Room, state: OutboxState): Promise<boolean> {
+		if (this.deps.rooms.closing) return false;
+		const owned = await this.deps.ownership.claim(room.key);
+		if (state.evicted || this.deps.rooms.closing) return false;
+		if (owned || !state.relaying) this.deps.log.debug({ doc: room.key, owned }, 'outbox claim');
+		room.storesEachClientUpdate = !owned;
+		if (owned) {
+			state.relaying = false;
+			await this.deps.rooms.catchUp(room);
+			return true;
+		}
+		if (!state.relaying) {
+			// What this instance's devices wrote so far, stored once for the owner.
+			state.relaying = true;
+			await room.storeState();
+		}
+		this.#retryClaim(room, state);
+		return false;
+	}
+
+	#retryClaim(room: Room, state: OutboxState) {
+		if (state.retry || state.evicted) return;
+		state.retry = setTimeout(() => {
+			state.retry = null;
+			if (!state.evicted && !this.deps.rooms.closing) this.#scheduleMerge(room, state);
+		}, this.deps.claimRetryMs);
+		state.retry.unref();
 	}
 
 	async #authorOf(kind: string, id: string): Promise<Author | null> {
@@ -429,9 +494,14 @@ export class ConversationService {
 				state.again = false;
 				await Promise.resolve(); // let a burst of updates land first
 				try {
-					const outcome = this.deps.sharedStore
-						? await this.deps.locks.run(`merge:${room.key}`, () => this.#merge(room, state))
-						: await this.#merge(room, state);
+					// Several instances: only the outbox's owner merges it, so no entry is merged
+					// twice. It reads the store once when it takes ownership, not at every merge.
+					let claimed = false;
+					if (this.deps.sharedStore && !this.#owns(room)) {
+						if (!(await this.#claim(room, state))) continue;
+						claimed = true;
+					}
+					const outcome = await this.#merge(room, state, claimed);
 					// Routed after the merge lock is released: a lock is never taken while holding
 					// another (each holds a database connection while it waits).
 					if (outcome === 'request')
@@ -445,6 +515,7 @@ export class ConversationService {
 					else if (outcome === 'customer-wrote-waiting') await this.#resume(state.conversationId);
 				} catch (err) {
 					this.deps.log.error({ err, doc: room.key }, 'merge failed');
+					if (this.deps.sharedStore) this.#retryClaim(room, state);
 				}
 			} while (state.again);
 			state.running = null;
@@ -484,7 +555,8 @@ export class ConversationService {
 	 */
 	async #merge(
 		outbox: Room,
-		state: OutboxState
+		state: OutboxState,
+		catchUp: boolean
 	): Promise<'request' | 'customer-wrote-active' | 'customer-wrote-waiting' | null> {
 		const entries = outboxEntriesOf(outbox.doc).toJSON() as unknown[];
 		const seen = outboxCursorOf(outbox.doc).get('seen');
@@ -495,7 +567,11 @@ export class ConversationService {
 			agentId !== null &&
 			entries.some((e) => (e as { internal?: unknown } | null)?.internal === true);
 		let outcome: 'request' | 'customer-wrote-active' | 'customer-wrote-waiting' | null = null;
-		await rooms.with(storedConversationKey(state.conversationId), async (conv) => {
+		// The owner's own merges are all in its view of the transcript already; what others write
+		// there concurrently (other participants, status) arrives through the fan-out.
+		const withConversation = <T>(fn: (conv: Room) => Promise<T>) =>
+			rooms.with(storedConversationKey(state.conversationId), fn, { catchUp });
+		await withConversation(async (conv) => {
 			// Agents' notes go to the internal document, which a customer can never open.
 			const withInternal = <T>(fn: (internal: Room | null) => Promise<T>) =>
 				!hasNotes ? fn(null) : rooms.with(storedInternalKey(state.conversationId), (r) => fn(r));
@@ -543,7 +619,11 @@ export class ConversationService {
 						...refused,
 						...accepted
 							.filter((m) => !rejections.has(m.id))
-							.map((m) => ({ id: m.id, code: 'not_participant' as const, reason: NOT_PARTICIPANT }))
+							.map((m) => ({
+								id: m.id,
+								code: 'not_participant' as const,
+								reason: NOT_PARTICIPANT
+							}))
 					];
 					accepted = [];
 				}

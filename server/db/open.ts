@@ -12,12 +12,15 @@ import { openSqlite } from './sqlite';
 import { SqliteDocStore, type DocStore } from './doc-store';
 import { PgDocStore } from './pg-doc-store';
 import { LocalLocks, PgLocks, type Locks } from './locks';
+import { LocalOwnership, PgOwnership, type Ownership } from './ownership';
 
 export interface DbHandle {
 	kind: 'sqlite' | 'postgres';
 	db: Kysely<Schema>;
 	store: DocStore;
 	locks: Locks;
+	/** Which instance merges an outbox (several instances on PostgreSQL). */
+	ownership: Ownership;
 	close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export async function openDatabase(config: Config, log?: Logger): Promise<DbHand
 			db: sqlite.db,
 			store: new SqliteDocStore(sqlite.raw, sqlite.wal),
 			locks: new LocalLocks(),
+			ownership: new LocalOwnership(),
 			close: async () => {
 				await sqlite.db.destroy();
 				sqlite.wal?.close();
@@ -61,12 +65,15 @@ export async function openDatabase(config: Config, log?: Logger): Promise<DbHand
 		await lockPool.end();
 		throw e;
 	}
+	const ownership = new PgOwnership(poolConfig, log);
 	return {
 		kind: 'postgres',
 		db,
 		store: new PgDocStore(pool, log),
 		locks: new PgLocks(lockPool),
+		ownership,
 		async close() {
+			await ownership.close();
 			await db.destroy(); // ends `pool`
 			await lockPool.end();
 		}

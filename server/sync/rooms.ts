@@ -47,7 +47,11 @@ export class Room {
 	 * dozen updates) instead of each update. Transcripts are stored update by update.
 	 */
 	unsaved = 0;
-	readonly storesEachClientUpdate: boolean;
+	/**
+	 * Outboxes switch to storing each update while another instance owns (merges) them, so the
+	 * owner can read what this instance's devices wrote (see `db/ownership.ts`).
+	 */
+	storesEachClientUpdate: boolean;
 	/** Bytes appended since load: a cheap bound on growth for untrusted documents. */
 	bytes = 0;
 	evictTimer: TimerHandle | null = null;
@@ -163,6 +167,18 @@ export class Room {
 	}
 
 	/**
+	 * Stores the whole current state as one update and publishes it (an outbox this instance
+	 * starts storing for another instance, its owner, to merge).
+	 */
+	async storeState(): Promise<void> {
+		const update = Y.encodeStateAsUpdate(this.doc);
+		const version = await this.store.append(this.key, update);
+		this.logLength++;
+		this.noteVersion(version);
+		this.fanout.publish(this.key, { kind: 'update', version, data: update });
+	}
+
+	/**
 	 * Resolves when every update applied so far is durable. Loops because more may be applied
 	 * while waiting; the caller continues synchronously once nothing is pending.
 	 */
@@ -201,6 +217,8 @@ export interface RoomManagerOptions {
 	headsCheckMs: number;
 	/** Runs once after a room is loaded and before anyone sees it (e.g. merges, meta fix-ups). */
 	onLoad?: (room: Room) => Promise<void> | void;
+	/** Runs when an idle room is evicted, after its snapshot is stored (e.g. releases ownership). */
+	onEvict?: (room: Room) => Promise<void> | void;
 }
 
 export class RoomManager {
@@ -338,6 +356,16 @@ export class RoomManager {
 		return this.#loaded.size;
 	}
 
+	/** Shutting down: no more rooms are loaded. */
+	get closing(): boolean {
+		return this.#closing;
+	}
+
+	/** True while the document is in memory here. */
+	holds(key: string): boolean {
+		return this.#loaded.has(key);
+	}
+
 	/** Gets a loaded room and holds it in memory until `release`. */
 	async acquire(key: string): Promise<Room> {
 		if (this.#closing) throw new Error('server is shutting down');
@@ -384,12 +412,17 @@ export class RoomManager {
 
 	/**
 	 * Runs `fn` with a loaded room, holding it for the duration. With a shared store the room
-	 * first catches up, so a server write never builds on a stale view.
+	 * first catches up, so a server write never builds on a stale view (unless the caller knows
+	 * its view is complete enough: `catchUp: false`).
 	 */
-	async with<T>(key: string, fn: (room: Room) => T | Promise<T>): Promise<T> {
+	async with<T>(
+		key: string,
+		fn: (room: Room) => T | Promise<T>,
+		opts: { catchUp?: boolean } = {}
+	): Promise<T> {
 		const room = await this.acquire(key);
 		try {
-			if (this.opts.store.shared) await this.catchUp(room);
+			if (this.opts.store.shared && opts.catchUp !== false) await this.catchUp(room);
 			return await fn(room);
 		} finally {
 			this.release(room);
@@ -408,6 +441,11 @@ export class RoomManager {
 		this.#gapTimers.delete(room);
 		await this.opts.fanout.unsubscribe(room.key);
 		room.destroy();
+		try {
+			await this.opts.onEvict?.(room);
+		} catch (err) {
+			this.opts.log.error({ err, doc: room.key }, 'eviction hook failed');
+		}
 	}
 
 	async #persistSnapshot(room: Room) {

@@ -10,6 +10,7 @@ import {
 	loginAgent,
 	setPresence,
 	openInbox,
+	customerChat,
 	api,
 	waitFor,
 	cleanupAfterEach,
@@ -20,13 +21,17 @@ import { testRedisUrl } from '../helpers/backend';
 import type { ChatSession } from '../../src/lib/client/chat-session';
 import { agentStateOf } from '../../src/lib/domain/inbox-doc';
 import { ManualClock } from '../../server/clock';
+import { storedOutboxKey } from '../../src/lib/domain/doc-names';
 
 const cleanup = cleanupAfterEach();
 
 const texts = (s: ChatSession) => s.transcript.filter((t) => t.kind === 'text').map((t) => t.text);
 
-async function pair(limitsB: Parameters<typeof startServer>[0] = {}) {
-	const a = await startServer();
+async function pair(
+	limitsB: Parameters<typeof startServer>[0] = {},
+	limitsA: Parameters<typeof startServer>[0] = {}
+) {
+	const a = await startServer(limitsA);
 	cleanup.push(() => a.dispose());
 	// B reaches Redis through a proxy the test can cut.
 	const redis = new URL(testRedisUrl);
@@ -135,6 +140,49 @@ describe('two instances', () => {
 		customerSide.send('after');
 		await waitFor(() => texts(agentSide).includes('after'), 'live again');
 		expect(texts(agentSide)).toEqual([...expected, 'after']);
+	});
+
+	it('one customer on two devices, one per instance: each message once, in order, and the outbox changes owner when a device leaves', async () => {
+		// A evicts documents soon after their last socket closes; B tries to claim often.
+		const { a, b } = await pair({ limits: { claimRetryMs: 100 } }, { limits: { docIdleMs: 200 } });
+		const { customer, customerSide, agentSide } = await crossConversation(a, b);
+		await waitFor(() => texts(agentSide).includes('Hello from instance A'), 'live at first');
+		// The same customer's second device, on B. A owns the outbox (it merged the first
+		// message), so B stores what this device writes for A to merge.
+		const second = customerChat(b, customer);
+		cleanup.push(() => second.destroy());
+		await second.ready;
+		await waitFor(() => texts(second).includes('Hello from instance A'), 'second device synced');
+		for (let i = 1; i <= 10; i++) {
+			customerSide.send(`phone ${i}`);
+			second.send(`laptop ${i}`);
+		}
+		await waitFor(() => texts(agentSide).length === 21, 'all twenty reach the agent', 10_000);
+		const seen = texts(agentSide);
+		expect(new Set(seen).size).toBe(21);
+		for (const device of ['phone', 'laptop'])
+			expect(seen.filter((t) => t.startsWith(device))).toEqual(
+				Array.from({ length: 10 }, (_, i) => `${device} ${i + 1}`)
+			);
+		for (const side of [customerSide, second])
+			await waitFor(() => texts(side).length === 21, 'both devices have everything');
+		expect(texts(customerSide)).toEqual(seen);
+		expect(texts(second)).toEqual(seen);
+
+		// The phone (on A) goes away; A lets the outbox go once idle, and B takes it over.
+		customerSide.destroy();
+		const outbox = storedOutboxKey(customer.conversationId, customer.customer.principal);
+		await waitFor(() => !a.parley.rooms.holds(outbox), 'A evicted the outbox');
+		second.send('laptop alone');
+		await waitFor(() => texts(agentSide).includes('laptop alone'), 'merged by B now', 10_000);
+		second.send('laptop again');
+		await waitFor(() => texts(agentSide).includes('laptop again'), 'and on');
+		expect(texts(agentSide)).toEqual([...seen, 'laptop alone', 'laptop again']);
+		// Every message of this customer, from either device, shows as sent on the laptop.
+		await waitFor(() => {
+			const mine = second.transcript.filter((t) => t.mine);
+			return mine.length === 23 && mine.every((t) => t.state === 'sent' || t.state === 'read');
+		}, 'the laptop sees them sent');
 	});
 
 	it('without any Redis message, the periodic head check brings a lagging instance up to date', async () => {

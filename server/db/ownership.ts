@@ -1,0 +1,133 @@
+/**
+ * Ownership of documents between instances: which instance merges an outbox.
+ *
+ * An outbox is merged by one instance at a time, its owner, so that no entry is merged twice.
+ * The owner claims it once, when it first merges, and keeps it for as long as it holds the outbox
+ * in memory; its merges then need no lock and no read of the store. Another instance with a
+ * device of the same participant does not merge: it stores what its device writes, for the owner
+ * to apply, and claims the outbox when the owner lets go.
+ *
+ * One instance (embedded store): it owns everything. Several: a PostgreSQL session-level advisory
+ * lock per owned outbox, all on one connection of the instance's own. If that connection drops,
+ * the database releases them all (as when the instance dies), and `owns` says so at once.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export interface Ownership {
+	/** True if this instance owns `key` (now, or after taking it). */
+	claim(key: string): Promise<boolean>;
+	/** Still owned (false once the claim was released or lost). */
+	owns(key: string): boolean;
+	release(key: string): Promise<void>;
+	close(): Promise<void>;
+}
+
+export class LocalOwnership implements Ownership {
+	async claim() {
+		return true;
+	}
+	owns() {
+		return true;
+	}
+	async release() {}
+	async close() {}
+}
+
+const PING_MS = 5_000;
+
+export class PgOwnership implements Ownership {
+	#client: pg.Client | null = null;
+	#connecting: Promise<pg.Client> | null = null;
+	#held = new Set<string>();
+	#claiming = new Map<string, Promise<boolean>>();
+	#closed = false;
+
+	constructor(
+		private readonly config: pg.ClientConfig,
+		private readonly log?: Logger
+	) {}
+
+	#connection(): Promise<pg.Client> {
+		if (this.#client) return Promise.resolve(this.#client);
+		this.#connecting ??= (async () => {
+			// Keepalives both ways: the database notices a dead instance (and frees its outboxes)
+			// within about 25 s, and this instance notices a dead connection.
+			const client = new pg.Client({ ...this.config, keepAlive: true });
+			const lost = (err?: Error) => {
+				if (this.#client !== client) return;
+				this.#client = null;
+				if (this.#held.size > 0 && !this.#closed)
+					this.log?.warn({ err, owned: this.#held.size }, 'ownership connection lost');
+				this.#held.clear();
+			};
+			client.on('error', lost);
+			client.on('end', () => lost());
+			try {
+				await client.connect();
+				await client.query(
+					'set tcp_keepalives_idle = 10; set tcp_keepalives_interval = 5; set tcp_keepalives_count = 3'
+				);
+			} catch (e) {
+				client.end().catch(() => undefined);
+				throw e;
+			}
+			this.#client = client;
+			// An idle connection can die unnoticed (a NAT or firewall timeout) while the database
+			// frees its locks; a ping now and then makes this instance learn it too.
+			const ping = setInterval(() => {
+				if (this.#client !== client) clearInterval(ping);
+				else if (this.#held.size > 0) client.query('select 1').catch(() => undefined);
+			}, PING_MS);
+			ping.unref();
+			return client;
+		})().finally(() => (this.#connecting = null));
+		return this.#connecting;
+	}
+
+	claim(key: string): Promise<boolean> {
+		if (this.#held.has(key)) return Promise.resolve(true);
+		if (this.#closed) return Promise.resolve(false);
+		// Concurrent claims of one key share one query: PostgreSQL counts a session's locks on a
+		// key, and a second lock would outlive the one release.
+		let pending = this.#claiming.get(key);
+		if (!pending) {
+			pending = this.#claim(key).finally(() => this.#claiming.delete(key));
+			this.#claiming.set(key, pending);
+		}
+		return pending;
+	}
+
+	async #claim(key: string): Promise<boolean> {
+		const client = await this.#connection();
+		const { rows } = await client.query<{ ok: boolean }>(
+			'select pg_try_advisory_lock(hashtextextended($1, 0)) as ok',
+			[`own:${key}`]
+		);
+		// A lock taken on a connection that has since dropped is already gone.
+		if (!rows[0]?.ok || this.#client !== client) return false;
+		this.#held.add(key);
+		return true;
+	}
+
+	owns(key: string): boolean {
+		return this.#held.has(key);
+	}
+
+	async release(key: string): Promise<void> {
+		if (!this.#held.delete(key)) return;
+		const client = this.#client;
+		if (!client) return;
+		await client
+			.query('select pg_advisory_unlock(hashtextextended($1, 0))', [`own:${key}`])
+			.catch((err) => this.log?.warn({ err, key }, 'could not release an outbox'));
+	}
+
+	async close(): Promise<void> {
+		this.#closed = true;
+		this.#held.clear();
+		const client = this.#client ?? (await this.#connecting?.catch(() => null));
+		this.#client = null;
+		await client?.end().catch(() => undefined);
+	}
+}
