@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlite, type SqliteHandle } from './sqlite';
 import { SqliteDocStore, versionAfter, type StoredDoc } from './doc-store';
-import { WalSync } from './wal-sync';
 
 const open: { h: SqliteHandle; store: SqliteDocStore; dir: string }[] = [];
 afterEach(async () => {
@@ -19,7 +18,7 @@ afterEach(async () => {
 async function fresh() {
 	const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
 	const h = await openSqlite(join(dir, 'p.db'));
-	const store = new SqliteDocStore(h.raw, h.wal);
+	const store = new SqliteDocStore(h.raw);
 	open.push({ h, store, dir });
 	return store;
 }
@@ -72,7 +71,7 @@ describe('SqliteDocStore', () => {
 	it('keeps counting versions after a restart', async () => {
 		const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
 		let h = await openSqlite(join(dir, 'p.db'));
-		let store = new SqliteDocStore(h.raw, h.wal);
+		let store = new SqliteDocStore(h.raw);
 		const doc = new Y.Doc();
 		doc.getArray<number>('a').push([1]);
 		expect(await store.append('d', Y.encodeStateAsUpdate(doc))).toBe(1);
@@ -80,57 +79,9 @@ describe('SqliteDocStore', () => {
 		await store.close();
 		await h.db.destroy();
 		h = await openSqlite(join(dir, 'p.db'));
-		store = new SqliteDocStore(h.raw, h.wal);
+		store = new SqliteDocStore(h.raw);
 		open.push({ h, store, dir });
 		doc.getArray<number>('a').push([2]);
 		expect(await store.append('d', Y.encodeStateAsUpdate(doc))).toBe(2);
 	});
-
-	it('reports appends durable only after the WAL fsync, one fsync for a group', async () => {
-		const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
-		const h = await openSqlite(join(dir, 'p.db'));
-		const waiting: (() => void)[] = [];
-		let fsyncs = 0;
-		let held = true;
-		const wal = new WalSync(join(dir, 'p.db-wal'), ((fd: number, cb: (e: null) => void) => {
-			fsyncs++;
-			if (held) waiting.push(() => cb(null));
-			else cb(null);
-		}) as never);
-		const store = new SqliteDocStore(h.raw, wal);
-		open.push({ h, store, dir });
-		const durable: number[] = [];
-		const first = store.append('d', upd(1));
-		void first.then((v) => durable.push(v));
-		await until(() => waiting.length === 1);
-		// Written (a reader sees it) but not reported durable until the fsync returns.
-		expect((await store.read('d', null)).log).toHaveLength(1);
-		expect(durable).toEqual([]);
-		// Appends committed while that fsync runs wait for the next one, and share it.
-		const more = [store.append('d', upd(2)), store.append('e', upd(3))];
-		void Promise.all(more).then((vs) => durable.push(...vs));
-		await new Promise((r) => setImmediate(r));
-		expect(fsyncs).toBe(1);
-		waiting.shift()!();
-		await until(() => durable.length === 1);
-		expect(durable).toEqual([1]);
-		await until(() => waiting.length === 1);
-		expect(fsyncs).toBe(2);
-		expect(durable).toEqual([1]);
-		waiting.shift()!();
-		await until(() => durable.length === 3);
-		expect(durable).toEqual([1, 2, 1]);
-		held = false;
-	});
 });
-
-function upd(n: number) {
-	const doc = new Y.Doc();
-	doc.getArray<number>('a').push([n]);
-	return Y.encodeStateAsUpdate(doc);
-}
-
-async function until(ok: () => boolean) {
-	for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
-	expect(ok()).toBe(true);
-}

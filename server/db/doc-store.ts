@@ -8,7 +8,6 @@
  * and PostgreSQL (several instances, `pg-doc-store.ts`).
  */
 import type Database from 'better-sqlite3';
-import type { WalSync } from './wal-sync';
 
 export interface StoredUpdate {
 	version: number;
@@ -66,9 +65,6 @@ export const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u
  * SQLite doc store with group commit: appends made in one event-loop turn are written in one
  * transaction (one fsync), then their promises resolve. One process owns the file, so versions
  * are counted in memory (and kept in `doc_heads` for the next start).
- *
- * With a `WalSync` (a file database at `synchronous = FULL`), that transaction commits with
- * `synchronous = NORMAL` and the fsync runs off the event loop; the promises resolve after it.
  */
 export class SqliteDocStore implements DocStore {
 	readonly shared = false;
@@ -77,14 +73,10 @@ export class SqliteDocStore implements DocStore {
 	#scheduled: Promise<void> | null = null;
 	#heads = new Map<string, number>();
 	#stmts;
-	#wal: WalSync | null;
 
-	constructor(raw: Database.Database, wal: WalSync | null = null) {
+	constructor(raw: Database.Database) {
 		this.#raw = raw;
-		this.#wal = wal;
 		this.#stmts = {
-			syncNormal: raw.prepare('pragma synchronous = NORMAL'),
-			syncFull: raw.prepare('pragma synchronous = FULL'),
 			snapshot: raw.prepare<[string], { data: Buffer; upto: number }>(
 				'select data, upto from doc_snaps where doc = ?'
 			),
@@ -153,33 +145,22 @@ export class SqliteDocStore implements DocStore {
 		if (batch.length === 0) return;
 		const versions: number[] = [];
 		const touched = new Map<string, number>();
-		const wal = this.#wal;
 		try {
-			if (wal) this.#stmts.syncNormal.run();
-			try {
-				this.#raw.transaction(() => {
-					for (const p of batch) {
-						const v = (touched.get(p.doc) ?? this.#head(p.doc)) + 1;
-						touched.set(p.doc, v);
-						versions.push(v);
-						this.#stmts.insert.run(p.doc, v, asBuffer(p.update));
-					}
-					for (const [doc, v] of touched) this.#stmts.upsertHead.run(doc, v);
-				})();
-			} finally {
-				if (wal) this.#stmts.syncFull.run();
-			}
+			this.#raw.transaction(() => {
+				for (const p of batch) {
+					const v = (touched.get(p.doc) ?? this.#head(p.doc)) + 1;
+					touched.set(p.doc, v);
+					versions.push(v);
+					this.#stmts.insert.run(p.doc, v, asBuffer(p.update));
+				}
+				for (const [doc, v] of touched) this.#stmts.upsertHead.run(doc, v);
+			})();
 		} catch (e) {
 			for (const p of batch) p.reject(e);
 			return;
 		}
 		for (const [doc, v] of touched) this.#heads.set(doc, v);
-		const resolve = () => batch.forEach((p, i) => p.resolve(versions[i]));
-		if (!wal) resolve();
-		else
-			wal.sync().then(resolve, (e: unknown) => {
-				for (const p of batch) p.reject(e);
-			});
+		batch.forEach((p, i) => p.resolve(versions[i]));
 	}
 
 	/**
@@ -199,11 +180,9 @@ export class SqliteDocStore implements DocStore {
 	async flush(): Promise<void> {
 		if (this.#scheduled) await this.#scheduled;
 		this.#write();
-		await this.#wal?.sync();
 	}
 
 	async close(): Promise<void> {
 		await this.flush();
-		this.#wal?.close();
 	}
 }

@@ -38,13 +38,10 @@ export async function openDatabase(config: Config, log?: Logger): Promise<DbHand
 		return {
 			kind: 'sqlite',
 			db: sqlite.db,
-			store: new SqliteDocStore(sqlite.raw, sqlite.wal),
+			store: new SqliteDocStore(sqlite.raw),
 			locks: new LocalLocks(),
 			ownership: new LocalOwnership(),
-			close: async () => {
-				await sqlite.db.destroy();
-				sqlite.wal?.close();
-			}
+			close: () => sqlite.db.destroy()
 		};
 	}
 	const poolConfig = {

@@ -5,13 +5,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Database as Schema } from './schema';
 import { migrate } from './migrations';
-import { WalSync } from './wal-sync';
 
 export interface SqliteHandle {
 	raw: Database.Database;
 	db: Kysely<Schema>;
-	/** The WAL, synced off the event loop by the document store (file databases at FULL). */
-	wal: WalSync | null;
 }
 
 export async function openSqlite(
@@ -20,7 +17,7 @@ export async function openSqlite(
 ): Promise<SqliteHandle> {
 	if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
 	const raw = new Database(path);
-	const mode = raw.pragma('journal_mode = WAL', { simple: true });
+	raw.pragma('journal_mode = WAL');
 	// FULL: a commit is on disk before we call a message "sent". NORMAL (opt-in): in WAL mode a
 	// commit survives a process crash, not a power cut.
 	raw.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
@@ -29,8 +26,7 @@ export async function openSqlite(
 		dialect: new SqliteDialect({ database: cachingStatements(raw) })
 	});
 	await migrate(db as Kysely<unknown>);
-	const wal = mode === 'wal' && synchronous === 'full' ? new WalSync(`${path}-wal`) : null;
-	return { raw, db, wal };
+	return { raw, db };
 }
 
 /**
