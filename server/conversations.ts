@@ -51,7 +51,7 @@ import {
 	storedOutboxKey
 } from '../src/lib/domain/doc-names';
 import type { PresenceChoice } from '../src/lib/domain/presence';
-import type { Locks } from './db/locks';
+import { LocalLocks, type Locks } from './db/locks';
 import type { Ownership } from './db/ownership';
 import type { Timers } from './timers';
 import type { Mailer } from './mail';
@@ -176,6 +176,7 @@ const ENDED_REASON =
 export class ConversationService {
 	#indexes = new WeakMap<Y.Doc, TranscriptIndex>();
 	#outboxes = new WeakMap<Room, OutboxState>();
+	#mergeQueue = new LocalLocks();
 	/** Opening times already scheduled per workstream, so sweeps do not rewrite the same timer. */
 	#openingTimers = new Map<string, number>();
 
@@ -431,7 +432,9 @@ export class ConversationService {
 		if (state.retry) clearTimeout(state.retry);
 		state.retry = null;
 		await state.running;
-		if (this.deps.sharedStore) await this.deps.ownership.release(room.key);
+		// A device that came back meanwhile loaded the outbox again: the claim stays with it.
+		if (this.deps.sharedStore && !this.deps.rooms.holds(room.key))
+			await this.deps.ownership.release(room.key);
 	}
 
 	#owns(room: Room): boolean {
@@ -456,8 +459,8 @@ export class ConversationService {
 		}
 		if (!state.relaying) {
 			// What this instance's devices wrote so far, stored once for the owner.
-			state.relaying = true;
 			await room.storeState();
+			state.relaying = true;
 		}
 		this.#retryClaim(room, state);
 		return false;
@@ -496,12 +499,19 @@ export class ConversationService {
 				try {
 					// Several instances: only the outbox's owner merges it, so no entry is merged
 					// twice. It reads the store once when it takes ownership, not at every merge.
-					let claimed = false;
-					if (this.deps.sharedStore && !this.#owns(room)) {
-						if (!(await this.#claim(room, state))) continue;
-						claimed = true;
-					}
-					const outcome = await this.#merge(room, state, claimed);
+					// One merge of an outbox at a time in this instance, even across two rooms of the
+					// same key (one being evicted while the device comes back).
+					const outcome = await this.#mergeQueue.run(room.key, async () => {
+						let claimed = false;
+						if (this.deps.sharedStore && !this.#owns(room)) {
+							// A relaying instance claims on its retry timer, not on every device update.
+							if (state.relaying && state.retry) return 'relayed';
+							if (!(await this.#claim(room, state))) return 'relayed';
+							claimed = true;
+						}
+						return this.#merge(room, state, claimed);
+					});
+					if (outcome === 'relayed') continue;
 					// Routed after the merge lock is released: a lock is never taken while holding
 					// another (each holds a database connection while it waits).
 					if (outcome === 'request')
@@ -601,6 +611,12 @@ export class ConversationService {
 					agentId === null ||
 					accepted.length === 0 ||
 					(await repo.isParticipant(state.conversationId, agentId));
+				// Ownership lost meanwhile (its connection dropped): merge nothing; the loop claims
+				// again, or hands the entries to the new owner.
+				if (this.deps.sharedStore && !this.#owns(outbox)) {
+					state.again = true;
+					return;
+				}
 				// An ended conversation takes no more messages (a new one starts); notes stay allowed.
 				if (member && metaOf(conv.doc).get('status') === 'ended') {
 					const late = accepted.filter((m) => m.kind !== 'note' && !rejections.has(m.id));

@@ -9,7 +9,11 @@
  *
  * One instance (embedded store): it owns everything. Several: a PostgreSQL session-level advisory
  * lock per owned outbox, all on one connection of the instance's own. If that connection drops,
- * the database releases them all (as when the instance dies), and `owns` says so at once.
+ * the database releases them all (as when the instance dies), and `owns` turns false for all. A
+ * connection that dies silently is noticed by both ends: the database's TCP keepalives (set per
+ * session below) free the locks after about 25 s, and this instance pings every few seconds,
+ * with a timeout, so it learns of it sooner and stops merging before anyone else can claim.
+ * Session-level locks need a session of their own: behind PgBouncer, use session pooling.
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -34,7 +38,9 @@ export class LocalOwnership implements Ownership {
 	async close() {}
 }
 
-const PING_MS = 5_000;
+const PING_MS = 3_000;
+/** Connecting, and each query on the ownership connection (a ping included). */
+const TIMEOUT_MS = 4_000;
 
 export class PgOwnership implements Ownership {
 	#client: pg.Client | null = null;
@@ -51,15 +57,20 @@ export class PgOwnership implements Ownership {
 	#connection(): Promise<pg.Client> {
 		if (this.#client) return Promise.resolve(this.#client);
 		this.#connecting ??= (async () => {
-			// Keepalives both ways: the database notices a dead instance (and frees its outboxes)
-			// within about 25 s, and this instance notices a dead connection.
-			const client = new pg.Client({ ...this.config, keepAlive: true });
+			const client = new pg.Client({
+				...this.config,
+				keepAlive: true,
+				keepAliveInitialDelayMillis: 10_000,
+				connectionTimeoutMillis: TIMEOUT_MS,
+				query_timeout: TIMEOUT_MS
+			});
 			const lost = (err?: Error) => {
 				if (this.#client !== client) return;
 				this.#client = null;
 				if (this.#held.size > 0 && !this.#closed)
 					this.log?.warn({ err, owned: this.#held.size }, 'ownership connection lost');
 				this.#held.clear();
+				client.end().catch(() => undefined);
 			};
 			client.on('error', lost);
 			client.on('end', () => lost());
@@ -73,11 +84,12 @@ export class PgOwnership implements Ownership {
 				throw e;
 			}
 			this.#client = client;
-			// An idle connection can die unnoticed (a NAT or firewall timeout) while the database
-			// frees its locks; a ping now and then makes this instance learn it too.
+			// A connection can die unnoticed (a NAT or firewall timeout) while the database frees
+			// its locks; a ping that fails or times out (query_timeout) ends it here too, well
+			// before the database's keepalives give up on it.
 			const ping = setInterval(() => {
 				if (this.#client !== client) clearInterval(ping);
-				else if (this.#held.size > 0) client.query('select 1').catch(() => undefined);
+				else if (this.#held.size > 0) client.query('select 1').catch((err: Error) => lost(err));
 			}, PING_MS);
 			ping.unref();
 			return client;

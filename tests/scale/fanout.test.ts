@@ -4,6 +4,7 @@
  * to one instance stops (its Redis connection runs through a proxy the test cuts).
  */
 import { describe, expect, it } from 'vitest';
+import pg from 'pg';
 import {
 	startServer,
 	startConversation,
@@ -183,6 +184,49 @@ describe('two instances', () => {
 			const mine = second.transcript.filter((t) => t.mine);
 			return mine.length === 23 && mine.every((t) => t.state === 'sent' || t.state === 'read');
 		}, 'the laptop sees them sent');
+	});
+
+	it('an owner whose ownership connection drops stops merging; the other instance takes over, nothing twice', async () => {
+		const { a, b } = await pair({ limits: { claimRetryMs: 100 } });
+		const { customer, customerSide, agentSide } = await crossConversation(a, b);
+		await waitFor(() => texts(agentSide).includes('Hello from instance A'), 'live at first');
+		const second = customerChat(b, customer);
+		cleanup.push(() => second.destroy());
+		await second.ready;
+		second.send('laptop before');
+		await waitFor(() => texts(agentSide).includes('laptop before'), 'merged by A, the owner');
+
+		// The database ends A's ownership connection (as it would after losing it): the lock is
+		// free at once, B claims the outbox on its next retry, and A must not merge any more.
+		const outbox = storedOutboxKey(customer.conversationId, customer.customer.principal);
+		const pgc = new pg.Client({ connectionString: a.shared!.databaseUrl });
+		await pgc.connect();
+		try {
+			const { rows } = await pgc.query<{ pid: number }>(
+				`select pid from pg_locks
+				 where locktype = 'advisory' and granted and objsubid = 1
+				 and ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)`,
+				[`own:${outbox}`]
+			);
+			expect(rows).toHaveLength(1);
+			await pgc.query('select pg_terminate_backend($1)', [rows[0].pid]);
+		} finally {
+			await pgc.end();
+		}
+		for (let i = 1; i <= 5; i++) {
+			customerSide.send(`phone ${i}`);
+			second.send(`laptop ${i}`);
+		}
+		await waitFor(() => texts(agentSide).length === 12, 'all ten arrive', 10_000);
+		const seen = texts(agentSide);
+		expect(new Set(seen).size).toBe(12);
+		for (const device of ['phone', 'laptop'])
+			expect(seen.filter((t) => /^(phone|laptop) \d$/.test(t) && t.startsWith(device))).toEqual(
+				Array.from({ length: 5 }, (_, i) => `${device} ${i + 1}`)
+			);
+		// Nothing more arrives later (a second merge of the same entries would).
+		await new Promise((r) => setTimeout(r, 300));
+		expect(texts(agentSide)).toEqual(seen);
 	});
 
 	it('without any Redis message, the periodic head check brings a lagging instance up to date', async () => {
