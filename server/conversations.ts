@@ -418,7 +418,7 @@ export class ConversationService {
 			if (origin === SERVER_ORIGIN) return;
 			// What other instances' devices wrote (relayed, or read back from the store) is merged
 			// here only if this instance owns the outbox.
-			if (origin === FANOUT_ORIGIN && !(this.deps.sharedStore && this.#owns(room))) return;
+			if (origin === FANOUT_ORIGIN && !this.#owns(room)) return;
 			this.#scheduleMerge(room, state);
 		});
 		this.#scheduleMerge(room, state);
@@ -433,10 +433,10 @@ export class ConversationService {
 		state.retry = null;
 		await state.running;
 		// A device that came back meanwhile loaded the outbox again: the claim stays with it.
-		if (this.deps.sharedStore && !this.deps.rooms.holds(room.key))
-			await this.deps.ownership.release(room.key);
+		if (!this.deps.rooms.holds(room.key)) await this.deps.ownership.release(room.key);
 	}
 
+	/** One instance (embedded store) owns every outbox; with several, see `db/ownership.ts`. */
 	#owns(room: Room): boolean {
 		return this.deps.ownership.owns(room.key);
 	}
@@ -503,7 +503,7 @@ export class ConversationService {
 					// same key (one being evicted while the device comes back).
 					const outcome = await this.#mergeQueue.run(room.key, async () => {
 						let claimed = false;
-						if (this.deps.sharedStore && !this.#owns(room)) {
+						if (!this.#owns(room)) {
 							// A relaying instance claims on its retry timer, not on every device update.
 							if (state.relaying && state.retry) return 'relayed';
 							if (!(await this.#claim(room, state))) return 'relayed';
@@ -613,7 +613,7 @@ export class ConversationService {
 					(await repo.isParticipant(state.conversationId, agentId));
 				// Ownership lost meanwhile (its connection dropped): merge nothing; the loop claims
 				// again, or hands the entries to the new owner.
-				if (this.deps.sharedStore && !this.#owns(outbox)) {
+				if (!this.#owns(outbox)) {
 					state.again = true;
 					return;
 				}

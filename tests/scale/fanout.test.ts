@@ -15,6 +15,7 @@ import {
 	api,
 	waitFor,
 	cleanupAfterEach,
+	type CustomerLogin,
 	type TestServer
 } from '../helpers/server';
 import { startBalancer, type Balancer } from '../../server/tools/balancer';
@@ -67,6 +68,30 @@ async function crossConversation(a: TestServer, b: TestServer) {
 		() => started.agentSide.destroy()
 	);
 	return started;
+}
+
+/** The same customer on a second device, connected to `srv`. */
+async function secondDevice(srv: TestServer, customer: CustomerLogin) {
+	const second = customerChat(srv, customer);
+	cleanup.push(() => second.destroy());
+	await second.ready;
+	return second;
+}
+
+/** `n` messages from each device, interleaved. */
+function sendFromBoth(phone: ChatSession, laptop: ChatSession, n: number) {
+	for (let i = 1; i <= n; i++) {
+		phone.send(`phone ${i}`);
+		laptop.send(`laptop ${i}`);
+	}
+}
+
+/** Each device's numbered messages, once each and in the order it wrote them. */
+function expectEachDeviceInOrder(seen: string[], n: number) {
+	for (const device of ['phone', 'laptop'])
+		expect(seen.filter((t) => /^(phone|laptop) \d+$/.test(t) && t.startsWith(device))).toEqual(
+			Array.from({ length: n }, (_, i) => `${device} ${i + 1}`)
+		);
 }
 
 describe('two instances', () => {
@@ -150,21 +175,13 @@ describe('two instances', () => {
 		await waitFor(() => texts(agentSide).includes('Hello from instance A'), 'live at first');
 		// The same customer's second device, on B. A owns the outbox (it merged the first
 		// message), so B stores what this device writes for A to merge.
-		const second = customerChat(b, customer);
-		cleanup.push(() => second.destroy());
-		await second.ready;
+		const second = await secondDevice(b, customer);
 		await waitFor(() => texts(second).includes('Hello from instance A'), 'second device synced');
-		for (let i = 1; i <= 10; i++) {
-			customerSide.send(`phone ${i}`);
-			second.send(`laptop ${i}`);
-		}
+		sendFromBoth(customerSide, second, 10);
 		await waitFor(() => texts(agentSide).length === 21, 'all twenty reach the agent', 10_000);
 		const seen = texts(agentSide);
 		expect(new Set(seen).size).toBe(21);
-		for (const device of ['phone', 'laptop'])
-			expect(seen.filter((t) => t.startsWith(device))).toEqual(
-				Array.from({ length: 10 }, (_, i) => `${device} ${i + 1}`)
-			);
+		expectEachDeviceInOrder(seen, 10);
 		for (const side of [customerSide, second])
 			await waitFor(() => texts(side).length === 21, 'both devices have everything');
 		expect(texts(customerSide)).toEqual(seen);
@@ -190,9 +207,7 @@ describe('two instances', () => {
 		const { a, b } = await pair({ limits: { claimRetryMs: 100 } });
 		const { customer, customerSide, agentSide } = await crossConversation(a, b);
 		await waitFor(() => texts(agentSide).includes('Hello from instance A'), 'live at first');
-		const second = customerChat(b, customer);
-		cleanup.push(() => second.destroy());
-		await second.ready;
+		const second = await secondDevice(b, customer);
 		second.send('laptop before');
 		await waitFor(() => texts(agentSide).includes('laptop before'), 'merged by A, the owner');
 
@@ -213,17 +228,11 @@ describe('two instances', () => {
 		} finally {
 			await pgc.end();
 		}
-		for (let i = 1; i <= 5; i++) {
-			customerSide.send(`phone ${i}`);
-			second.send(`laptop ${i}`);
-		}
+		sendFromBoth(customerSide, second, 5);
 		await waitFor(() => texts(agentSide).length === 12, 'all ten arrive', 10_000);
 		const seen = texts(agentSide);
 		expect(new Set(seen).size).toBe(12);
-		for (const device of ['phone', 'laptop'])
-			expect(seen.filter((t) => /^(phone|laptop) \d$/.test(t) && t.startsWith(device))).toEqual(
-				Array.from({ length: 5 }, (_, i) => `${device} ${i + 1}`)
-			);
+		expectEachDeviceInOrder(seen, 5);
 		// Nothing more arrives later (a second merge of the same entries would).
 		await new Promise((r) => setTimeout(r, 300));
 		expect(texts(agentSide)).toEqual(seen);
