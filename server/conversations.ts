@@ -22,7 +22,7 @@ import { availableAgents, type Router } from './routing';
 import type { Principal } from './principal';
 import type { Room, RoomManager } from './sync/rooms';
 import { SERVER_ORIGIN, FANOUT_ORIGIN } from './sync/rooms';
-import { mergeOutbox, type Author } from '../src/lib/domain/merge';
+import { mergeOutbox, type Author, type MergeResult } from '../src/lib/domain/merge';
 import type { Message, Rejection } from '../src/lib/domain/message';
 import { changeTicket, canChangeTicket, type TicketStatus } from '../src/lib/domain/ticket-state';
 import type { ConversationDetails, EventType } from '../src/lib/domain/events';
@@ -121,6 +121,26 @@ interface TranscriptIndex {
 	responded: boolean;
 }
 
+type MergeOutcome = 'request' | 'customer-wrote-active' | 'customer-wrote-waiting' | null;
+
+const memberKey = (conversationId: string, agentId: string) => `${conversationId} ${agentId}`;
+
+/** What a merge reads from an outbox. */
+interface OutboxRead {
+	entries: unknown[];
+	seen: unknown;
+	agentId: string | null;
+	hasNotes: boolean;
+}
+
+/** An outbox's entries checked against the transcript, not yet written. */
+interface CheckedMerge {
+	index: TranscriptIndex;
+	now: number;
+	rejections: Y.Map<{ code: string; reason: string }>;
+	result: MergeResult;
+}
+
 interface OutboxState {
 	conversationId: string;
 	author: Author;
@@ -177,6 +197,11 @@ export class ConversationService {
 	#indexes = new WeakMap<Y.Doc, TranscriptIndex>();
 	#outboxes = new WeakMap<Room, OutboxState>();
 	#mergeQueue = new LocalLocks();
+	/** Outboxes changed in this turn, merged together on the next microtask. */
+	#dirtyOutboxes = new Set<Room>();
+	/** Remembered membership answers (one instance only), see `#isMember`. */
+	#members = new Map<string, boolean>();
+	#membersGeneration = 0;
 	/** Opening times already scheduled per workstream, so sweeps do not rewrite the same timer. */
 	#openingTimers = new Map<string, number>();
 
@@ -492,16 +517,54 @@ export class ConversationService {
 			state.again = true;
 			return;
 		}
-		state.running = (async () => {
-			do {
-				state.again = false;
-				await Promise.resolve(); // let a burst of updates land first
-				try {
+		// Merged together after the current turn's updates have landed (a burst merges once).
+		this.#dirtyOutboxes.add(room);
+		if (this.#dirtyOutboxes.size === 1) queueMicrotask(() => this.#mergeDirty());
+	}
+
+	/**
+	 * Merges every outbox that changed in this turn. The common case (this instance owns the
+	 * outbox, the transcript is in use here, nothing needs the database) merges synchronously:
+	 * no promise chain per message, which the chat benchmark showed as a large share of what the
+	 * server allocates. Anything else goes through the asynchronous loop.
+	 */
+	#mergeDirty() {
+		const dirty = [...this.#dirtyOutboxes];
+		this.#dirtyOutboxes.clear();
+		for (const room of dirty) {
+			const state = this.#outboxes.get(room);
+			if (!state || state.evicted) continue;
+			if (state.running) {
+				state.again = true;
+				continue;
+			}
+			let outcome: MergeOutcome | undefined;
+			try {
+				outcome = this.#mergeNow(room, state);
+			} catch (err) {
+				this.deps.log.error({ err, doc: room.key }, 'merge failed');
+			}
+			if (outcome === null) continue;
+			state.running = this.#mergeLoop(room, state, outcome);
+		}
+	}
+
+	/** Merges an outbox until nothing new arrived meanwhile, then routes or reacts as needed. */
+	async #mergeLoop(room: Room, state: OutboxState, done?: MergeOutcome) {
+		let first = done;
+		do {
+			state.again = false;
+			try {
+				let outcome: MergeOutcome | 'relayed';
+				if (first !== undefined) {
+					outcome = first;
+					first = undefined;
+				} else
 					// Several instances: only the outbox's owner merges it, so no entry is merged
 					// twice. It reads the store once when it takes ownership, not at every merge.
 					// One merge of an outbox at a time in this instance, even across two rooms of the
 					// same key (one being evicted while the device comes back).
-					const outcome = await this.#mergeQueue.run(room.key, async () => {
+					outcome = await this.#mergeQueue.run(room.key, async () => {
 						let claimed = false;
 						if (!this.#owns(room)) {
 							// A relaying instance claims on its retry timer, not on every device update.
@@ -511,25 +574,29 @@ export class ConversationService {
 						}
 						return this.#merge(room, state, claimed);
 					});
-					if (outcome === 'relayed') continue;
-					// Routed after the merge lock is released: a lock is never taken while holding
-					// another (each holds a database connection while it waits).
-					if (outcome === 'request')
-						await this.#exclusive(async () => {
-							await this.#prepareRequest(state.conversationId);
-							await this.#drain();
-							this.deps.onQueueChanged?.();
-						});
-					else if (outcome === 'customer-wrote-active')
-						await this.#customerWroteActive(state.conversationId);
-					else if (outcome === 'customer-wrote-waiting') await this.#resume(state.conversationId);
-				} catch (err) {
-					this.deps.log.error({ err, doc: room.key }, 'merge failed');
-					if (this.deps.sharedStore) this.#retryClaim(room, state);
-				}
-			} while (state.again);
-			state.running = null;
-		})();
+				if (outcome === 'relayed') continue;
+				await this.#afterMerge(state, outcome);
+			} catch (err) {
+				this.deps.log.error({ err, doc: room.key }, 'merge failed');
+				if (this.deps.sharedStore) this.#retryClaim(room, state);
+			}
+		} while (state.again);
+		state.running = null;
+	}
+
+	/** What a merge that made a change asks for next. Run outside the merge lock. */
+	async #afterMerge(state: OutboxState, outcome: MergeOutcome) {
+		// Routed after the merge lock is released: a lock is never taken while holding
+		// another (each holds a database connection while it waits).
+		if (outcome === 'request')
+			await this.#exclusive(async () => {
+				await this.#prepareRequest(state.conversationId);
+				await this.#drain();
+				this.deps.onQueueChanged?.();
+			});
+		else if (outcome === 'customer-wrote-active')
+			await this.#customerWroteActive(state.conversationId);
+		else if (outcome === 'customer-wrote-waiting') await this.#resume(state.conversationId);
 	}
 
 	#indexOf(doc: Y.Doc, list: (doc: Y.Doc) => Y.Array<Message> = messagesOf): TranscriptIndex {
@@ -563,20 +630,10 @@ export class ConversationService {
 	 * Merges new outbox entries. Says whether this made the conversation a request to route, or
 	 * the customer wrote into an active conversation (whose agents may have left: a handoff).
 	 */
-	async #merge(
-		outbox: Room,
-		state: OutboxState,
-		catchUp: boolean
-	): Promise<'request' | 'customer-wrote-active' | 'customer-wrote-waiting' | null> {
-		const entries = outboxEntriesOf(outbox.doc).toJSON() as unknown[];
-		const seen = outboxCursorOf(outbox.doc).get('seen');
-		const { rooms, clock, repo } = this.deps;
-		const agentId = state.author.role === 'agent' ? state.author.principal.slice(6) : null;
-		// Notes are rare: the internal document is only opened for an outbox that holds one.
-		const hasNotes =
-			agentId !== null &&
-			entries.some((e) => (e as { internal?: unknown } | null)?.internal === true);
-		let outcome: 'request' | 'customer-wrote-active' | 'customer-wrote-waiting' | null = null;
+	async #merge(outbox: Room, state: OutboxState, catchUp: boolean): Promise<MergeOutcome> {
+		const read = this.#readOutbox(outbox, state);
+		const { rooms } = this.deps;
+		let outcome: MergeOutcome = null;
 		// The owner's own merges are all in its view of the transcript already; what others write
 		// there concurrently (other participants, status) arrives through the fan-out.
 		const withConversation = <T>(fn: (conv: Room) => Promise<T>) =>
@@ -584,153 +641,275 @@ export class ConversationService {
 		await withConversation(async (conv) => {
 			// Agents' notes go to the internal document, which a customer can never open.
 			const withInternal = <T>(fn: (internal: Room | null) => Promise<T>) =>
-				!hasNotes ? fn(null) : rooms.with(storedInternalKey(state.conversationId), (r) => fn(r));
+				!read.hasNotes
+					? fn(null)
+					: rooms.with(storedInternalKey(state.conversationId), (r) => fn(r));
 			await withInternal(async (internal) => {
-				const index = this.#indexOf(conv.doc);
-				const notesIndex = internal ? this.#indexOf(internal.doc, notesOf) : null;
-				const now = clock.now();
-				const rejections = outboxRejectionsOf(outbox.doc);
-				const result = mergeOutbox({
-					author: state.author,
-					entries,
-					authorsById: {
-						get: (id) => index.authorsById.get(id) ?? notesIndex?.authorsById.get(id)
-					},
-					rejectedIds: new Set(rejections.keys()),
-					lastTimeOfAuthor: Math.max(
-						index.lastTimeByAuthor.get(state.author.principal) ?? 0,
-						notesIndex?.lastTimeByAuthor.get(state.author.principal) ?? 0
-					),
-					now
-				});
-				let accepted = result.accepted;
-				let refused: Rejection[] = result.rejected;
+				const checked = this.#check(outbox, state, read, conv, internal);
 				// Agents removed from the conversation (End conference, a completed transfer) may
 				// still sync what they wrote offline: it is refused, with a notice, never merged.
 				const member =
-					agentId === null ||
-					accepted.length === 0 ||
-					(await repo.isParticipant(state.conversationId, agentId));
+					read.agentId === null ||
+					checked.result.accepted.length === 0 ||
+					(await this.#isMember(state.conversationId, read.agentId));
 				// Ownership lost meanwhile (its connection dropped): merge nothing; the loop claims
 				// again, or hands the entries to the new owner.
 				if (!this.#owns(outbox)) {
 					state.again = true;
 					return;
 				}
-				// An ended conversation takes no more messages (a new one starts); notes stay allowed.
-				if (member && metaOf(conv.doc).get('status') === 'ended') {
-					const late = accepted.filter((m) => m.kind !== 'note' && !rejections.has(m.id));
-					refused = [
-						...refused,
-						...late.map((m) => ({
-							id: m.id,
-							code: 'conversation_ended' as const,
-							reason: ENDED_REASON
-						}))
-					];
-					accepted = accepted.filter((m) => m.kind === 'note');
-				}
-				if (!member) {
-					refused = [
-						...refused,
-						...accepted
-							.filter((m) => !rejections.has(m.id))
-							.map((m) => ({
-								id: m.id,
-								code: 'not_participant' as const,
-								reason: NOT_PARTICIPANT
-							}))
-					];
-					accepted = [];
-				}
-				// Rejections are stored in the author's outbox (durable, seen by all their devices);
-				// entries without a readable id are reported once per connection lifetime.
-				const anonymous = refused.filter((r) => r.id === null);
-				const fresh = [
-					...refused.filter((r) => r.id !== null),
-					...anonymous.slice(state.anonymousRejections)
-				];
-				state.anonymousRejections = Math.max(state.anonymousRejections, anonymous.length);
-				if (fresh.some((r) => r.id !== null))
-					outbox.doc.transact(() => {
-						for (const r of fresh)
-							if (r.id) rejections.set(r.id, { code: r.code, reason: r.reason });
-					}, SERVER_ORIGIN);
-				for (const r of fresh) {
-					this.deps.log.warn({ doc: outbox.key, rejection: r }, 'outbox entry rejected');
-					for (const l of outbox.noticeListeners) l({ type: 'rejected', ...r });
-				}
-				const texts = accepted.filter((m) => m.kind !== 'note');
-				const notes = accepted.filter((m) => m.kind === 'note');
-				const messages = messagesOf(conv.doc);
-				const reads = readsOf(conv.doc);
-				const prevSeen = reads.get(state.author.principal)?.seen ?? 0;
-				const newSeen =
-					member && typeof seen === 'number' && Number.isInteger(seen)
-						? Math.min(seen, messages.length + texts.length)
-						: prevSeen;
-				if (notes.length > 0 && internal) {
-					internal.doc.transact(() => notesOf(internal.doc).push(notes), SERVER_ORIGIN);
-					if (this.deps.sharedStore) await internal.whenDurable();
-				}
-				if (texts.length === 0 && newSeen <= prevSeen) return;
-				conv.doc.transact(() => {
-					if (texts.length > 0) messages.push(texts);
-					if (newSeen > prevSeen)
-						reads.set(state.author.principal, { role: state.author.role, seen: newSeen });
-				}, SERVER_ORIGIN);
+				const texts = this.#apply(outbox, state, read, checked, conv, internal, member);
 				// Another instance merging this outbox next must find these in the store.
-				if (this.deps.sharedStore) await conv.whenDurable();
-				// The first customer message makes the conversation a request to route. Checked once
-				// per loaded room, so the hot path does no database work beyond the document log.
-				if (texts.length > 0 && state.author.role === 'customer' && !index.requested) {
-					const row = await repo.conversationById(state.conversationId);
-					if (row && row.requested_at === null) {
-						await this.#withEvent(async (trx) => {
-							await trx
-								.updateTable('conversations')
-								.set({ requested_at: now, updated_at: now })
-								.where('id', '=', row.id)
-								.execute();
-							return this.#storeEvent(trx, row.id, 'requested', null, {}, now);
-						});
-						outcome = 'request';
-					}
-					index.requested = true;
+				if (this.deps.sharedStore) {
+					if (internal) await internal.whenDurable();
+					await conv.whenDurable();
 				}
-				// An agent's first reply (reports' first-response time), once per conversation.
-				if (texts.length > 0 && state.author.role === 'agent' && !index.responded) {
-					const event = await this.#withEvent(async (trx) => {
-						const r = await trx
-							.updateTable('conversations')
-							.set({ first_response_at: now })
-							.where('id', '=', state.conversationId)
-							.where('first_response_at', 'is', null)
-							.where('requested_at', 'is not', null)
-							.executeTakeFirst();
-						if (Number(r.numUpdatedRows) === 0) return null;
-						return this.#storeEvent(
-							trx,
-							state.conversationId,
-							'first_response',
-							state.author.principal,
-							{ by: state.author.name },
-							now
-						);
-					});
-					if (event) index.responded = true;
-					else
-						index.responded =
-							(await repo.conversationById(state.conversationId))?.first_response_at != null;
-				}
-				if (outcome === null && texts.length > 0 && state.author.role === 'customer') {
-					const status = metaOf(conv.doc).get('status');
-					if (status === 'active') outcome = 'customer-wrote-active';
-					else if (status === 'waiting') outcome = 'customer-wrote-waiting';
-				}
+				outcome = await this.#noteFirsts(state, checked.index, texts, checked.now);
+				outcome ??= this.#customerOutcome(state, conv, texts);
 			});
 		});
 		return outcome;
+	}
+
+	/**
+	 * The same merge, synchronously, when nothing in it needs to wait: one instance, the outbox
+	 * and the transcript in memory, membership known, the conversation's first request and first
+	 * reply already recorded. Returns undefined when it cannot (the caller takes the async path).
+	 */
+	#mergeNow(outbox: Room, state: OutboxState): MergeOutcome | undefined {
+		const { rooms } = this.deps;
+		if (this.deps.sharedStore || this.#mergeQueue.busy(outbox.key)) return undefined;
+		const conv = rooms.inUse(storedConversationKey(state.conversationId));
+		if (!conv) return undefined;
+		const read = this.#readOutbox(outbox, state);
+		const internal = read.hasNotes ? rooms.inUse(storedInternalKey(state.conversationId)) : null;
+		if (internal === undefined) return undefined;
+		const checked = this.#check(outbox, state, read, conv, internal);
+		const hasTexts = checked.result.accepted.some((m) => m.kind !== 'note');
+		if (hasTexts && state.author.role === 'customer' && !checked.index.requested) return undefined;
+		if (hasTexts && state.author.role === 'agent' && !checked.index.responded) return undefined;
+		let member = true;
+		if (read.agentId !== null && checked.result.accepted.length > 0) {
+			const known = this.#members.get(memberKey(state.conversationId, read.agentId));
+			if (known === undefined) return undefined;
+			member = known;
+		}
+		const texts = this.#apply(outbox, state, read, checked, conv, internal, member);
+		return this.#customerOutcome(state, conv, texts);
+	}
+
+	/** What a merge reads from the outbox itself. */
+	#readOutbox(outbox: Room, state: OutboxState): OutboxRead {
+		const entries = outboxEntriesOf(outbox.doc).toJSON() as unknown[];
+		const agentId = state.author.role === 'agent' ? state.author.principal.slice(6) : null;
+		return {
+			entries,
+			seen: outboxCursorOf(outbox.doc).get('seen'),
+			agentId,
+			// Notes are rare: the internal document is only opened for an outbox that holds one.
+			hasNotes:
+				agentId !== null &&
+				entries.some((e) => (e as { internal?: unknown } | null)?.internal === true)
+		};
+	}
+
+	/** Validates the outbox's entries against the transcript (and notes): the pure merge. */
+	#check(
+		outbox: Room,
+		state: OutboxState,
+		read: OutboxRead,
+		conv: Room,
+		internal: Room | null
+	): CheckedMerge {
+		const index = this.#indexOf(conv.doc);
+		const notesIndex = internal ? this.#indexOf(internal.doc, notesOf) : null;
+		const now = this.deps.clock.now();
+		const rejections = outboxRejectionsOf(outbox.doc);
+		const result = mergeOutbox({
+			author: state.author,
+			entries: read.entries,
+			authorsById: {
+				get: (id) => index.authorsById.get(id) ?? notesIndex?.authorsById.get(id)
+			},
+			rejectedIds: new Set(rejections.keys()),
+			lastTimeOfAuthor: Math.max(
+				index.lastTimeByAuthor.get(state.author.principal) ?? 0,
+				notesIndex?.lastTimeByAuthor.get(state.author.principal) ?? 0
+			),
+			now
+		});
+		return { index, now, rejections, result };
+	}
+
+	/**
+	 * Writes a checked merge: rejections into the author's outbox, notes into the internal
+	 * document, messages and the author's read mark into the transcript. Synchronous. Returns the
+	 * messages (not notes) it appended.
+	 */
+	#apply(
+		outbox: Room,
+		state: OutboxState,
+		read: OutboxRead,
+		checked: CheckedMerge,
+		conv: Room,
+		internal: Room | null,
+		member: boolean
+	): Message[] {
+		const { rejections } = checked;
+		let accepted = checked.result.accepted;
+		let refused: Rejection[] = checked.result.rejected;
+		// An ended conversation takes no more messages (a new one starts); notes stay allowed.
+		if (member && metaOf(conv.doc).get('status') === 'ended') {
+			const late = accepted.filter((m) => m.kind !== 'note' && !rejections.has(m.id));
+			refused = [
+				...refused,
+				...late.map((m) => ({
+					id: m.id,
+					code: 'conversation_ended' as const,
+					reason: ENDED_REASON
+				}))
+			];
+			accepted = accepted.filter((m) => m.kind === 'note');
+		}
+		if (!member) {
+			refused = [
+				...refused,
+				...accepted
+					.filter((m) => !rejections.has(m.id))
+					.map((m) => ({
+						id: m.id,
+						code: 'not_participant' as const,
+						reason: NOT_PARTICIPANT
+					}))
+			];
+			accepted = [];
+		}
+		// Rejections are stored in the author's outbox (durable, seen by all their devices);
+		// entries without a readable id are reported once per connection lifetime.
+		const anonymous = refused.filter((r) => r.id === null);
+		const fresh = [
+			...refused.filter((r) => r.id !== null),
+			...anonymous.slice(state.anonymousRejections)
+		];
+		state.anonymousRejections = Math.max(state.anonymousRejections, anonymous.length);
+		if (fresh.some((r) => r.id !== null))
+			outbox.doc.transact(() => {
+				for (const r of fresh) if (r.id) rejections.set(r.id, { code: r.code, reason: r.reason });
+			}, SERVER_ORIGIN);
+		for (const r of fresh) {
+			this.deps.log.warn({ doc: outbox.key, rejection: r }, 'outbox entry rejected');
+			for (const l of outbox.noticeListeners) l({ type: 'rejected', ...r });
+		}
+		const texts = accepted.filter((m) => m.kind !== 'note');
+		const notes = accepted.filter((m) => m.kind === 'note');
+		const messages = messagesOf(conv.doc);
+		const reads = readsOf(conv.doc);
+		const prevSeen = reads.get(state.author.principal)?.seen ?? 0;
+		const seen = read.seen;
+		const newSeen =
+			member && typeof seen === 'number' && Number.isInteger(seen)
+				? Math.min(seen, messages.length + texts.length)
+				: prevSeen;
+		if (notes.length > 0 && internal)
+			internal.doc.transact(() => notesOf(internal.doc).push(notes), SERVER_ORIGIN);
+		if (texts.length > 0 || newSeen > prevSeen)
+			conv.doc.transact(() => {
+				if (texts.length > 0) messages.push(texts);
+				if (newSeen > prevSeen)
+					reads.set(state.author.principal, { role: state.author.role, seen: newSeen });
+			}, SERVER_ORIGIN);
+		return texts;
+	}
+
+	/**
+	 * Records, once per conversation, its first customer message (which makes it a request to
+	 * route) and its first agent reply (reports' first-response time). Checked once per loaded
+	 * room, so the hot path does no database work beyond the document log.
+	 */
+	async #noteFirsts(
+		state: OutboxState,
+		index: TranscriptIndex,
+		texts: Message[],
+		now: number
+	): Promise<MergeOutcome> {
+		const { repo } = this.deps;
+		if (texts.length === 0) return null;
+		let outcome: MergeOutcome = null;
+		if (state.author.role === 'customer' && !index.requested) {
+			const row = await repo.conversationById(state.conversationId);
+			if (row && row.requested_at === null) {
+				await this.#withEvent(async (trx) => {
+					await trx
+						.updateTable('conversations')
+						.set({ requested_at: now, updated_at: now })
+						.where('id', '=', row.id)
+						.execute();
+					return this.#storeEvent(trx, row.id, 'requested', null, {}, now);
+				});
+				outcome = 'request';
+			}
+			index.requested = true;
+		}
+		if (state.author.role === 'agent' && !index.responded) {
+			const event = await this.#withEvent(async (trx) => {
+				const r = await trx
+					.updateTable('conversations')
+					.set({ first_response_at: now })
+					.where('id', '=', state.conversationId)
+					.where('first_response_at', 'is', null)
+					.where('requested_at', 'is not', null)
+					.executeTakeFirst();
+				if (Number(r.numUpdatedRows) === 0) return null;
+				return this.#storeEvent(
+					trx,
+					state.conversationId,
+					'first_response',
+					state.author.principal,
+					{ by: state.author.name },
+					now
+				);
+			});
+			if (event) index.responded = true;
+			else
+				index.responded =
+					(await repo.conversationById(state.conversationId))?.first_response_at != null;
+		}
+		return outcome;
+	}
+
+	/** A customer's message into an active or waiting conversation asks for a reaction. */
+	#customerOutcome(state: OutboxState, conv: Room, texts: Message[]): MergeOutcome {
+		if (texts.length === 0 || state.author.role !== 'customer') return null;
+		const status = metaOf(conv.doc).get('status');
+		if (status === 'active') return 'customer-wrote-active';
+		if (status === 'waiting') return 'customer-wrote-waiting';
+		return null;
+	}
+
+	/**
+	 * Whether an agent is still a participant. One instance makes every participants change
+	 * itself, so it remembers answers until the next change; several instances always ask.
+	 */
+	async #isMember(conversationId: string, agentId: string): Promise<boolean> {
+		const { repo } = this.deps;
+		if (this.deps.sharedStore) return repo.isParticipant(conversationId, agentId);
+		const key = memberKey(conversationId, agentId);
+		const known = this.#members.get(key);
+		if (known !== undefined) return known;
+		const generation = this.#membersGeneration;
+		const member = await repo.isParticipant(conversationId, agentId);
+		// A change committed while asking makes the answer stale: not remembered.
+		if (generation === this.#membersGeneration) {
+			if (this.#members.size >= 100_000) this.#members.clear();
+			this.#members.set(key, member);
+		}
+		return member;
+	}
+
+	/** Call after every change to the participants table. */
+	#participantsChanged() {
+		this.#members.clear();
+		this.#membersGeneration++;
 	}
 
 	// ---- routing and offers ---------------------------------------------------------------
@@ -932,6 +1111,7 @@ export class ConversationService {
 						.where('id', '=', conv.id)
 						.execute();
 			});
+			this.#participantsChanged();
 			if (!conference) await this.#setStatus(conv, next);
 			await this.#event(
 				conv.id,
@@ -1524,6 +1704,7 @@ export class ConversationService {
 			.where('conversation_id', '=', conversationId)
 			.where('agent_id', 'in', agentIds)
 			.execute();
+		this.#participantsChanged();
 		await rooms.with(storedConversationKey(conversationId), (room) => {
 			const meta = metaOf(room.doc);
 			const gone = new Set(agentIds.map((a) => `agent:${a}`));
@@ -2051,6 +2232,7 @@ export class ConversationService {
 						.values({ conversation_id: conv.id, agent_id: agent.id, joined_at: now })
 						.execute();
 				});
+				this.#participantsChanged();
 				await this.#closeInInboxes(
 					conv.id,
 					had.filter((a) => a !== agent.id)

@@ -18,6 +18,11 @@ export interface Locks {
 export class LocalLocks implements Locks {
 	#tails = new Map<string, Promise<unknown>>();
 
+	/** True while `name` is held or waited for. */
+	busy(name: string): boolean {
+		return this.#tails.has(name);
+	}
+
 	run<T>(name: string, fn: () => Promise<T>): Promise<T> {
 		const tail = this.#tails.get(name) ?? Promise.resolve();
 		const run = tail.then(fn, fn);

@@ -242,7 +242,21 @@ export class SyncConnection {
 	}
 }
 
+/**
+ * The last update encoded: a room's listeners run one after another for each update, so every
+ * connection after the first reuses its bytes (ws does not modify what it sends).
+ */
+let lastUpdate: Uint8Array | null = null;
+let lastEncoded: Uint8Array | null = null;
+
 export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
+	if (update === lastUpdate && lastEncoded) return lastEncoded;
+	lastEncoded = encodeSyncUpdateOnce(update);
+	lastUpdate = update;
+	return lastEncoded;
+}
+
+function encodeSyncUpdateOnce(update: Uint8Array): Uint8Array {
 	const encoder = encoding.createEncoder();
 	encoding.writeVarUint(encoder, MessageType.sync);
 	syncProtocol.writeUpdate(encoder, update);

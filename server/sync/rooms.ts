@@ -39,6 +39,8 @@ export class Room {
 	/** Notices for the room's connections (e.g. a rejected outbox entry). */
 	readonly noticeListeners = new Set<(notice: Notice) => void>();
 	refs = 0;
+	/** Loaded and its load hook has run. */
+	ready = false;
 	logLength = 0;
 	/**
 	 * Client updates applied but not stored one by one. Outboxes are the participant's own
@@ -366,6 +368,15 @@ export class RoomManager {
 		return this.#loaded.has(key);
 	}
 
+	/**
+	 * The room of `key` if it is loaded, ready (its load hook done) and held by someone, so it
+	 * stays in memory for a synchronous use; otherwise undefined (use `with`).
+	 */
+	inUse(key: string): Room | undefined {
+		const room = this.#loaded.get(key);
+		return room && room.ready && room.refs > 0 ? room : undefined;
+	}
+
 	/** Gets a loaded room and holds it in memory until `release`. */
 	async acquire(key: string): Promise<Room> {
 		if (this.#closing) throw new Error('server is shutting down');
@@ -400,6 +411,7 @@ export class RoomManager {
 		if (room.awareness && this.opts.fanout.relays) this.#relayAwareness(room, room.awareness);
 		this.#loaded.set(key, room);
 		await this.opts.onLoad?.(room);
+		room.ready = true;
 		return room;
 	}
 
