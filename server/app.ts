@@ -171,8 +171,12 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		revoke: (principal, docs, reason) => {
 			sync.revoke(principal, docs, reason);
 			fanout.publishControl({ kind: 'revoke', principal, docs, reason });
-		}
+		},
+		participantsChanged: (conversationId) =>
+			fanout.publishControl({ kind: 'participants', conversationId })
 	});
+	// A lost notice could leave a stale membership answer: after a broken link, forget them all.
+	fanout.onResync(() => conversations!.forgetMembers());
 	const liveness = new AgentLiveness({
 		db: database.db,
 		timers,
@@ -216,6 +220,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	fanout.onControl((m) => {
 		if (m.kind === 'disconnect') sync.disconnect(m.principal, m.reason);
 		else if (m.kind === 'revoke') sync.revoke(m.principal, m.docs, m.reason);
+		else if (m.kind === 'participants') conversations!.forgetMembers(m.conversationId);
 	});
 
 	if (

@@ -122,8 +122,15 @@ interface TranscriptIndex {
 }
 
 type MergeOutcome = 'request' | 'customer-wrote-active' | 'customer-wrote-waiting' | null;
+/** A merge done synchronously: what it asks for next, and (several instances) its writes stored. */
+interface MergeNow {
+	outcome: MergeOutcome;
+	durable: Promise<unknown> | null;
+}
 
 const memberKey = (conversationId: string, agentId: string) => `${conversationId} ${agentId}`;
+/** With several instances, how long a remembered membership answer is trusted (see `#isMember`). */
+const MEMBER_TTL_MS = 10_000;
 
 /** What a merge reads from an outbox. */
 interface OutboxRead {
@@ -178,6 +185,8 @@ export interface ConversationServiceDeps {
 	 * conversation), on every instance. Their device keeps its copy.
 	 */
 	revoke?: (principal: string, docKeys: string[], reason: string) => void;
+	/** Tells the other instances that a conversation's participants changed (several instances). */
+	participantsChanged?: (conversationId: string) => void;
 	/** Email (public replies, offline confirmations, CSAT). */
 	mailer?: Mailer;
 	/** A link the customer opens to answer the CSAT survey of a conversation (emails carry it). */
@@ -200,7 +209,7 @@ export class ConversationService {
 	/** Outboxes changed in this turn, merged together on the next microtask. */
 	#dirtyOutboxes = new Set<Room>();
 	/** Remembered membership answers (one instance only), see `#isMember`. */
-	#members = new Map<string, boolean>();
+	#members = new Map<string, { member: boolean; at: number }>();
 	#membersGeneration = 0;
 	/** Opening times already scheduled per workstream, so sweeps do not rewrite the same timer. */
 	#openingTimers = new Map<string, number>();
@@ -538,26 +547,27 @@ export class ConversationService {
 				state.again = true;
 				continue;
 			}
-			let outcome: MergeOutcome | undefined;
+			let done: MergeNow | undefined;
 			try {
-				outcome = this.#mergeNow(room, state);
+				done = this.#mergeNow(room, state);
 			} catch (err) {
 				this.deps.log.error({ err, doc: room.key }, 'merge failed');
 			}
-			if (outcome === null) continue;
-			state.running = this.#mergeLoop(room, state, outcome);
+			if (done && done.outcome === null && !done.durable) continue;
+			state.running = this.#mergeLoop(room, state, done);
 		}
 	}
 
 	/** Merges an outbox until nothing new arrived meanwhile, then routes or reacts as needed. */
-	async #mergeLoop(room: Room, state: OutboxState, done?: MergeOutcome) {
+	async #mergeLoop(room: Room, state: OutboxState, done?: MergeNow) {
 		let first = done;
 		do {
 			state.again = false;
 			try {
 				let outcome: MergeOutcome | 'relayed';
 				if (first !== undefined) {
-					outcome = first;
+					if (first.durable) await first.durable;
+					outcome = first.outcome;
 					first = undefined;
 				} else
 					// Several instances: only the outbox's owner merges it, so no entry is merged
@@ -676,9 +686,11 @@ export class ConversationService {
 	 * and the transcript in memory, membership known, the conversation's first request and first
 	 * reply already recorded. Returns undefined when it cannot (the caller takes the async path).
 	 */
-	#mergeNow(outbox: Room, state: OutboxState): MergeOutcome | undefined {
-		const { rooms } = this.deps;
-		if (this.deps.sharedStore || this.#mergeQueue.busy(outbox.key)) return undefined;
+	#mergeNow(outbox: Room, state: OutboxState): MergeNow | undefined {
+		const { rooms, sharedStore } = this.deps;
+		// Several instances: only the owner merges, and only once it has claimed (and caught up).
+		if (!this.#owns(outbox) || state.relaying || this.#mergeQueue.busy(outbox.key))
+			return undefined;
 		const conv = rooms.inUse(storedConversationKey(state.conversationId));
 		if (!conv) return undefined;
 		const read = this.#readOutbox(outbox, state);
@@ -690,12 +702,17 @@ export class ConversationService {
 		if (hasTexts && state.author.role === 'agent' && !checked.index.responded) return undefined;
 		let member = true;
 		if (read.agentId !== null && checked.result.accepted.length > 0) {
-			const known = this.#members.get(memberKey(state.conversationId, read.agentId));
+			const known = this.#knownMember(state.conversationId, read.agentId);
 			if (known === undefined) return undefined;
 			member = known;
 		}
 		const texts = this.#apply(outbox, state, read, checked, conv, internal, member);
-		return this.#customerOutcome(state, conv, texts);
+		return {
+			outcome: this.#customerOutcome(state, conv, texts),
+			// Another instance merging this outbox next must find these in the store: the outbox is
+			// not released (nor merged again here) before they are durable.
+			durable: sharedStore ? Promise.all([conv.whenDurable(), internal?.whenDurable()]) : null
+		};
 	}
 
 	/** What a merge reads from the outbox itself. */
@@ -887,29 +904,48 @@ export class ConversationService {
 	}
 
 	/**
-	 * Whether an agent is still a participant. One instance makes every participants change
-	 * itself, so it remembers answers until the next change; several instances always ask.
+	 * Whether an agent is still a participant, remembered until the participants change. Every
+	 * change clears the answers here and, with several instances, on the others too (a control
+	 * message; after a broken fan-out link all are forgotten). With several instances an answer
+	 * is also kept at most MEMBER_TTL_MS, which bounds what an unnoticed lost notice could cost.
 	 */
 	async #isMember(conversationId: string, agentId: string): Promise<boolean> {
-		const { repo } = this.deps;
-		if (this.deps.sharedStore) return repo.isParticipant(conversationId, agentId);
-		const key = memberKey(conversationId, agentId);
-		const known = this.#members.get(key);
+		const known = this.#knownMember(conversationId, agentId);
 		if (known !== undefined) return known;
 		const generation = this.#membersGeneration;
-		const member = await repo.isParticipant(conversationId, agentId);
-		// A change committed while asking makes the answer stale: not remembered.
+		const member = await this.deps.repo.isParticipant(conversationId, agentId);
+		// A change made while asking makes the answer stale: not remembered.
 		if (generation === this.#membersGeneration) {
 			if (this.#members.size >= 100_000) this.#members.clear();
-			this.#members.set(key, member);
+			this.#members.set(memberKey(conversationId, agentId), {
+				member,
+				at: this.deps.clock.now()
+			});
 		}
 		return member;
 	}
 
+	#knownMember(conversationId: string, agentId: string): boolean | undefined {
+		const known = this.#members.get(memberKey(conversationId, agentId));
+		if (!known) return undefined;
+		const age = this.deps.clock.now() - known.at;
+		if (this.deps.sharedStore && (age > MEMBER_TTL_MS || age < 0)) return undefined;
+		return known.member;
+	}
+
 	/** Call after every change to the participants table. */
-	#participantsChanged() {
-		this.#members.clear();
+	#participantsChanged(conversationId: string) {
+		this.forgetMembers(conversationId);
+		if (this.deps.sharedStore) this.deps.participantsChanged?.(conversationId);
+	}
+
+	/** Forgets remembered membership (of one conversation, or all). */
+	forgetMembers(conversationId?: string) {
 		this.#membersGeneration++;
+		if (conversationId === undefined) this.#members.clear();
+		else
+			for (const key of this.#members.keys())
+				if (key.startsWith(memberKey(conversationId, ''))) this.#members.delete(key);
 	}
 
 	// ---- routing and offers ---------------------------------------------------------------
@@ -1111,7 +1147,7 @@ export class ConversationService {
 						.where('id', '=', conv.id)
 						.execute();
 			});
-			this.#participantsChanged();
+			this.#participantsChanged(conv.id);
 			if (!conference) await this.#setStatus(conv, next);
 			await this.#event(
 				conv.id,
@@ -1704,7 +1740,7 @@ export class ConversationService {
 			.where('conversation_id', '=', conversationId)
 			.where('agent_id', 'in', agentIds)
 			.execute();
-		this.#participantsChanged();
+		this.#participantsChanged(conversationId);
 		await rooms.with(storedConversationKey(conversationId), (room) => {
 			const meta = metaOf(room.doc);
 			const gone = new Set(agentIds.map((a) => `agent:${a}`));
@@ -2232,7 +2268,7 @@ export class ConversationService {
 						.values({ conversation_id: conv.id, agent_id: agent.id, joined_at: now })
 						.execute();
 				});
-				this.#participantsChanged();
+				this.#participantsChanged(conv.id);
 				await this.#closeInInboxes(
 					conv.id,
 					had.filter((a) => a !== agent.id)

@@ -20,7 +20,9 @@ export type ControlMessage =
 	/** Close every socket of `principal` (sign-out): on every instance, not just the one asked. */
 	| { kind: 'disconnect'; principal: string; reason: string }
 	/** Close `principal`'s sockets on these documents (removed from a conversation). */
-	| { kind: 'revoke'; principal: string; docs: string[]; reason: string };
+	| { kind: 'revoke'; principal: string; docs: string[]; reason: string }
+	/** A conversation's participants changed: forget remembered membership answers. */
+	| { kind: 'participants'; conversationId: string };
 
 export interface Fanout {
 	/** False when there are no other instances (nothing needs encoding for them). */

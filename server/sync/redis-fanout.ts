@@ -19,7 +19,8 @@ const ControlSchema = z.object({
 			principal: z.string(),
 			docs: z.array(z.string()).max(16),
 			reason: z.string()
-		})
+		}),
+		z.object({ kind: z.literal('participants'), conversationId: z.string() })
 	])
 });
 

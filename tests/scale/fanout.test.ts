@@ -12,6 +12,7 @@ import {
 	setPresence,
 	openInbox,
 	customerChat,
+	agentChat,
 	api,
 	waitFor,
 	cleanupAfterEach,
@@ -236,6 +237,50 @@ describe('two instances', () => {
 		// Nothing more arrives later (a second merge of the same entries would).
 		await new Promise((r) => setTimeout(r, 300));
 		expect(texts(agentSide)).toEqual(seen);
+	});
+
+	it('an agent removed through one instance has their next message refused on the instance that merges their outbox', async () => {
+		const { a, b } = await pair();
+		// The customer on A; Ana, then Ben, on B: B owns (merges) their outboxes.
+		const { customer, customerSide, agent: ana } = await crossConversation(a, b);
+		const id = customer.conversationId;
+		const ben = await loginAgent(b.base, 'ben@example.com');
+		await setPresence(b.base, ben, 'Available');
+		const benInbox = await openInbox(b, ben);
+		cleanup.push(() => benInbox.destroy());
+		const invited = await api(a.base, `/api/agent/conversations/${id}/conference`, {
+			body: { agentId: ben.id },
+			cookie: ana.cookie
+		});
+		expect(invited.status).toBe(200);
+		const offerId = await waitFor(() => [...benInbox.offers.keys()][0], 'invitation to Ben');
+		const accepted = await api(b.base, `/api/agent/offers/${offerId}/accept`, {
+			body: {},
+			cookie: ben.cookie
+		});
+		expect(accepted.status).toBe(200);
+		const benSide = agentChat(b, ben, id);
+		cleanup.push(() => benSide.destroy());
+		// B merges this and remembers that Ben is a participant.
+		benSide.send('Ben here');
+		await waitFor(() => texts(customerSide).includes('Ben here'), 'Ben reaches the customer');
+
+		// Ended through A: B hears that the participants changed (then that Ben's sockets close).
+		const ended = await api(a.base, `/api/agent/conversations/${id}/end-conference`, {
+			body: {},
+			cookie: ana.cookie
+		});
+		expect(ended.status).toBe(200);
+		await waitFor(() => benSide.closedReason, "Ben's socket on B closed");
+		const late = agentChat(b, ben, id);
+		cleanup.push(() => late.destroy());
+		late.send('one more from Ben');
+		const refused = await waitFor(
+			() => late.transcript.find((t) => t.text === 'one more from Ben' && t.state === 'rejected'),
+			'refused on B'
+		);
+		expect(refused.rejection).toMatch(/no longer in this conversation/);
+		expect(texts(customerSide)).not.toContain('one more from Ben');
 	});
 
 	it('without any Redis message, the periodic head check brings a lagging instance up to date', async () => {
