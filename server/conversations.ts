@@ -128,7 +128,6 @@ interface MergeNow {
 	durable: Promise<unknown> | null;
 }
 
-const memberKey = (conversationId: string, agentId: string) => `${conversationId} ${agentId}`;
 /** With several instances, how long a remembered membership answer is trusted (see `#isMember`). */
 const MEMBER_TTL_MS = 10_000;
 
@@ -208,8 +207,8 @@ export class ConversationService {
 	#mergeQueue = new LocalLocks();
 	/** Outboxes changed in this turn, merged together on the next microtask. */
 	#dirtyOutboxes = new Set<Room>();
-	/** Remembered membership answers (one instance only), see `#isMember`. */
-	#members = new Map<string, { member: boolean; at: number }>();
+	/** Remembered membership answers by conversation, then agent; see `#isMember`. */
+	#members = new Map<string, Map<string, { member: boolean; at: number }>>();
 	#membersGeneration = 0;
 	/** Opening times already scheduled per workstream, so sweeps do not rewrite the same timer. */
 	#openingTimers = new Map<string, number>();
@@ -658,10 +657,8 @@ export class ConversationService {
 				const checked = this.#check(outbox, state, read, conv, internal);
 				// Agents removed from the conversation (End conference, a completed transfer) may
 				// still sync what they wrote offline: it is refused, with a notice, never merged.
-				const member =
-					read.agentId === null ||
-					checked.result.accepted.length === 0 ||
-					(await this.#isMember(state.conversationId, read.agentId));
+				const agentId = this.#memberToCheck(read, checked);
+				const member = agentId === null || (await this.#isMember(state.conversationId, agentId));
 				// Ownership lost meanwhile (its connection dropped): merge nothing; the loop claims
 				// again, or hands the entries to the new owner.
 				if (!this.#owns(outbox)) {
@@ -700,12 +697,9 @@ export class ConversationService {
 		const hasTexts = checked.result.accepted.some((m) => m.kind !== 'note');
 		if (hasTexts && state.author.role === 'customer' && !checked.index.requested) return undefined;
 		if (hasTexts && state.author.role === 'agent' && !checked.index.responded) return undefined;
-		let member = true;
-		if (read.agentId !== null && checked.result.accepted.length > 0) {
-			const known = this.#knownMember(state.conversationId, read.agentId);
-			if (known === undefined) return undefined;
-			member = known;
-		}
+		const agentId = this.#memberToCheck(read, checked);
+		const member = agentId === null || this.#knownMember(state.conversationId, agentId);
+		if (member === undefined) return undefined;
 		const texts = this.#apply(outbox, state, read, checked, conv, internal, member);
 		return {
 			outcome: this.#customerOutcome(state, conv, texts),
@@ -748,7 +742,8 @@ export class ConversationService {
 			authorsById: {
 				get: (id) => index.authorsById.get(id) ?? notesIndex?.authorsById.get(id)
 			},
-			rejectedIds: new Set(rejections.keys()),
+			// The outbox's own map: no copy of its keys per merge.
+			rejectedIds: rejections,
 			lastTimeOfAuthor: Math.max(
 				index.lastTimeByAuthor.get(state.author.principal) ?? 0,
 				notesIndex?.lastTimeByAuthor.get(state.author.principal) ?? 0
@@ -916,21 +911,27 @@ export class ConversationService {
 		const member = await this.deps.repo.isParticipant(conversationId, agentId);
 		// A change made while asking makes the answer stale: not remembered.
 		if (generation === this.#membersGeneration) {
-			if (this.#members.size >= 100_000) this.#members.clear();
-			this.#members.set(memberKey(conversationId, agentId), {
-				member,
-				at: this.deps.clock.now()
-			});
+			let agents = this.#members.get(conversationId);
+			if (!agents) {
+				if (this.#members.size >= 100_000) this.#members.clear();
+				this.#members.set(conversationId, (agents = new Map()));
+			}
+			agents.set(agentId, { member, at: this.deps.clock.now() });
 		}
 		return member;
 	}
 
 	#knownMember(conversationId: string, agentId: string): boolean | undefined {
-		const known = this.#members.get(memberKey(conversationId, agentId));
+		const known = this.#members.get(conversationId)?.get(agentId);
 		if (!known) return undefined;
 		const age = this.deps.clock.now() - known.at;
 		if (this.deps.sharedStore && (age > MEMBER_TTL_MS || age < 0)) return undefined;
 		return known.member;
+	}
+
+	/** The agent whose membership a checked merge depends on: none for customers or no news. */
+	#memberToCheck(read: OutboxRead, checked: CheckedMerge): string | null {
+		return checked.result.accepted.length > 0 ? read.agentId : null;
 	}
 
 	/** Call after every change to the participants table. */
@@ -943,9 +944,7 @@ export class ConversationService {
 	forgetMembers(conversationId?: string) {
 		this.#membersGeneration++;
 		if (conversationId === undefined) this.#members.clear();
-		else
-			for (const key of this.#members.keys())
-				if (key.startsWith(memberKey(conversationId, ''))) this.#members.delete(key);
+		else this.#members.delete(conversationId);
 	}
 
 	// ---- routing and offers ---------------------------------------------------------------

@@ -22,7 +22,7 @@ export interface MergeInput {
 	/** Author principal of every message already in the transcript (and internal notes), by id. */
 	authorsById: { get(id: string): string | undefined };
 	/** Ids already rejected for this outbox; they are not reported again. */
-	rejectedIds: ReadonlySet<string>;
+	rejectedIds: { has(id: string): boolean };
 	/** Written time of the author's latest message, so times never run backwards per author. */
 	lastTimeOfAuthor: number;
 	now: number;
