@@ -141,11 +141,14 @@ export class Repo {
 		return this.db.selectFrom('queues').selectAll().where('id', '=', id).executeTakeFirst();
 	}
 
+	/** The conversation's agents, first to join first (callers take `[0]` as the one who had it). */
 	async participantsOf(conversationId: string): Promise<string[]> {
 		const rows = await this.db
 			.selectFrom('participants')
 			.select('agent_id')
 			.where('conversation_id', '=', conversationId)
+			.orderBy('joined_at')
+			.orderBy('agent_id')
 			.execute();
 		return rows.map((r) => r.agent_id);
 	}

@@ -135,3 +135,20 @@ describe('transfer', () => {
 		expect(noQueue.status).toBe(404);
 	});
 });
+
+describe('participants', () => {
+	it('are listed in the order they joined, whatever their ids (the first is the one who had it)', async () => {
+		const srv = await startServer();
+		cleanup.push(() => srv.dispose());
+		const db = srv.parley.repo.db;
+		await db
+			.insertInto('participants')
+			.values([
+				{ conversation_id: 'cv_order', agent_id: 'ag_a', joined_at: 300 },
+				{ conversation_id: 'cv_order', agent_id: 'ag_z', joined_at: 100 },
+				{ conversation_id: 'cv_order', agent_id: 'ag_m', joined_at: 200 }
+			])
+			.execute();
+		expect(await srv.parley.repo.participantsOf('cv_order')).toEqual(['ag_z', 'ag_m', 'ag_a']);
+	});
+});
