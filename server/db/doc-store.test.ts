@@ -76,6 +76,11 @@ describe('SqliteDocStore', () => {
 		doc.getArray<number>('a').push([1]);
 		expect(await store.append('d', Y.encodeStateAsUpdate(doc))).toBe(1);
 		await store.compact('d', Y.encodeStateAsUpdate(doc));
+		// 'e' only has a log; 'f' has a snapshot and a log after it.
+		for (let i = 1; i <= 3; i++) expect(await store.append('e', new Uint8Array([0, 0]))).toBe(i);
+		for (let i = 1; i <= 2; i++) expect(await store.append('f', new Uint8Array([0, 0]))).toBe(i);
+		await store.compact('f', new Uint8Array([0, 0]));
+		expect(await store.append('f', new Uint8Array([0, 0]))).toBe(3);
 		await store.close();
 		await h.db.destroy();
 		h = await openSqlite(join(dir, 'p.db'));
@@ -83,5 +88,8 @@ describe('SqliteDocStore', () => {
 		open.push({ h, store, dir });
 		doc.getArray<number>('a').push([2]);
 		expect(await store.append('d', Y.encodeStateAsUpdate(doc))).toBe(2);
+		expect(await store.append('e', new Uint8Array([0, 0]))).toBe(4);
+		expect(await store.append('f', new Uint8Array([0, 0]))).toBe(4);
+		expect(await store.append('new', new Uint8Array([0, 0]))).toBe(1);
 	});
 });

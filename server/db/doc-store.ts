@@ -64,7 +64,10 @@ export const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u
 /**
  * SQLite doc store with group commit: appends made in one event-loop turn are written in one
  * transaction (one fsync), then their promises resolve. One process owns the file, so versions
- * are counted in memory (and kept in `doc_heads` for the next start).
+ * are counted in memory; on the next start a document's head is its highest stored version (log
+ * or snapshot). `doc_heads` is not written here: updating it per commit doubled the pages each
+ * commit writes (its table and its index, at random places), and with them the commit's time
+ * and how often the WAL needs a checkpoint. PostgreSQL keeps it, for its row lock.
  */
 export class SqliteDocStore implements DocStore {
 	readonly shared = false;
@@ -83,13 +86,11 @@ export class SqliteDocStore implements DocStore {
 			log: raw.prepare<[string, number], { version: number; data: Buffer }>(
 				'select version, data from doc_log where doc = ? and version > ? order by version'
 			),
-			head: raw.prepare<[string], { version: number }>(
-				'select version from doc_heads where doc = ?'
+			// Both halves use an index: doc_log's primary key (doc, version) and doc_snaps'.
+			head: raw.prepare<[string, string], { version: number | null }>(
+				'select max(coalesce((select max(version) from doc_log where doc = ?), 0), coalesce((select upto from doc_snaps where doc = ?), 0)) as version'
 			),
 			insert: raw.prepare('insert into doc_log (doc, version, data) values (?, ?, ?)'),
-			upsertHead: raw.prepare(
-				'insert into doc_heads (doc, version) values (?, ?) on conflict(doc) do update set version = excluded.version'
-			),
 			upsertSnapshot: raw.prepare(
 				'insert into doc_snaps (doc, data, upto) values (?, ?, ?) on conflict(doc) do update set data = excluded.data, upto = excluded.upto'
 			),
@@ -116,7 +117,7 @@ export class SqliteDocStore implements DocStore {
 	#head(doc: string): number {
 		let v = this.#heads.get(doc);
 		if (v === undefined) {
-			v = this.#stmts.head.get(doc)?.version ?? 0;
+			v = this.#stmts.head.get(doc, doc)?.version ?? 0;
 			this.#heads.set(doc, v);
 		}
 		return v;
@@ -153,7 +154,6 @@ export class SqliteDocStore implements DocStore {
 					versions.push(v);
 					this.#stmts.insert.run(p.doc, v, asBuffer(p.update));
 				}
-				for (const [doc, v] of touched) this.#stmts.upsertHead.run(doc, v);
 			})();
 		} catch (e) {
 			for (const p of batch) p.reject(e);
