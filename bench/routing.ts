@@ -186,7 +186,7 @@ async function latencyCase() {
 	await parley.close();
 	const port = 3950;
 	const { child, logs } = startProcess(
-		['--max-semi-space-size=16', '--import', 'tsx', 'server/main.ts'],
+		['--max-semi-space-size=4', '--import', 'tsx', 'server/main.ts'],
 		{
 			PORT: String(port),
 			HOST: '127.0.0.1',
