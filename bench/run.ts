@@ -295,9 +295,12 @@ async function benchParley(
 	const children = ports.map((port) =>
 		startProcess(
 			[
-				// as `npm start` runs it: a 4 MB young generation keeps each scavenge short (p99
-				// latency 10–12 ms against 14–17 ms with 16 MB, same CPU; docs/performance.md)
-				'--max-semi-space-size=4',
+				// As `npm start` (embedded store) and `npm run cluster` (PostgreSQL) run it. On the
+				// embedded store a 4 MB young generation keeps each scavenge short (p99 10–12 ms
+				// against 14–17 ms with 16 MB); on PostgreSQL + Redis it is worse (two instances:
+				// p99 41–63 ms against 20–23 ms), as more objects outlive a scavenge while they
+				// wait for a round trip. docs/performance.md, docs/configuration.md.
+				`--max-semi-space-size=${opts.shared ? 16 : 4}`,
 				...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
 				'--import',
 				'tsx',
