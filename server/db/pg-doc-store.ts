@@ -72,9 +72,9 @@ export class PgDocStore implements DocStore {
 	readonly shared = true;
 	#pending: PendingAppend[] = [];
 	#scheduled = false;
-	/** Batches being written, and how many appends of each document they hold. */
+	/** Batches being written, and the documents they hold (each in one batch at most). */
 	#inFlight = new Set<Promise<void>>();
-	#docsInFlight = new Map<string, number>();
+	#docsInFlight = new Set<string>();
 	#closed = false;
 	#closing = false;
 
@@ -117,7 +117,7 @@ export class PgDocStore implements DocStore {
 
 	/** Wait one turn so appends made in this turn travel together. */
 	#schedule() {
-		if (this.#scheduled || this.#pending.length === 0) return;
+		if (this.#scheduled) return;
 		this.#scheduled = true;
 		setImmediate(() => {
 			this.#scheduled = false;
@@ -133,14 +133,10 @@ export class PgDocStore implements DocStore {
 		for (const p of this.#pending) (this.#docsInFlight.has(p.doc) ? held : batch).push(p);
 		this.#pending = held;
 		if (batch.length === 0) return;
-		for (const p of batch) this.#docsInFlight.set(p.doc, (this.#docsInFlight.get(p.doc) ?? 0) + 1);
+		for (const p of batch) this.#docsInFlight.add(p.doc);
 		const write: Promise<void> = this.#writeBatch(batch).finally(() => {
 			this.#inFlight.delete(write);
-			for (const p of batch) {
-				const n = this.#docsInFlight.get(p.doc)! - 1;
-				if (n === 0) this.#docsInFlight.delete(p.doc);
-				else this.#docsInFlight.set(p.doc, n);
-			}
+			for (const p of batch) this.#docsInFlight.delete(p.doc);
 			this.#kick();
 		});
 		this.#inFlight.add(write);
@@ -219,9 +215,9 @@ export class PgDocStore implements DocStore {
 
 	async flush(): Promise<void> {
 		while (this.#inFlight.size > 0 || this.#pending.length > 0) {
+			// With nothing in flight, `#kick` sends every pending append, so there is a batch to await.
 			this.#kick();
-			if (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
-			else await new Promise((r) => setImmediate(r)); // nothing could go: wait for the turn
+			await Promise.race(this.#inFlight);
 		}
 	}
 

@@ -157,10 +157,6 @@ export class RedisFanout implements Fanout {
 		const batch = this.#outgoing;
 		this.#outgoing = [];
 		if (batch.length === 0) return;
-		if (batch.length === 1) {
-			this.#pub.publish(batch[0][0], batch[0][1]).catch(this.#publishFailed);
-			return;
-		}
 		this.#pub
 			.pipeline(batch.map(([channel, data]) => ['publish', channel, data]))
 			.exec()

@@ -50,9 +50,9 @@ describe('PgDocStore', () => {
 			writes.set(i, []);
 			d.on('update', (u: Uint8Array) => writes.get(i)!.push(store.append(`d${i}`, u)));
 		});
-		// 40 event-loop turns; each turn writes to some documents, so batches pile up behind
+		// 200 event-loop turns; each turn writes to some documents, so batches pile up behind
 		// ones still in flight and documents recur in consecutive batches.
-		for (let turn = 0; turn < 40; turn++) {
+		for (let turn = 0; turn < 200; turn++) {
 			for (let i = 0; i < docs.length; i++)
 				if ((turn + i) % 3 !== 0) docs[i].getArray<string>('a').push([`${i}:${turn}`]);
 			await new Promise((r) => setImmediate(r));
