@@ -29,7 +29,7 @@ describe('sanitizeAwarenessUpdate', () => {
 		});
 		const r = sanitizeAwarenessUpdate(raw, identity, new Set(), () => 'none');
 		expect(r.claimed).toEqual([7]);
-		expect(decode(r.update)).toEqual({ 7: { typing: true, user: identity } });
+		expect(decode(r.update!)).toEqual({ 7: { typing: true, user: identity } });
 	});
 	it('drops entries for a client id someone else owns', () => {
 		const r = sanitizeAwarenessUpdate(
@@ -39,7 +39,28 @@ describe('sanitizeAwarenessUpdate', () => {
 			() => 'other'
 		);
 		expect(r.dropped).toBe(1);
-		expect(decode(r.update)).toEqual({});
+		expect(r.update).toBeNull();
+	});
+	it('skips, without a notice or a claim, an echo of a state the room already has', () => {
+		// A stock provider sends back the other side's renewal (clock 2) or removal it received.
+		const raw = updateFor(9, { typing: true }); // clock 1
+		const known = (id: number) => (id === 9 ? 2 : undefined);
+		for (const owner of ['other', 'none'] as const) {
+			const r = sanitizeAwarenessUpdate(raw, identity, new Set(), () => owner, known);
+			expect(r).toEqual({ update: null, claimed: [], dropped: 0 });
+		}
+		// A newer clock for someone else's client is still refused and counted.
+		const newer = sanitizeAwarenessUpdate(
+			raw,
+			identity,
+			new Set(),
+			() => 'other',
+			() => 0
+		);
+		expect(newer.dropped).toBe(1);
+		// Our own client at a clock the room has seen is passed on (y-protocols ignores it).
+		const own = sanitizeAwarenessUpdate(raw, identity, new Set([9]), () => 'self', known);
+		expect(decode(own.update!)).toEqual({ 9: { typing: true, user: identity } });
 	});
 	it('caps the client ids one connection may claim', () => {
 		const owned = new Set(Array.from({ length: MAX_CLIENT_IDS_PER_CONNECTION }, (_, i) => i + 100));

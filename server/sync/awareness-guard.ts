@@ -17,24 +17,37 @@ export interface AwarenessIdentity {
 }
 
 export interface SanitizedAwareness {
-	update: Uint8Array;
+	/** The entries to apply, rewritten; null when there are none (e.g. only echoes). */
+	update: Uint8Array | null;
 	/** Client ids this update claimed for the connection. */
 	claimed: number[];
 	/** Number of entries dropped (not owned, or over the per-connection limit). */
 	dropped: number;
 }
 
+/**
+ * Stock y-websocket clients send back every awareness change they receive (their provider
+ * broadcasts all `update` events, whatever the origin), so each renewal of the other side's
+ * state comes back as an echo with the clock we already hold. Such an entry changes nothing
+ * (y-protocols ignores a clock it has seen) and is not an attempt to speak for someone else:
+ * it is skipped without a notice, and without claiming the client id. Claiming it would have
+ * let the echo of a removal (a peer's socket dropped) take that peer's id, so the peer's
+ * awareness would be refused when their provider reconnected with the same id.
+ */
+const isEcho = (clock: number, known: number | undefined) => known !== undefined && clock <= known;
+
 export const MAX_CLIENT_IDS_PER_CONNECTION = 4;
 
 /**
- * @param owns returns true if the client id belongs to this connection, false if it belongs to
- *   another, undefined if nobody claimed it yet.
+ * @param ownerOf whether the client id belongs to this connection, to another, or to nobody yet.
+ * @param knownClock the room's clock for a client id, if it has seen that client.
  */
 export function sanitizeAwarenessUpdate(
 	raw: Uint8Array,
 	identity: AwarenessIdentity,
 	owned: ReadonlySet<number>,
-	ownerOf: (clientId: number) => 'self' | 'other' | 'none'
+	ownerOf: (clientId: number) => 'self' | 'other' | 'none',
+	knownClock: (clientId: number) => number | undefined = () => undefined
 ): SanitizedAwareness {
 	const decoder = decoding.createDecoder(raw);
 	const count = decoding.readVarUint(decoder);
@@ -47,6 +60,7 @@ export function sanitizeAwarenessUpdate(
 		const clock = decoding.readVarUint(decoder);
 		const stateJson = decoding.readVarString(decoder);
 		const owner = ownerOf(clientId);
+		if (owner !== 'self' && isEcho(clock, knownClock(clientId))) continue;
 		if (owner === 'other') {
 			dropped++;
 			continue;
@@ -61,6 +75,7 @@ export function sanitizeAwarenessUpdate(
 		const state = JSON.parse(stateJson) as unknown;
 		out.push({ clientId, clock, state: JSON.stringify(boundState(state, identity)) });
 	}
+	if (out.length === 0) return { update: null, claimed, dropped };
 	const encoder = encoding.createEncoder();
 	encoding.writeVarUint(encoder, out.length);
 	for (const e of out) {

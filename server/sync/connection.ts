@@ -212,7 +212,8 @@ export class SyncConnection {
 					role: this.principal.kind
 				},
 				this.clientIds,
-				(id) => this.ownerOf(this.room, id, this)
+				(id) => this.ownerOf(this.room, id, this),
+				(id) => awareness.meta.get(id)?.clock
 			);
 		} catch {
 			throw new ConnectionError(CloseCode.badRequest, 'malformed awareness update');
@@ -224,7 +225,7 @@ export class SyncConnection {
 				code: 'awareness_not_yours',
 				reason: 'awareness may only describe your own client'
 			});
-		awarenessProtocol.applyAwarenessUpdate(awareness, sanitized.update, this);
+		if (sanitized.update) awarenessProtocol.applyAwarenessUpdate(awareness, sanitized.update, this);
 	}
 
 	close(code: number, reason: string) {

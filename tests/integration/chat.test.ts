@@ -10,6 +10,7 @@ import {
 	loginAgent
 } from '../helpers/server';
 import type { ChatSession } from '../../src/lib/client/chat-session';
+import type WebSocket from 'ws';
 
 let srv: TestServer;
 const sessions: ChatSession[] = [];
@@ -91,6 +92,34 @@ describe('a first conversation', () => {
 		]);
 		agentSide.setTyping(false);
 		await waitFor(() => customerSide.typing.length === 0, 'typing stops');
+	});
+
+	it('shows typing again after the agent’s socket drops and reconnects', async () => {
+		const { customerSide, agentSide, inbox } = await startConversation(srv);
+		sessions.push(customerSide, agentSide);
+		inbox.destroy();
+		await waitFor(
+			() => agentSide.connection === 'connected' && customerSide.connection === 'connected',
+			'connected'
+		);
+		agentSide.setTyping(true);
+		await waitFor(() => customerSide.typing.length === 1, 'typing');
+		// A bad network: the agent's provider reconnects with the same awareness client id. The
+		// server removes the agent's state, and the customer's stock provider echoes that removal.
+		// The socket dies without a closing handshake; the provider reconnects by itself.
+		(agentSide.conversationProvider.ws as unknown as WebSocket).terminate();
+		await waitFor(() => customerSide.typing.length === 0, 'removed while away');
+		await waitFor(() => agentSide.conversationProvider.wsconnected, 'reconnected');
+		// y-protocols ignores a clock it has already seen: the removal took the agent's next clock,
+		// so the first change after reconnecting is not news to anyone; the ones after it are.
+		for (const typing of [false, true, false, true]) agentSide.setTyping(typing);
+		const typers = await waitFor(
+			() => (customerSide.typing.length ? customerSide.typing : null),
+			'typing after reconnecting'
+		);
+		expect(typers).toEqual([
+			{ principal: agentSide.opts.me.principal, name: 'Ana', role: 'agent' }
+		]);
 	});
 
 	it('converges with three peers: the customer on two devices and the agent', async () => {
