@@ -78,9 +78,14 @@ export const ConfigSchema = z.object({
 		maxEarlyBytes: int(1024 * 1024),
 		/**
 		 * A socket silent this long gets an empty message: y-websocket clients drop a socket that
-		 * received nothing for 30 s. Sockets are also pinged every 30 s to find dead peers.
+		 * received nothing for 30 s.
 		 */
 		keepAliveMs: int(20_000),
+		/**
+		 * Dead peers: a socket that sent nothing for this long is pinged, and terminated if it
+		 * has neither answered nor sent anything by the next check (real time).
+		 */
+		pingMs: int(30_000),
 		/**
 		 * Several instances: how often each compares the documents it holds with the stored heads
 		 * and catches up any that fell behind (a fan-out message lost without a broken link).

@@ -44,6 +44,8 @@ export class SyncConnection {
 	lastSentAt: number;
 	/** When the keep-alive last pinged this socket; starts at connect time to spread the pings. */
 	lastPingAt = Date.now();
+	/** When the peer last sent a message: proof of life, so the keep-alive needs no ping. */
+	lastHeardAt = Date.now();
 	alive = true;
 	#tokens: number;
 	#refillAt: number;
@@ -112,6 +114,7 @@ export class SyncConnection {
 
 	/** Handles one inbound frame. Throws ConnectionError to close the socket. */
 	async receive(data: Uint8Array) {
+		this.lastHeardAt = Date.now();
 		if (data.byteLength > this.limits.maxMessageBytes)
 			throw new ConnectionError(
 				CloseCode.messageTooLarge,

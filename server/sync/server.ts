@@ -45,7 +45,7 @@ export class SyncServer {
 	readonly #wss: WebSocketServer;
 	readonly #byRoom = new Map<Room, Set<SyncConnection>>();
 	readonly #sockets = new Set<WebSocket>();
-	readonly #awarenessHandlers = new Map<Room, (change: AwarenessChange) => void>();
+	readonly #awarenessHandlers = new Map<Room, (change: AwarenessChange, origin: unknown) => void>();
 	#sweep: TimerHandle | null = null;
 	#closing = false;
 
@@ -169,11 +169,13 @@ export class SyncServer {
 		if (!set) {
 			const room = conn.room;
 			const members = new Set<SyncConnection>();
-			const onAwareness = ({ added, updated, removed }: AwarenessChange) => {
+			const onAwareness = ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
 				const changed = [...added, ...updated, ...removed];
 				if (changed.length === 0) return;
 				const message = encodeAwareness(room, changed);
-				for (const c of members) c.send(message);
+				// Not back to the socket it came from: its provider already holds that clock and
+				// would ignore it (the sender's other devices are other sockets and still get it).
+				for (const c of members) if (c !== origin) c.send(message);
 			};
 			if (room.awareness) {
 				room.awareness.on('update', onAwareness);
@@ -240,12 +242,12 @@ export class SyncServer {
 
 	/**
 	 * Keeps quiet sockets alive for y-websocket's 30 s watchdog (a message after keepAliveMs of
-	 * silence) and drops dead TCP peers (a ping every 30 s, unanswered by the next).
+	 * silence) and drops dead TCP peers (a ping every `pingMs`, 30 s as y-websocket servers do, to
+	 * a socket that sent nothing in that time; unanswered by the next check, it is terminated).
 	 * Transport liveness runs on real time, not the domain clock: it is about the network.
 	 */
 	#scheduleSweep() {
-		const { keepAliveMs } = this.deps.config.limits;
-		const pingEveryMs = 30_000; // as y-websocket servers do
+		const { keepAliveMs, pingMs: pingEveryMs } = this.deps.config.limits;
 		// Ticks often and handles only the sockets that are due, so thousands of sockets that
 		// connected together are not all pinged in one burst (a burst stalls the event loop).
 		const timer = setInterval(() => {
@@ -254,6 +256,13 @@ export class SyncServer {
 				for (const c of set) {
 					if (now - c.lastSentAt >= keepAliveMs) c.send(KEEPALIVE);
 					if (now - c.lastPingAt < pingEveryMs) continue;
+					if (now - c.lastHeardAt < pingEveryMs) {
+						// It spoke since the last check (stock providers renew awareness every
+						// 15 s): as good as a pong, so no ping.
+						c.alive = true;
+						c.lastPingAt = now;
+						continue;
+					}
 					if (!c.alive) {
 						c.ws.terminate();
 						continue;

@@ -310,6 +310,35 @@ describe('awareness is bound to identity', () => {
 	});
 });
 
+describe('dead peers', () => {
+	it('terminates a socket that neither answers pings nor sends, and keeps one that talks', async () => {
+		await srv.dispose();
+		srv = await startServer({ limits: { pingMs: 200 } });
+		const c = await customerSession(srv.base, 'live');
+		const open = (name: string) => {
+			const ws = new WebSocket(`${srv.wsUrl}/${name}?token=${c.sessionToken}`, {
+				autoPong: false // a peer that is gone, as far as pings can tell
+			});
+			cleanup.push(() => ws.terminate());
+			const pinged = { n: 0 };
+			ws.on('ping', () => pinged.n++);
+			const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+			return { ws, pinged, closed, opened: new Promise((r) => ws.on('open', r)) };
+		};
+		const silent = open(`conversation/${c.conversationId}`);
+		const talking = open(`conversation/${c.conversationId}/outbox`);
+		await Promise.all([silent.opened, talking.opened]);
+		// The talking socket sends a query-awareness message every 50 ms: proof of life.
+		const timer = setInterval(() => talking.ws.send(new Uint8Array([3])), 50);
+		cleanup.push(() => clearInterval(timer));
+		expect(await silent.closed).toBe(1006); // pinged, no pong, terminated
+		expect(silent.pinged.n).toBeGreaterThan(0);
+		// It lived through the same checks without being pinged, and is still open.
+		expect(talking.pinged.n).toBe(0);
+		expect(talking.ws.readyState).toBe(WebSocket.OPEN);
+	});
+});
+
 describe('anonymous visitors', () => {
 	it('a resumed anonymous session keeps the same customer and conversation', async () => {
 		const first = await customerSession(srv.base, 'live', { name: 'Eve' });
