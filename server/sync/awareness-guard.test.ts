@@ -62,6 +62,50 @@ describe('sanitizeAwarenessUpdate', () => {
 		const own = sanitizeAwarenessUpdate(raw, identity, new Set([9]), () => 'self', known);
 		expect(decode(own.update!)).toEqual({ 9: { typing: true, user: identity } });
 	});
+	it("shifts a returning client's clocks past the removal that took its next clock", () => {
+		// Our device's socket dropped at clock 1; the server's removal is clock 2. It comes back
+		// announcing clock 1, then changes at clock 2: both would be ignored as already seen.
+		const known = (id: number) => (id === 9 ? 2 : undefined);
+		const offsets = new Map<number, number>();
+		const back = sanitizeAwarenessUpdate(
+			updateFor(9, { typing: true }), // clock 1
+			identity,
+			new Set(),
+			() => 'former',
+			known,
+			offsets
+		);
+		expect(back.claimed).toEqual([9]);
+		expect(offsets.get(9)).toBe(2);
+		const clockOf = (u: Uint8Array) => {
+			const a = new Awareness(new Y.Doc());
+			applyAwarenessUpdate(a, u, null);
+			return a.meta.get(9)!.clock;
+		};
+		expect(clockOf(back.update!)).toBe(3);
+		const next = sanitizeAwarenessUpdate(
+			updateFor(9, { typing: false }), // clock 1 again from a fresh Awareness: shifted to 3
+			identity,
+			new Set([9]),
+			() => 'self',
+			known,
+			offsets
+		);
+		expect(clockOf(next.update!)).toBe(3);
+		// A removal echoed for a former client is not a return.
+		const gone = new Awareness(new Y.Doc());
+		gone.clientID = 9;
+		gone.setLocalState(null);
+		const echo = sanitizeAwarenessUpdate(
+			encodeAwarenessUpdate(gone, [9]),
+			identity,
+			new Set(),
+			() => 'former',
+			known,
+			new Map()
+		);
+		expect(echo).toEqual({ update: null, claimed: [], dropped: 0 });
+	});
 	it('caps the client ids one connection may claim', () => {
 		const owned = new Set(Array.from({ length: MAX_CLIENT_IDS_PER_CONNECTION }, (_, i) => i + 100));
 		const r = sanitizeAwarenessUpdate(

@@ -39,15 +39,27 @@ const isEcho = (clock: number, known: number | undefined) => known !== undefined
 export const MAX_CLIENT_IDS_PER_CONNECTION = 4;
 
 /**
- * @param ownerOf whether the client id belongs to this connection, to another, or to nobody yet.
+ * Who holds an awareness client id: this connection, another one, nobody, or nobody now but
+ * this connection's principal before (`former`: their device is back after its socket closed).
+ */
+export type AwarenessOwner = 'self' | 'other' | 'none' | 'former';
+
+/**
+ * @param ownerOf who holds the client id.
  * @param knownClock the room's clock for a client id, if it has seen that client.
+ * @param offsets this connection's clock shifts per client id, read and written here. When a
+ *   socket closes, the server removes its clients' states, which takes each client's next clock
+ *   (y-protocols). The same provider reconnecting then announces itself at a clock everyone has
+ *   seen, and its next change too, so they would be ignored. A returning client's clocks are
+ *   shifted past the room's for as long as this connection lasts.
  */
 export function sanitizeAwarenessUpdate(
 	raw: Uint8Array,
 	identity: AwarenessIdentity,
 	owned: ReadonlySet<number>,
-	ownerOf: (clientId: number) => 'self' | 'other' | 'none',
-	knownClock: (clientId: number) => number | undefined = () => undefined
+	ownerOf: (clientId: number) => AwarenessOwner,
+	knownClock: (clientId: number) => number | undefined = () => undefined,
+	offsets: Map<number, number> = new Map()
 ): SanitizedAwareness {
 	const decoder = decoding.createDecoder(raw);
 	const count = decoding.readVarUint(decoder);
@@ -57,22 +69,27 @@ export function sanitizeAwarenessUpdate(
 	let dropped = 0;
 	for (let i = 0; i < count; i++) {
 		const clientId = decoding.readVarUint(decoder);
-		const clock = decoding.readVarUint(decoder);
+		let clock = decoding.readVarUint(decoder);
 		const stateJson = decoding.readVarString(decoder);
+		const state = JSON.parse(stateJson) as unknown;
 		const owner = ownerOf(clientId);
-		if (owner !== 'self' && isEcho(clock, knownClock(clientId))) continue;
+		const known = knownClock(clientId);
+		if (owner === 'self') clock += offsets.get(clientId) ?? 0;
+		else if (owner === 'former' && state !== null && isEcho(clock, known)) {
+			offsets.set(clientId, known! + 1 - clock);
+			clock = known! + 1;
+		} else if (isEcho(clock, known)) continue;
 		if (owner === 'other') {
 			dropped++;
 			continue;
 		}
-		if (owner === 'none') {
+		if (owner === 'none' || owner === 'former') {
 			if (owned.size + claimed.length >= MAX_CLIENT_IDS_PER_CONNECTION) {
 				dropped++;
 				continue;
 			}
 			claimed.push(clientId);
 		}
-		const state = JSON.parse(stateJson) as unknown;
 		out.push({ clientId, clock, state: JSON.stringify(boundState(state, identity)) });
 	}
 	if (out.length === 0) return { update: null, claimed, dropped };

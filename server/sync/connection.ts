@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Room } from './rooms';
 import type { Principal } from '../principal';
 import { CloseCode, MessageType, type Notice } from '../../src/lib/domain/protocol';
-import { sanitizeAwarenessUpdate } from './awareness-guard';
+import { sanitizeAwarenessUpdate, type AwarenessOwner } from './awareness-guard';
 import type { Config } from '../config';
 
 export interface ConnectionAccess {
@@ -41,6 +41,8 @@ export class ConnectionError extends Error {
 export class SyncConnection {
 	/** Awareness client ids this connection owns in its room. */
 	readonly clientIds = new Set<number>();
+	/** Awareness clock shifts of this connection's returning clients (see the guard). */
+	readonly #clockOffsets = new Map<number, number>();
 	lastSentAt: number;
 	/** When the keep-alive last pinged this socket; starts at connect time to spread the pings. */
 	lastPingAt = Date.now();
@@ -62,11 +64,7 @@ export class SyncConnection {
 		readonly access: ConnectionAccess,
 		private readonly limits: Config['limits'],
 		private readonly log: Logger,
-		private readonly ownerOf: (
-			room: Room,
-			clientId: number,
-			conn: SyncConnection
-		) => 'self' | 'other' | 'none'
+		private readonly ownerOf: (room: Room, clientId: number, conn: SyncConnection) => AwarenessOwner
 	) {
 		this.#tokens = limits.messageBurst;
 		this.#refillAt = Date.now();
@@ -216,12 +214,16 @@ export class SyncConnection {
 				},
 				this.clientIds,
 				(id) => this.ownerOf(this.room, id, this),
-				(id) => awareness.meta.get(id)?.clock
+				(id) => awareness.meta.get(id)?.clock,
+				this.#clockOffsets
 			);
 		} catch {
 			throw new ConnectionError(CloseCode.badRequest, 'malformed awareness update');
 		}
-		for (const id of sanitized.claimed) this.clientIds.add(id);
+		for (const id of sanitized.claimed) {
+			this.clientIds.add(id);
+			this.room.formerOwners.delete(id);
+		}
 		if (sanitized.dropped > 0)
 			this.notice({
 				type: 'error',
@@ -236,6 +238,7 @@ export class SyncConnection {
 		this.#closed = true;
 		this.room.durableListeners.delete(this.#onDurable);
 		this.room.noticeListeners.delete(this.#onNotice);
+		for (const id of this.clientIds) this.room.formerOwners.set(id, this.principal.principal);
 		if (this.clientIds.size > 0 && this.room.awareness)
 			awarenessProtocol.removeAwarenessStates(this.room.awareness, [...this.clientIds], this);
 		closeWith(this.ws, code, reason);

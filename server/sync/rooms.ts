@@ -63,6 +63,11 @@ export class Room {
 	#ahead = new Set<number>();
 	/** Awareness client ids of other instances' connections, with their principal. */
 	readonly remoteClients = new Map<number, string>();
+	/**
+	 * Awareness client ids whose connection (here or on another instance) closed, with the
+	 * principal that held them: that principal's device may come back with the same id.
+	 */
+	readonly formerOwners = new Map<number, string>();
 	#lastWrite: Promise<unknown> = Promise.resolve();
 	#pendingWrites = 0;
 	#destroyed = false;
@@ -268,8 +273,11 @@ export class RoomManager {
 			case 'awareness': {
 				if (!room.awareness) return;
 				for (const e of awarenessEntries(message.data)) {
-					if (e.principal === null) room.remoteClients.delete(e.clientId);
-					else room.remoteClients.set(e.clientId, e.principal);
+					if (e.principal === null) {
+						const was = room.remoteClients.get(e.clientId);
+						if (was !== undefined) room.formerOwners.set(e.clientId, was);
+						room.remoteClients.delete(e.clientId);
+					} else room.remoteClients.set(e.clientId, e.principal);
 				}
 				applyAwarenessUpdate(room.awareness, message.data, FANOUT_ORIGIN);
 				return;

@@ -12,6 +12,7 @@ import type { Clock, TimerHandle } from '../clock';
 import type { Sessions } from '../auth/sessions';
 import type { ConversationService } from '../conversations';
 import type { Room, RoomManager } from './rooms';
+import type { AwarenessOwner } from './awareness-guard';
 import {
 	SyncConnection,
 	ConnectionError,
@@ -208,7 +209,7 @@ export class SyncServer {
 	 * Who owns an awareness client id in a room. Another socket of the same principal gives it up
 	 * (a reconnect that raced the old socket's close); anyone else's stays theirs.
 	 */
-	#ownerOf(room: Room, clientId: number, self: SyncConnection): 'self' | 'other' | 'none' {
+	#ownerOf(room: Room, clientId: number, self: SyncConnection): AwarenessOwner {
 		if (self.clientIds.has(clientId)) return 'self';
 		const remote = room.remoteClients.get(clientId);
 		if (remote !== undefined) {
@@ -222,7 +223,7 @@ export class SyncServer {
 			if (c.principal.principal !== self.principal.principal) return 'other';
 			c.clientIds.delete(clientId);
 		}
-		return 'none';
+		return room.formerOwners.get(clientId) === self.principal.principal ? 'former' : 'none';
 	}
 
 	/** Closes every socket of one principal, e.g. when they sign out. */

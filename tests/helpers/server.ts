@@ -352,3 +352,32 @@ export async function agentOnline(
 	clock?.advance(1000);
 	return { agent, inbox };
 }
+
+/**
+ * A bad network: `dropping`'s conversation socket dies without a closing handshake, and its
+ * provider reconnects by itself with the same awareness client id. Resolves once `watching` has
+ * seen that client's state removed and `dropping` is connected again.
+ */
+export async function dropTranscriptSocket(dropping: ChatSession, watching: ChatSession) {
+	const clientId = dropping.conversation.clientID;
+	let removed = false;
+	const onChange = ({ removed: gone }: { removed: number[] }) => {
+		if (gone.includes(clientId)) removed = true;
+	};
+	watching.conversationProvider.awareness.on('change', onChange);
+	let down = false;
+	const onStatus = ({ status }: { status: string }) => {
+		if (status === 'disconnected') down = true;
+	};
+	dropping.conversationProvider.on('status', onStatus);
+	(dropping.conversationProvider.ws as unknown as WebSocket).terminate();
+	try {
+		await waitFor(
+			() => removed && down && dropping.conversationProvider.wsconnected,
+			'removal seen by the other side, then reconnected'
+		);
+	} finally {
+		watching.conversationProvider.awareness.off('change', onChange);
+		dropping.conversationProvider.off('status', onStatus);
+	}
+}

@@ -17,7 +17,8 @@ import {
 	waitFor,
 	cleanupAfterEach,
 	type CustomerLogin,
-	type TestServer
+	type TestServer,
+	dropTranscriptSocket
 } from '../helpers/server';
 import { startBalancer, type Balancer } from '../../server/tools/balancer';
 import { testRedisUrl } from '../helpers/backend';
@@ -126,6 +127,16 @@ describe('two instances', () => {
 			() => agentSide.typing.some((t) => t.role === 'customer' && t.name === 'Dana'),
 			'customer typing seen on B'
 		);
+
+		// The agent's socket on B drops and comes back with the same awareness client id: A saw
+		// the removal through Redis and the customer's provider echoed it; the agent's state and
+		// its next change still reach A.
+		agentSide.setTyping(true);
+		await waitFor(() => customerSide.typing.some((t) => t.name === 'Ana'), 'Ana typing on A');
+		await dropTranscriptSocket(agentSide, customerSide);
+		await waitFor(() => customerSide.typing.some((t) => t.name === 'Ana'), 'Ana back on A');
+		agentSide.setTyping(false);
+		await waitFor(() => !customerSide.typing.some((t) => t.name === 'Ana'), 'and stops');
 
 		// Both transcripts hold every message exactly once.
 		const all = ['Hello from instance A', 'Hi from instance B'];
