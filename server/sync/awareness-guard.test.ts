@@ -45,7 +45,7 @@ describe('sanitizeAwarenessUpdate', () => {
 		// A stock provider sends back the other side's renewal (clock 2) or removal it received.
 		const raw = updateFor(9, { typing: true }); // clock 1
 		const known = (id: number) => (id === 9 ? 2 : undefined);
-		for (const owner of ['other', 'none'] as const) {
+		for (const owner of ['other', 'sibling', 'none'] as const) {
 			const r = sanitizeAwarenessUpdate(raw, identity, new Set(), () => owner, known);
 			expect(r).toEqual({ update: null, claimed: [], dropped: 0 });
 		}

@@ -39,10 +39,11 @@ const isEcho = (clock: number, known: number | undefined) => known !== undefined
 export const MAX_CLIENT_IDS_PER_CONNECTION = 4;
 
 /**
- * Who holds an awareness client id: this connection, another one, nobody, or nobody now but
- * this connection's principal before (`former`: their device is back after its socket closed).
+ * Who holds an awareness client id: this connection; another principal's connection; another
+ * connection of this principal (`sibling`, which this one may take it from); nobody; or nobody
+ * now but this principal before (`former`: their device is back after its socket closed).
  */
-export type AwarenessOwner = 'self' | 'other' | 'none' | 'former';
+export type AwarenessOwner = 'self' | 'other' | 'sibling' | 'none' | 'former';
 
 /**
  * @param ownerOf who holds the client id.
@@ -83,7 +84,7 @@ export function sanitizeAwarenessUpdate(
 			dropped++;
 			continue;
 		}
-		if (owner === 'none' || owner === 'former') {
+		if (owner !== 'self') {
 			if (owned.size + claimed.length >= MAX_CLIENT_IDS_PER_CONNECTION) {
 				dropped++;
 				continue;

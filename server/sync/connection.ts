@@ -64,7 +64,10 @@ export class SyncConnection {
 		readonly access: ConnectionAccess,
 		private readonly limits: Config['limits'],
 		private readonly log: Logger,
-		private readonly ownerOf: (room: Room, clientId: number, conn: SyncConnection) => AwarenessOwner
+		private readonly owners: {
+			ownerOf: (room: Room, clientId: number, conn: SyncConnection) => AwarenessOwner;
+			takeOver: (room: Room, clientId: number, conn: SyncConnection) => void;
+		}
 	) {
 		this.#tokens = limits.messageBurst;
 		this.#refillAt = Date.now();
@@ -213,7 +216,7 @@ export class SyncConnection {
 					role: this.principal.kind
 				},
 				this.clientIds,
-				(id) => this.ownerOf(this.room, id, this),
+				(id) => this.owners.ownerOf(this.room, id, this),
 				(id) => awareness.meta.get(id)?.clock,
 				this.#clockOffsets
 			);
@@ -221,8 +224,8 @@ export class SyncConnection {
 			throw new ConnectionError(CloseCode.badRequest, 'malformed awareness update');
 		}
 		for (const id of sanitized.claimed) {
+			this.owners.takeOver(this.room, id, this);
 			this.clientIds.add(id);
-			this.room.formerOwners.delete(id);
 		}
 		if (sanitized.dropped > 0)
 			this.notice({

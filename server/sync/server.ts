@@ -145,15 +145,10 @@ export class SyncServer {
 				rooms.release(room);
 				return;
 			}
-			const c = new SyncConnection(
-				ws,
-				auth.principal,
-				room,
-				access,
-				config.limits,
-				log,
-				(r, id, self) => this.#ownerOf(r, id, self)
-			);
+			const c = new SyncConnection(ws, auth.principal, room, access, config.limits, log, {
+				ownerOf: (r, id, self) => this.#ownerOf(r, id, self),
+				takeOver: (r, id, self) => this.#takeOver(r, id, self)
+			});
 			this.#attach(c);
 			conn = c;
 			await c.start();
@@ -206,24 +201,27 @@ export class SyncServer {
 	}
 
 	/**
-	 * Who owns an awareness client id in a room. Another socket of the same principal gives it up
-	 * (a reconnect that raced the old socket's close); anyone else's stays theirs.
+	 * Who holds an awareness client id in a room: this connection, another principal's (here or
+	 * on another instance), another socket of the same principal (`sibling`: a reconnect that
+	 * raced the old socket's close, or a device that moved here after its instance died), or
+	 * nobody, perhaps after this principal (`former`). Only looks: `#takeOver` moves it.
 	 */
 	#ownerOf(room: Room, clientId: number, self: SyncConnection): AwarenessOwner {
 		if (self.clientIds.has(clientId)) return 'self';
+		const me = self.principal.principal;
 		const remote = room.remoteClients.get(clientId);
-		if (remote !== undefined) {
-			// Held by a connection on another instance: the same principal may take it over (a
-			// device that moved here after its instance died); anyone else may not.
-			if (remote !== self.principal.principal) return 'other';
-			room.remoteClients.delete(clientId);
-		}
-		for (const c of this.#byRoom.get(room) ?? []) {
-			if (c === self || !c.clientIds.has(clientId)) continue;
-			if (c.principal.principal !== self.principal.principal) return 'other';
-			c.clientIds.delete(clientId);
-		}
-		return room.formerOwners.get(clientId) === self.principal.principal ? 'former' : 'none';
+		if (remote !== undefined) return remote === me ? 'sibling' : 'other';
+		for (const c of this.#byRoom.get(room) ?? [])
+			if (c !== self && c.clientIds.has(clientId))
+				return c.principal.principal === me ? 'sibling' : 'other';
+		return room.formerOwners.get(clientId) === me ? 'former' : 'none';
+	}
+
+	/** Makes `self` the only holder of a client id it claimed (see `#ownerOf`). */
+	#takeOver(room: Room, clientId: number, self: SyncConnection) {
+		room.remoteClients.delete(clientId);
+		room.formerOwners.delete(clientId);
+		for (const c of this.#byRoom.get(room) ?? []) if (c !== self) c.clientIds.delete(clientId);
 	}
 
 	/** Closes every socket of one principal, e.g. when they sign out. */

@@ -119,6 +119,32 @@ describe('a first conversation', () => {
 		await waitFor(() => customerSide.typing.length === 1, 'and the next');
 	});
 
+	it('a customer on two devices: typing from either shows, and the devices do not echo each other forever', async () => {
+		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
+		inbox.destroy();
+		const second = customerChat(srv, customer);
+		sessions.push(customerSide, agentSide, second);
+		await second.ready;
+		const all = [customerSide, second, agentSide];
+		await waitFor(() => all.every((s) => s.connection === 'connected'), 'connected');
+		// Each stock provider sends back what it receives, including its sibling's states.
+		customerSide.setTyping(true);
+		await waitFor(() => agentSide.typing.length === 1, 'first device typing');
+		customerSide.setTyping(false);
+		await waitFor(() => agentSide.typing.length === 0, 'stops');
+		second.setTyping(true);
+		await waitFor(() => agentSide.typing.length === 1, 'second device typing');
+		expect(second.typing).toEqual([]); // its own principal is not "someone typing"
+		// Once quiet, nothing keeps bouncing between the two devices through the server.
+		let updates = 0;
+		const count = () => updates++;
+		agentSide.conversationProvider.awareness.on('update', count);
+		await new Promise((r) => setTimeout(r, 300));
+		agentSide.conversationProvider.awareness.off('update', count);
+		expect(updates).toBe(0);
+		expect(all.map((s) => s.connection)).toEqual(['connected', 'connected', 'connected']);
+	});
+
 	it('converges with three peers: the customer on two devices and the agent', async () => {
 		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
 		inbox.destroy();
