@@ -24,6 +24,19 @@ afterEach(async () => {
 
 const texts = (s: ChatSession) => s.transcript.filter((t) => t.kind === 'text').map((t) => t.text);
 
+/** An accepted conversation whose customer and agent sockets are both connected. */
+async function connectedConversation() {
+	const started = await startConversation(srv);
+	sessions.push(started.customerSide, started.agentSide);
+	started.inbox.destroy();
+	const { customerSide, agentSide } = started;
+	await waitFor(
+		() => agentSide.connection === 'connected' && customerSide.connection === 'connected',
+		'connected'
+	);
+	return started;
+}
+
 describe('a first conversation', () => {
 	it('offers the request to an Available agent, who accepts and chats in real time', async () => {
 		const { customerSide, agentSide, inbox } = await startConversation(srv);
@@ -75,13 +88,7 @@ describe('a first conversation', () => {
 	});
 
 	it('shows who is typing, bound to the server-known identity', async () => {
-		const { customerSide, agentSide, inbox } = await startConversation(srv);
-		sessions.push(customerSide, agentSide);
-		inbox.destroy();
-		await waitFor(
-			() => agentSide.connection === 'connected' && customerSide.connection === 'connected',
-			'connected'
-		);
+		const { customerSide, agentSide } = await connectedConversation();
 		agentSide.setTyping(true);
 		const typers = await waitFor(
 			() => (customerSide.typing.length ? customerSide.typing : null),
@@ -95,13 +102,7 @@ describe('a first conversation', () => {
 	});
 
 	it('shows typing again after the agent’s socket drops and reconnects', async () => {
-		const { customerSide, agentSide, inbox } = await startConversation(srv);
-		sessions.push(customerSide, agentSide);
-		inbox.destroy();
-		await waitFor(
-			() => agentSide.connection === 'connected' && customerSide.connection === 'connected',
-			'connected'
-		);
+		const { customerSide, agentSide } = await connectedConversation();
 		agentSide.setTyping(true);
 		await waitFor(() => customerSide.typing.length === 1, 'typing');
 		// A bad network: the agent's provider reconnects with the same awareness client id. The
