@@ -101,8 +101,7 @@ export class SyncConnection {
 		this.send(encoding.toUint8Array(encoder));
 	}
 
-	#takeToken(): boolean {
-		const now = Date.now(); // transport limits run on real time, not the domain clock
+	#takeToken(now: number): boolean {
 		this.#tokens = Math.min(
 			this.limits.messageBurst,
 			this.#tokens + ((now - this.#refillAt) / 1000) * this.limits.messagesPerSecond
@@ -115,13 +114,14 @@ export class SyncConnection {
 
 	/** Handles one inbound frame. Throws ConnectionError to close the socket. */
 	async receive(data: Uint8Array) {
-		this.lastHeardAt = Date.now();
+		const now = Date.now(); // transport limits run on real time, not the domain clock
+		this.lastHeardAt = now;
 		if (data.byteLength > this.limits.maxMessageBytes)
 			throw new ConnectionError(
 				CloseCode.messageTooLarge,
 				`message of ${data.byteLength} bytes exceeds ${this.limits.maxMessageBytes}`
 			);
-		if (!this.#takeToken())
+		if (!this.#takeToken(now))
 			throw new ConnectionError(
 				CloseCode.rateLimited,
 				`more than ${this.limits.messagesPerSecond} messages/s`

@@ -24,6 +24,16 @@ afterEach(async () => {
 
 const texts = (s: ChatSession) => s.transcript.filter((t) => t.kind === 'text').map((t) => t.text);
 
+/** An accepted conversation, with the customer on a second device too. */
+async function withSecondDevice() {
+	const started = await startConversation(srv);
+	started.inbox.destroy();
+	const second = customerChat(srv, started.customer);
+	sessions.push(started.customerSide, started.agentSide, second);
+	await second.ready;
+	return { ...started, second };
+}
+
 /** An accepted conversation whose customer and agent sockets are both connected. */
 async function connectedConversation() {
 	const started = await startConversation(srv);
@@ -121,11 +131,7 @@ describe('a first conversation', () => {
 	});
 
 	it('a customer on two devices: typing from either shows, and the devices do not echo each other forever', async () => {
-		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		const second = customerChat(srv, customer);
-		sessions.push(customerSide, agentSide, second);
-		await second.ready;
+		const { customerSide, agentSide, second } = await withSecondDevice();
 		const all = [customerSide, second, agentSide];
 		await waitFor(() => all.every((s) => s.connection === 'connected'), 'connected');
 		// Each stock provider sends back what it receives, including its sibling's states.
@@ -147,11 +153,7 @@ describe('a first conversation', () => {
 	});
 
 	it('converges with three peers: the customer on two devices and the agent', async () => {
-		const { customer, customerSide, agentSide, inbox } = await startConversation(srv);
-		inbox.destroy();
-		const secondDevice = customerChat(srv, customer);
-		sessions.push(customerSide, agentSide, secondDevice);
-		await secondDevice.ready;
+		const { customerSide, agentSide, second: secondDevice } = await withSecondDevice();
 		const writes: Promise<unknown>[] = [];
 		for (let i = 0; i < 20; i++) {
 			customerSide.send(`a${i}`);
