@@ -49,6 +49,8 @@ export class SyncConnection {
 	/** When the peer last sent a message: proof of life, so the keep-alive needs no ping. */
 	lastHeardAt = Date.now();
 	alive = true;
+	/** Which slice of the keep-alive sweep checks this connection (set by the server). */
+	sweepSlice = 0;
 	#tokens: number;
 	#refillAt: number;
 	#closed = false;

@@ -310,6 +310,33 @@ describe('awareness is bound to identity', () => {
 	});
 });
 
+describe('keep-alive', () => {
+	it("sends a silent socket an empty message once per interval, before the clients' 30 s watchdog", async () => {
+		await srv.dispose();
+		srv = await startServer({ limits: { keepAliveMs: 300 } });
+		const c = await customerSession(srv.base, 'live');
+		const url = `${srv.wsUrl}/conversation/${c.conversationId}/outbox?token=${c.sessionToken}`;
+		const quiet = rawSocket(url);
+		await quiet.open;
+		const opened = Date.now();
+		await waitFor(() => quiet.messages.length > 0, 'the first sync message');
+		const afterSync = quiet.messages.length;
+		// An empty awareness update: message type 1, then a one-byte payload holding 0 entries.
+		const isKeepAlive = (m: Uint8Array) => m.length === 3 && m[0] === 1 && m[1] === 1 && m[2] === 0;
+		const keepAlives = () => quiet.messages.slice(afterSync).filter(isKeepAlive).length;
+		await waitFor(() => keepAlives() > 0, 'a keep-alive');
+		// Due 300 ms after the server last sent; checked once per sweep period (a tenth of that).
+		const first = Date.now() - opened;
+		expect(first).toBeGreaterThanOrEqual(290);
+		expect(first).toBeLessThan(1000);
+		await new Promise((r) => setTimeout(r, 1000)); // transport timers run on real time
+		// One per interval of silence, not one per check: about 3 more in that second.
+		expect(keepAlives()).toBeGreaterThanOrEqual(3);
+		expect(keepAlives()).toBeLessThanOrEqual(5);
+		expect(quiet.messages.slice(afterSync).every(isKeepAlive)).toBe(true);
+	});
+});
+
 describe('dead peers', () => {
 	it('terminates a socket that neither answers pings nor sends, and keeps one that talks', async () => {
 		await srv.dispose();
