@@ -78,11 +78,18 @@ export class SyncServer {
 			socket.destroy();
 			return;
 		}
-		this.#wss.handleUpgrade(req, socket, head, (ws) => {
-			this.#sockets.add(ws);
-			ws.once('close', () => this.#sockets.delete(ws));
-			void this.#accept(ws, req);
-		});
+		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#opened(ws, req));
+	}
+
+	/**
+	 * A method of its own so that no closure living as long as the socket shares a scope with
+	 * `req`: the 'close' listener would otherwise keep each connection's upgrade request and its
+	 * headers in memory (a few KB per socket).
+	 */
+	#opened(ws: WebSocket, req: IncomingMessage) {
+		this.#sockets.add(ws);
+		ws.once('close', () => this.#sockets.delete(ws));
+		void this.#accept(ws, req);
 	}
 
 	async #accept(ws: WebSocket, req: IncomingMessage) {
