@@ -358,7 +358,12 @@ export async function agentOnline(
  * provider reconnects by itself with the same awareness client id. Resolves once `watching` has
  * seen that client's state removed and `dropping` is connected again.
  */
-export async function dropTranscriptSocket(dropping: ChatSession, watching: ChatSession) {
+export async function dropTranscriptSocket(
+	dropping: ChatSession,
+	watching: ChatSession,
+	/** Reconnect to this sync URL instead (another instance), as after a balancer's failover. */
+	moveTo?: string
+) {
 	const clientId = dropping.conversation.clientID;
 	let removed = false;
 	const onChange = ({ removed: gone }: { removed: number[] }) => {
@@ -370,6 +375,7 @@ export async function dropTranscriptSocket(dropping: ChatSession, watching: Chat
 		if (status === 'disconnected') down = true;
 	};
 	dropping.conversationProvider.on('status', onStatus);
+	if (moveTo) dropping.conversationProvider.serverUrl = moveTo;
 	(dropping.conversationProvider.ws as unknown as WebSocket).terminate();
 	try {
 		await waitFor(

@@ -138,6 +138,24 @@ describe('two instances', () => {
 		agentSide.setTyping(false);
 		await waitFor(() => !customerSide.typing.some((t) => t.name === 'Ana'), 'and stops');
 
+		// Dropped again, it comes back on A this time (as after a balancer's failover): A learned
+		// of the removal only through Redis, and still takes the same client id back at once.
+		customerSide.setTyping(false);
+		await waitFor(() => agentSide.typing.length === 0, 'the customer stops typing');
+		agentSide.setTyping(true);
+		await waitFor(() => customerSide.typing.some((t) => t.name === 'Ana'), 'Ana typing again');
+		await dropTranscriptSocket(agentSide, customerSide, a.wsUrl);
+		expect(agentSide.conversationProvider.url.startsWith(a.wsUrl)).toBe(true);
+		await waitFor(() => customerSide.typing.some((t) => t.name === 'Ana'), 'Ana back, on A');
+		agentSide.setTyping(false);
+		await waitFor(() => !customerSide.typing.some((t) => t.name === 'Ana'), 'and stops on A');
+		customerSide.setTyping(true);
+		await waitFor(
+			() => agentSide.typing.some((t) => t.name === 'Dana'),
+			"the customer's typing reaches the moved agent"
+		);
+		customerSide.setTyping(false);
+
 		// Both transcripts hold every message exactly once.
 		const all = ['Hello from instance A', 'Hi from instance B'];
 		for (const side of [customerSide, agentSide]) expect(texts(side)).toEqual(all);
