@@ -262,6 +262,40 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 				return workstreamDetails(req, (await repo.workstreamById(ws.id))!);
 			}
 		],
+		[
+			'DELETE',
+			new RegExp(`^/api/admin/workstreams/${ID}$`),
+			async (req, _res, [slug]) => {
+				const me = await requireAdmin(req);
+				const ws = await workstream(slug);
+				// Only a workstream no customer ever used: its conversations and customers stay for
+				// their history and reports (to stop new chats, take its snippet off the host site).
+				const [conversations, customers] = await Promise.all(
+					(['conversations', 'customers'] as const).map((table) =>
+						db
+							.selectFrom(table)
+							.select(db.fn.countAll<number>().as('n'))
+							.where('workstream_id', '=', ws.id)
+							.executeTakeFirstOrThrow()
+							.then((r) => Number(r.n))
+					)
+				);
+				if (conversations > 0 || customers > 0)
+					throw new HttpError(
+						409,
+						'has_history',
+						conversations > 0
+							? `${conversations} conversation${conversations === 1 ? '' : 's'} came through this workstream and their history and reports keep it; take its snippet off host sites instead.`
+							: `${customers} customer${customers === 1 ? '' : 's'} signed in through this workstream and keep it; take its snippet off host sites instead.`
+					);
+				await db.transaction().execute(async (trx) => {
+					await trx.deleteFrom('workstream_secrets').where('workstream_id', '=', ws.id).execute();
+					await trx.deleteFrom('workstreams').where('id', '=', ws.id).execute();
+				});
+				log.warn({ workstream: ws.id, slug: ws.slug, by: me.principal }, 'workstream deleted');
+				return { ok: true };
+			}
+		],
 
 		/** Kept from before the console: the style and its delay alone. */
 		[

@@ -320,6 +320,41 @@ describe('the admin console', () => {
 		await expect.poll(() => admin.evaluate(() => document.activeElement?.id)).toBe('new-queue');
 	});
 
+	it('a workstream created by mistake is deleted after a confirmation; one with chats is refused', async () => {
+		await admin.goto(server.base + '/admin/workstreams/new');
+		await heading(admin, 'New workstream').waitFor();
+		await admin.getByLabel('Name', { exact: true }).fill('Typo desk');
+		await admin.getByLabel('Slug', { exact: true }).fill('typo-desk');
+		await admin.getByRole('button', { name: 'Create workstream' }).click();
+		await admin.waitForURL(server.base + '/admin/workstreams/typo-desk');
+		await admin.getByRole('button', { name: 'Delete workstream' }).click();
+		const dialog = admin.getByRole('alertdialog', { name: 'Delete the workstream Typo desk?' });
+		await dialog.waitFor();
+		await admin.screenshot({ path: '/tmp/admin-workstream-delete.png' });
+		await dialog.getByRole('button', { name: 'Delete workstream' }).click();
+		await admin.waitForURL(server.base + '/admin/workstreams');
+		await admin
+			.getByRole('status')
+			.filter({ hasText: 'Workstream “Typo desk” deleted.' })
+			.waitFor();
+		await admin.getByRole('row', { name: /^Returns/ }).waitFor();
+		expect(await admin.getByRole('row', { name: /Typo desk/ }).count()).toBe(0);
+
+		// Returns has had a customer (the snippet test above): refused, said in the dialog.
+		await admin.goto(server.base + '/admin/workstreams/returns');
+		await heading(admin, 'Returns').waitFor();
+		await admin.getByRole('button', { name: 'Delete workstream' }).click();
+		const refused = admin.getByRole('alertdialog', { name: 'Delete the workstream Returns?' });
+		await refused.getByRole('button', { name: 'Delete workstream' }).click();
+		await refused
+			.getByRole('alert')
+			.filter({ hasText: /came through this workstream/ })
+			.waitFor();
+		await admin.keyboard.press('Escape');
+		await refused.waitFor({ state: 'detached' });
+		expect(admin.url()).toBe(server.base + '/admin/workstreams/returns');
+	});
+
 	it('an API key is shown once, and every page of the console renders', async () => {
 		await admin.goto(server.base + '/admin/integrations');
 		await heading(admin, 'Integrations').waitFor();

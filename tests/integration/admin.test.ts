@@ -56,6 +56,7 @@ describe('admin API: who may use it', () => {
 			['GET', '/api/admin/workstreams/live'],
 			['PUT', '/api/admin/workstreams/live'],
 			['POST', '/api/admin/workstreams/live/rotate-secret'],
+			['DELETE', '/api/admin/workstreams/live'],
 			['GET', '/api/admin/queues'],
 			['POST', '/api/admin/queues'],
 			['DELETE', '/api/admin/queues/q_none'],
@@ -207,6 +208,51 @@ describe('admin API: workstreams (SPEC M1)', () => {
 		expect(old.body.error?.code).toBe('token_invalid');
 		const fresh = await customerSession(srv.base, 'persistent', { secret: newSecret });
 		expect(fresh.conversationId).toMatch(/^cv_/);
+	});
+});
+
+describe('admin API: deleting a workstream', () => {
+	it('deletes one no customer used, with its secrets; refuses one with conversations or customers', async () => {
+		const { srv, admin } = await setup();
+		const created = await call(srv, admin, '/api/admin/workstreams', {
+			...defaultSettings(await queueId(srv)),
+			slug: 'typo',
+			name: 'Typo'
+		});
+		expect(created.status).toBe(200);
+		await call(srv, admin, '/api/admin/workstreams/typo/rotate-secret', {});
+		const gone = await call(srv, admin, '/api/admin/workstreams/typo', undefined, 'DELETE');
+		expect(gone.status).toBe(200);
+		expect(gone.body).toEqual({ ok: true });
+		expect((await call(srv, admin, '/api/admin/workstreams/typo')).status).toBe(404);
+		const list = (await call(srv, admin, '/api/admin/workstreams')).body.workstreams as {
+			slug: string;
+		}[];
+		expect(list.map((w) => w.slug)).not.toContain('typo');
+		const secrets = await srv.parley.repo.db
+			.selectFrom('workstream_secrets')
+			.selectAll()
+			.where('workstream_id', '=', (created.body.workstream as { id: string }).id)
+			.execute();
+		expect(secrets).toEqual([]);
+		// The widget no longer knows it.
+		const widget = await api<Reply>(srv.base, '/api/widget/session', {
+			body: { workstream: 'typo' }
+		});
+		expect(widget.status).toBe(404);
+		expect(
+			(await call(srv, admin, '/api/admin/workstreams/typo', undefined, 'DELETE')).status
+		).toBe(404);
+
+		// A workstream a customer has opened a chat in stays.
+		await customerSession(srv.base, 'live');
+		const refused = await call(srv, admin, '/api/admin/workstreams/live', undefined, 'DELETE');
+		expect(refused.status).toBe(409);
+		expect(refused.body.error).toMatchObject({
+			code: 'has_history',
+			message: expect.stringMatching(/^1 conversation came through this workstream/)
+		});
+		expect((await call(srv, admin, '/api/admin/workstreams/live')).status).toBe(200);
 	});
 });
 
