@@ -7,7 +7,13 @@
  * fan-out link, before the server writes to it, and on a periodic check of the stored heads.
  */
 import * as Y from 'yjs';
-import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
+import {
+	Awareness,
+	applyAwarenessUpdate,
+	encodeAwarenessUpdate,
+	outdatedTimeout,
+	removeAwarenessStates
+} from 'y-protocols/awareness';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock';
 import type { DocStore, StoredDoc } from '../db/doc-store';
@@ -82,6 +88,14 @@ export class Room {
 		this.awareness = key.startsWith('conv:') ? new Awareness(this.doc) : null;
 		this.storesEachClientUpdate = !key.startsWith('outbox:');
 		this.awareness?.setLocalState(null);
+		// Each y-protocols Awareness runs its own 3 s interval (renew the local state, drop remote
+		// states silent for 30 s). The server has no local state, so the only work is the drop,
+		// which `RoomManager` does for all rooms from one timer: a thousand rooms made a thousand
+		// timers firing 333 times a second on an idle server.
+		if (this.awareness)
+			clearInterval(
+				(this.awareness as unknown as { _checkInterval: NodeJS.Timeout })._checkInterval
+			);
 		this.doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(update, origin));
 	}
 
@@ -193,6 +207,24 @@ export class Room {
 		while (this.#pendingWrites > 0) await this.#lastWrite.catch(() => undefined);
 	}
 
+	/**
+	 * Removes remote awareness states not renewed for y-protocols' 30 s (a client whose instance
+	 * died, or one that stopped renewing), as each Awareness's own interval would.
+	 */
+	dropOutdatedAwareness(now: number) {
+		const awareness = this.awareness;
+		if (!awareness) return;
+		const remove: number[] = [];
+		for (const [id, meta] of awareness.meta)
+			if (
+				id !== awareness.clientID &&
+				outdatedTimeout <= now - meta.lastUpdated &&
+				awareness.states.has(id)
+			)
+				remove.push(id);
+		if (remove.length > 0) removeAwarenessStates(awareness, remove, 'timeout');
+	}
+
 	/** Re-measures `bytes` as the encoded size of the current state (after GC of deleted content). */
 	measure(): number {
 		this.bytes = Y.encodeStateAsUpdate(this.doc).byteLength;
@@ -210,6 +242,8 @@ const LOAD_ORIGIN = { kind: 'load' } as const;
 
 /** An outbox is snapshotted after this many client updates (besides when idle and on shutdown). */
 const UNSAVED_SNAPSHOT_EVERY = 32;
+/** How often outdated awareness states are looked for: y-protocols' own period (3 s). */
+const AWARENESS_CHECK_MS = Math.floor(outdatedTimeout / 10);
 /** How long a version gap may last (fan-out messages can arrive out of order) before reading the store. */
 const GAP_GRACE_MS = 100;
 
@@ -237,6 +271,8 @@ export class RoomManager {
 	#catchUps = new LocalLocks();
 	#gapTimers = new Map<Room, TimerHandle>();
 	#headsTimer: ReturnType<typeof setInterval> | null = null;
+	/** Drops outdated awareness states of every held room (instead of one timer per room). */
+	#awarenessTimer: ReturnType<typeof setInterval>;
 	#closing = false;
 
 	constructor(private readonly opts: RoomManagerOptions) {
@@ -251,6 +287,12 @@ export class RoomManager {
 			this.#headsTimer = setInterval(() => void this.#checkHeads(), opts.headsCheckMs);
 			this.#headsTimer.unref();
 		}
+		// Real time, as y-protocols stamps `lastUpdated` with Date.now(); its own period.
+		this.#awarenessTimer = setInterval(() => {
+			const now = Date.now();
+			for (const room of this.#held.values()) room.dropOutdatedAwareness(now);
+		}, AWARENESS_CHECK_MS);
+		this.#awarenessTimer.unref();
 	}
 
 	#receive(room: Room, message: FanoutMessage) {
@@ -492,6 +534,7 @@ export class RoomManager {
 	async closeAll() {
 		this.#closing = true;
 		if (this.#headsTimer) clearInterval(this.#headsTimer);
+		clearInterval(this.#awarenessTimer);
 		for (const t of this.#gapTimers.values()) t.cancel();
 		this.#gapTimers.clear();
 		for (const room of this.#loaded.values()) {
