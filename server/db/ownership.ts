@@ -47,6 +47,8 @@ export class PgOwnership implements Ownership {
 	#connecting: Promise<pg.Client> | null = null;
 	#held = new Set<string>();
 	#claiming = new Map<string, Promise<boolean>>();
+	/** The last query sent on the connection: each waits for the one before (see `#query`). */
+	#lastQuery: Promise<unknown> = Promise.resolve();
 	#closed = false;
 
 	constructor(
@@ -89,12 +91,27 @@ export class PgOwnership implements Ownership {
 			// before the database's keepalives give up on it.
 			const ping = setInterval(() => {
 				if (this.#client !== client) clearInterval(ping);
-				else if (this.#held.size > 0) client.query('select 1').catch((err: Error) => lost(err));
+				else if (this.#held.size > 0)
+					this.#query(client, 'select 1').catch((err: Error) => lost(err));
 			}, PING_MS);
 			ping.unref();
 			return client;
 		})().finally(() => (this.#connecting = null));
 		return this.#connecting;
+	}
+
+	/**
+	 * One query at a time on the ownership connection. pg queues overlapping queries on a client
+	 * itself, but that is deprecated (removed in pg 9), so claims, releases and pings queue here.
+	 */
+	#query<R extends pg.QueryResultRow>(
+		client: pg.Client,
+		text: string,
+		values?: unknown[]
+	): Promise<pg.QueryResult<R>> {
+		const run = this.#lastQuery.then(() => client.query<R>(text, values));
+		this.#lastQuery = run.catch(() => undefined);
+		return run;
 	}
 
 	claim(key: string): Promise<boolean> {
@@ -112,7 +129,8 @@ export class PgOwnership implements Ownership {
 
 	async #claim(key: string): Promise<boolean> {
 		const client = await this.#connection();
-		const { rows } = await client.query<{ ok: boolean }>(
+		const { rows } = await this.#query<{ ok: boolean }>(
+			client,
 			'select pg_try_advisory_lock(hashtextextended($1, 0)) as ok',
 			[`own:${key}`]
 		);
@@ -130,9 +148,9 @@ export class PgOwnership implements Ownership {
 		if (!this.#held.delete(key)) return;
 		const client = this.#client;
 		if (!client) return;
-		await client
-			.query('select pg_advisory_unlock(hashtextextended($1, 0))', [`own:${key}`])
-			.catch((err) => this.log?.warn({ err, key }, 'could not release an outbox'));
+		await this.#query(client, 'select pg_advisory_unlock(hashtextextended($1, 0))', [
+			`own:${key}`
+		]).catch((err) => this.log?.warn({ err, key }, 'could not release an outbox'));
 	}
 
 	async close(): Promise<void> {
