@@ -22,6 +22,9 @@ import {
 	uniquePrefix
 } from './backend';
 
+// Each stock y-websocket provider adds a process 'exit' listener in Node; tests open dozens.
+process.setMaxListeners(0);
+
 export interface TestServer {
 	parley: Parley;
 	/** The shared engines of this server's deployment (PostgreSQL backend only). */
