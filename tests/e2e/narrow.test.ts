@@ -1,0 +1,80 @@
+/**
+ * The agent workspace on a phone-sized screen: nothing wider than the screen, the offer whole,
+ * and the list or one conversation at a time with a way back (focus follows).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import {
+	launchChromium,
+	signInAgent,
+	liveCustomerAt,
+	acceptOffer,
+	conversationLog
+} from '../helpers/browser';
+import { startServerProcess, type ServerProcess } from '../helpers/process';
+
+let server: ServerProcess;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+	server = await startServerProcess();
+	browser = await launchChromium();
+});
+afterAll(async () => {
+	for (const c of contexts) await c.close().catch(() => undefined);
+	await browser?.close();
+	await server?.dispose();
+});
+
+const overflow = (page: Page) =>
+	page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+
+/** True if the element's box lies inside the viewport. */
+const inViewport = (page: Page, selector: string) =>
+	page.evaluate((sel) => {
+		const r = document.querySelector(sel)!.getBoundingClientRect();
+		return r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight;
+	}, selector);
+
+describe('the agent workspace on a narrow screen', () => {
+	it('fits the width, shows the whole offer, and switches between the list and a conversation', async () => {
+		const agentCtx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+		const customerCtx = await browser.newContext();
+		contexts.push(agentCtx, customerCtx);
+		const ben = await signInAgent(agentCtx, server.base, 'ben@example.com');
+		expect(await overflow(ben)).toBe(0);
+		await ben.getByRole('navigation', { name: 'Conversations' }).waitFor();
+
+		await liveCustomerAt(customerCtx, server.base, 'Mia', 'Hello from the bus');
+		const offer = ben.getByRole('dialog', { name: 'New chat from Mia' });
+		await offer.waitFor();
+		expect(await inViewport(ben, '.offer')).toBe(true);
+		expect(await offer.getByRole('button', { name: 'Decline' }).isVisible()).toBe(true);
+		await acceptOffer(ben, 'New chat from Mia');
+
+		// The conversation alone, with a way back; still nothing wider than the screen.
+		await conversationLog(ben).getByText('Hello from the bus').waitFor();
+		expect(await ben.getByRole('navigation', { name: 'Conversations' }).isVisible()).toBe(false);
+		expect(await overflow(ben)).toBe(0);
+		const box = ben.getByLabel('Message', { exact: true });
+		expect(await box.isVisible()).toBe(true);
+		await box.fill('On my way');
+		await box.press('Enter');
+		await conversationLog(ben).getByText('On my way').waitFor();
+
+		await ben.getByRole('button', { name: 'Back to conversations' }).click();
+		const list = ben.getByRole('navigation', { name: 'Conversations' });
+		await list.waitFor();
+		expect(await ben.getByRole('region', { name: 'Conversation' }).isVisible()).toBe(false);
+		const item = list.getByRole('button', { name: /Mia/ });
+		await expect.poll(() => item.evaluate((el) => el === document.activeElement)).toBe(true);
+
+		// Back in with the keyboard: focus lands on the way back.
+		await ben.keyboard.press('Enter');
+		const back = ben.getByRole('button', { name: 'Back to conversations' });
+		await expect.poll(() => back.evaluate((el) => el === document.activeElement)).toBe(true);
+		await conversationLog(ben).getByText('On my way').waitFor();
+		await ben.screenshot({ path: '/tmp/agent-narrow.png' });
+	});
+});
