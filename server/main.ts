@@ -37,7 +37,22 @@ if (process.env.PARLEY_TEST_CLOCK === 'ipc' && process.send) {
 }
 
 const parley = await createParley({ config, log, ui, clock });
-const port = await parley.listen();
+let port: number;
+try {
+	port = await parley.listen();
+} catch (err) {
+	const code = (err as NodeJS.ErrnoException).code;
+	log.fatal(
+		{ err, port: config.port },
+		code === 'EADDRINUSE'
+			? `port ${config.port} is already in use (is Parley already running?): stop that process, or set PORT to another port`
+			: code === 'EACCES'
+				? `not allowed to listen on port ${config.port}: choose a port above 1023 with PORT`
+				: `could not listen on port ${config.port}`
+	);
+	await parley.close().catch(() => undefined);
+	process.exit(1);
+}
 log.info(
 	{ port, db: config.databaseUrl ? 'postgres' : config.databasePath, redis: !!config.redisUrl },
 	`Parley is running on http://localhost:${port} — open /demo and /agent`

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page, FrameLocator } from 'playwright-core';
 import { launchChromium, signInAgent as signInAgentAt } from '../helpers/browser';
-import { startServerProcess, type ServerProcess } from '../helpers/process';
+import { startServerProcess, runServerUntilExit, type ServerProcess } from '../helpers/process';
 
 let server: ServerProcess;
 let browser: Browser;
@@ -286,5 +286,20 @@ describe('keyboard only', () => {
 		await message(w, 'Hello Kim').waitFor();
 		await ctx.close();
 		await customer.close();
+	});
+});
+
+describe('starting', () => {
+	it('a second server on a port already in use exits at once, saying why', async () => {
+		const { code, output } = await runServerUntilExit({
+			PORT: String(server.port),
+			PARLEY_DEMO_HOST_PORT: '0'
+		});
+		expect(code).toBe(1);
+		expect(output).toContain(
+			`port ${server.port} is already in use (is Parley already running?): stop that process, or set PORT to another port`
+		);
+		// The first one is unharmed.
+		expect((await fetch(server.base + '/healthz')).ok).toBe(true);
 	});
 });

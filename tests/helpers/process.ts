@@ -103,3 +103,30 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
 	};
 	return proc;
 }
+
+/**
+ * Runs `server/main.ts` with `env` until it exits by itself (e.g. a start that must fail);
+ * killed after `timeoutMs`. Resolves with its exit code and output.
+ */
+export function runServerUntilExit(
+	env: Record<string, string>,
+	timeoutMs = 30_000
+): Promise<{ code: number | null; output: string }> {
+	const dir = mkdtempSync(join(tmpdir(), 'parley-exit-'));
+	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server', 'main.ts')], {
+		cwd: root,
+		env: { ...process.env, HOST: '127.0.0.1', PARLEY_DB: join(dir, 'parley.db'), ...env },
+		stdio: ['ignore', 'pipe', 'pipe']
+	});
+	let output = '';
+	child.stdout!.on('data', (d) => (output += String(d)));
+	child.stderr!.on('data', (d) => (output += String(d)));
+	const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+	return new Promise((resolve) =>
+		child.once('exit', (code) => {
+			clearTimeout(timer);
+			rmSync(dir, { recursive: true, force: true });
+			resolve({ code, output });
+		})
+	);
+}
