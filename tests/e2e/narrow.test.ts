@@ -77,4 +77,16 @@ describe('the agent workspace on a narrow screen', () => {
 		await conversationLog(ben).getByText('On my way').waitFor();
 		await ben.screenshot({ path: '/tmp/agent-narrow.png' });
 	});
+
+	it('the demo host page and the widget page fit the width too', async () => {
+		const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+		contexts.push(ctx);
+		const page = await ctx.newPage();
+		for (const path of ['/demo?customer=carla', '/chat?workstream=live']) {
+			await page.goto(server.base + path);
+			await page.getByRole('button').first().waitFor();
+			expect(await overflow(page), path).toBe(0);
+		}
+		expect(await page.getByRole('button', { name: 'Start chat' }).isVisible()).toBe(true);
+	});
 });
