@@ -2,30 +2,17 @@
  * The agent workspace on a phone-sized screen: nothing wider than the screen, the offer whole,
  * and the list or one conversation at a time with a way back (focus follows).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import {
-	launchChromium,
+	browserSuite,
 	signInAgent,
 	liveCustomerAt,
 	acceptOffer,
 	conversationLog
 } from '../helpers/browser';
-import { startServerProcess, type ServerProcess } from '../helpers/process';
 
-let server: ServerProcess;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-	server = await startServerProcess();
-	browser = await launchChromium();
-});
-afterAll(async () => {
-	for (const c of contexts) await c.close().catch(() => undefined);
-	await browser?.close();
-	await server?.dispose();
-});
+const suite = browserSuite();
 
 const overflow = (page: Page) =>
 	page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -39,9 +26,9 @@ const inViewport = (page: Page, selector: string) =>
 
 describe('the agent workspace on a narrow screen', () => {
 	it('fits the width, shows the whole offer, and switches between the list and a conversation', async () => {
-		const agentCtx = await browser.newContext({ viewport: { width: 390, height: 844 } });
-		const customerCtx = await browser.newContext();
-		contexts.push(agentCtx, customerCtx);
+		const { server } = suite;
+		const agentCtx = await suite.newContext({ viewport: { width: 390, height: 844 } });
+		const customerCtx = await suite.newContext();
 		const ben = await signInAgent(agentCtx, server.base, 'ben@example.com');
 		expect(await overflow(ben)).toBe(0);
 		await ben.getByRole('navigation', { name: 'Conversations' }).waitFor();
@@ -79,11 +66,10 @@ describe('the agent workspace on a narrow screen', () => {
 	});
 
 	it('the demo host page and the widget page fit the width too', async () => {
-		const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
-		contexts.push(ctx);
+		const ctx = await suite.newContext({ viewport: { width: 390, height: 844 } });
 		const page = await ctx.newPage();
 		for (const path of ['/demo?customer=carla', '/chat?workstream=live']) {
-			await page.goto(server.base + path);
+			await page.goto(suite.server.base + path);
 			await page.getByRole('button').first().waitFor();
 			expect(await overflow(page), path).toBe(0);
 		}

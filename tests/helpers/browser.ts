@@ -1,5 +1,13 @@
 /** Debian's Chromium driven by playwright-core (the tools' own browser downloads fail here). */
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import {
+	chromium,
+	type Browser,
+	type BrowserContext,
+	type BrowserContextOptions,
+	type Page
+} from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { startServerProcess, type ServerProcess, type ServerProcessOptions } from './process';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -62,3 +70,30 @@ export async function acceptOffer(agent: Page, title: string) {
 
 /** The open conversation's transcript in the agent workspace. */
 export const conversationLog = (page: Page) => page.getByRole('log', { name: 'Conversation' });
+
+/**
+ * A browser-test file's setup: one server process and one Chromium for the file, and contexts
+ * that are closed after it. Call at the top of the file; use its fields inside tests.
+ */
+export function browserSuite(opts: ServerProcessOptions = {}) {
+	const suite = {
+		server: undefined as unknown as ServerProcess,
+		browser: undefined as unknown as Browser,
+		contexts: [] as BrowserContext[],
+		async newContext(options?: BrowserContextOptions): Promise<BrowserContext> {
+			const ctx = await suite.browser.newContext(options);
+			suite.contexts.push(ctx);
+			return ctx;
+		}
+	};
+	beforeAll(async () => {
+		suite.server = await startServerProcess(opts);
+		suite.browser = await launchChromium();
+	});
+	afterAll(async () => {
+		for (const c of suite.contexts) await c.close().catch(() => undefined);
+		await suite.browser?.close();
+		await suite.server?.dispose();
+	});
+	return suite;
+}
