@@ -42,27 +42,34 @@ export interface ServerProcessOptions {
 	testClock?: boolean;
 }
 
+/** Spawns `server/main.ts` on a store in `dir`, collecting its output in `logs`. */
+function spawnServer(dir: string, env: Record<string, string>, ipc = false) {
+	const logs: string[] = [];
+	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server', 'main.ts')], {
+		cwd: root,
+		env: { ...process.env, HOST: '127.0.0.1', PARLEY_DB: join(dir, 'parley.db'), ...env },
+		stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
+	});
+	child.stdout!.on('data', (d) => logs.push(String(d)));
+	child.stderr!.on('data', (d) => logs.push(String(d)));
+	return { child, logs };
+}
+
 export async function startServerProcess(opts: ServerProcessOptions = {}): Promise<ServerProcess> {
 	if (!existsSync(join(root, 'build', 'handler.js')))
 		throw new Error('run `npm run build` first: build/handler.js is missing');
 	const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'parley-e2e-'));
 	const port = opts.port ?? (await freePort());
-	const logs: string[] = [];
-	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server', 'main.ts')], {
-		cwd: root,
-		env: {
-			...process.env,
+	const { child, logs } = spawnServer(
+		dir,
+		{
 			PORT: String(port),
-			HOST: '127.0.0.1',
-			PARLEY_DB: join(dir, 'parley.db'),
 			LOG_LEVEL: 'info',
 			...(opts.testClock ? { PARLEY_TEST_CLOCK: 'ipc' } : {}),
 			...opts.env
 		},
-		stdio: opts.testClock ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
-	});
-	child.stdout!.on('data', (d) => logs.push(String(d)));
-	child.stderr!.on('data', (d) => logs.push(String(d)));
+		opts.testClock
+	);
 	const exited = new Promise<number | null>((resolve) =>
 		child.once('exit', (code) => resolve(code))
 	);
@@ -113,20 +120,13 @@ export function runServerUntilExit(
 	timeoutMs = 30_000
 ): Promise<{ code: number | null; output: string }> {
 	const dir = mkdtempSync(join(tmpdir(), 'parley-exit-'));
-	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server', 'main.ts')], {
-		cwd: root,
-		env: { ...process.env, HOST: '127.0.0.1', PARLEY_DB: join(dir, 'parley.db'), ...env },
-		stdio: ['ignore', 'pipe', 'pipe']
-	});
-	let output = '';
-	child.stdout!.on('data', (d) => (output += String(d)));
-	child.stderr!.on('data', (d) => (output += String(d)));
+	const { child, logs } = spawnServer(dir, env);
 	const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
 	return new Promise((resolve) =>
 		child.once('exit', (code) => {
 			clearTimeout(timer);
 			rmSync(dir, { recursive: true, force: true });
-			resolve({ code, output });
+			resolve({ code, output: logs.join('') });
 		})
 	);
 }
