@@ -6,7 +6,8 @@
  * sending R messages/s in total for S seconds. Reports delivery latency p50/p99 (send →
  * the other participant sees it), lost and duplicated messages, server CPU and resident memory.
  *
- *   npm run bench -- [--conversations 1000] [--rate 500] [--seconds 20] [--only parley|reference]
+ *   npm run bench -- [--conversations 1000] [--rate 500] [--seconds 20] [--rounds 3]
+ *                    [--only parley|reference]
  *   npm run bench -- --instances 2 [--conversations …]
  *   npm run bench -- --case routing   (only the routing benchmark, bench/routing.ts; `--case chat`
  *   runs only the chat load; by default both run)
@@ -17,9 +18,16 @@
  * 127.0.0.1). Clients are spread like a balancer would: the customer of pair i on instance
  * i mod N, the agent on instance ⌊i/N⌋ mod N, so half the conversations cross instances.
  *
+ * `--rounds R` repeats the measurement R times (default 3) and reports each figure's median
+ * and every round's p99 and CPU-per-message ratios: on this shared 2-core machine one run's
+ * p99 moves by 2× from one run to the next, so one run cannot tell whether a target holds.
+ * Each system's load in a round runs in a load-generating process of its own (a fresh heap,
+ * as the first run of a single-process bench has), and the order alternates from round to
+ * round (Parley first, then the reference first, …), so neither always gets the warmer machine.
+ *
  * BENCH_NODE_ARGS adds Node flags to the Parley server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { tmpdir } from 'node:os';
@@ -47,6 +55,13 @@ if (!Number.isInteger(INSTANCES) || INSTANCES < 1 || INSTANCES > 8) {
 	console.error('--instances must be 1 to 8');
 	process.exit(2);
 }
+const ROUNDS = Number(args.get('rounds') ?? 3);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 20) {
+	console.error('--rounds must be 1 to 20');
+	process.exit(2);
+}
+/** Set on a load-generating child of a multi-round run: measure one system, write its Result here. */
+const CHILD_OUT = args.get('child-out');
 const root = join(import.meta.dirname, '..');
 
 interface Result {
@@ -437,23 +452,95 @@ if (CASE === 'routing') {
 	process.exit(0);
 }
 
-const results: Result[] = [];
-if (INSTANCES > 1) {
-	// --only pg skips the embedded-store run (its column then shows —).
-	if (ONLY !== 'pg')
-		results.push(await benchParley({ name: 'parley', instances: 1, shared: false }));
-	await sleep(1000);
-	results.push(await benchParley({ name: 'parley-pg', instances: 1, shared: true }));
-	await sleep(1000);
-	results.push(
-		await benchParley({ name: `parley-pg×${INSTANCES}`, instances: INSTANCES, shared: true })
-	);
-} else {
-	if (ONLY !== 'reference') results.push(await benchParley());
-	await sleep(1000);
-	if (ONLY !== 'parley') results.push(await benchReference());
+/** The systems measured, in the order of the first round. */
+const SYSTEMS: string[] =
+	INSTANCES > 1
+		? // --only pg skips the embedded-store run (its column then shows —).
+			['parley', 'parley-pg', `parley-pg×${INSTANCES}`].filter(
+				(n) => n !== 'parley' || ONLY !== 'pg'
+			)
+		: ['parley', 'reference'].filter((n) => !ONLY || n === ONLY);
+
+/** Measures one system in this process. */
+function measureSystem(name: string): Promise<Result> {
+	if (name === 'reference') return benchReference();
+	if (name === 'parley') return benchParley();
+	return benchParley({ name, instances: name === 'parley-pg' ? 1 : INSTANCES, shared: true });
 }
 
+/** Measures one system in a load-generating process of its own (this script, one system). */
+async function measureInChild(name: string, dir: string): Promise<Result> {
+	const out = join(dir, `${name.replace(/[^a-z0-9-]/gi, '_')}.json`);
+	const passOn = [...args].filter(([k]) => !['rounds', 'only', 'case'].includes(k)).flat();
+	const child = spawn(
+		process.execPath,
+		[
+			...process.execArgv,
+			process.argv[1],
+			...passOn.map((a, i) => (i % 2 === 0 ? `--${a}` : a)),
+			'--case',
+			'chat',
+			'--system',
+			name,
+			'--child-out',
+			out
+		],
+		{ cwd: root, stdio: ['ignore', 'inherit', 'inherit'] }
+	);
+	const code = await new Promise<number | null>((r) => child.once('exit', r));
+	if (code !== 0) throw new Error(`the ${name} measurement exited with ${code}`);
+	return JSON.parse(readFileSync(out, 'utf8')) as Result;
+}
+
+if (CHILD_OUT) {
+	writeFileSync(CHILD_OUT, JSON.stringify(await measureSystem(args.get('system') ?? 'parley')));
+	process.exit(0);
+}
+
+/** rounds[i] holds round i's results, one per system. */
+const rounds: Result[][] = [];
+if (ROUNDS === 1) {
+	const round: Result[] = [];
+	for (const [i, name] of SYSTEMS.entries()) {
+		if (i > 0) await sleep(1000);
+		round.push(await measureSystem(name));
+	}
+	rounds.push(round);
+} else {
+	const dir = mkdtempSync(join(tmpdir(), 'parley-bench-rounds-'));
+	try {
+		for (let r = 0; r < ROUNDS; r++) {
+			const order = r % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse();
+			console.log(`\nround ${r + 1} of ${ROUNDS}: ${order.join(', then ')}`);
+			const round: Result[] = [];
+			for (const name of order) {
+				await sleep(1000);
+				round.push(await measureInChild(name, dir));
+			}
+			rounds.push(round);
+		}
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+const median = (xs: number[]) => {
+	const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+	if (s.length === 0) return NaN;
+	const m = Math.floor(s.length / 2);
+	return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+/** Each system's figures: its one run's, or with several rounds each figure's median. */
+const results: Result[] = SYSTEMS.map((name) => {
+	const runs = rounds.map((round) => round.find((r) => r.name === name)!);
+	if (runs.length === 1) return runs[0];
+	const med = Object.fromEntries(
+		Object.keys(runs[0])
+			.filter((k) => k !== 'name')
+			.map((k) => [k, median(runs.map((r) => r[k as keyof Result] as number))])
+	);
+	return { ...med, name } as Result;
+});
 const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
 const rows: [string, (r: Result) => number, number][] = [
 	['messages sent', (r) => r.sent, 0],
@@ -475,7 +562,9 @@ const rows: [string, (r: Result) => number, number][] = [
 	['connect + first sync (s)', (r) => r.connectSeconds, 1]
 ];
 console.log(
-	`\nLoad: ${CONVERSATIONS} conversations × (customer + agent), ${RATE} messages/s for ${SECONDS} s\n`
+	`\nLoad: ${CONVERSATIONS} conversations × (customer + agent), ${RATE} messages/s for ${SECONDS} s` +
+		(ROUNDS > 1 ? `; each figure the median of ${ROUNDS} rounds (rounds below)` : '') +
+		'\n'
 );
 if (INSTANCES > 1) {
 	// Several instances: CPU and memory are summed over the instances (not PostgreSQL/Redis).
@@ -506,11 +595,92 @@ if (INSTANCES > 1) {
 		);
 	}
 }
+
+/**
+ * Every round's p99 and CPU per message, and how many rounds met the issues' targets: the
+ * foundation's (Parley's p99 and CPU per message no higher than the reference's) or, with
+ * several instances, scale-out's (their p99 under 2× the single instance's).
+ */
+const pick = (round: Result[], name: string) => round.find((r) => r.name === name);
+const ratio = (a: number | undefined, b: number | undefined) =>
+	a !== undefined && b ? a / b : NaN;
+const targets: { label: string; values: number[]; limit: number }[] = [];
+if (INSTANCES > 1) {
+	const many = `parley-pg×${INSTANCES}`;
+	console.log(
+		`\n| round | order | p99 ms: SQLite / 1 PG / ${INSTANCES} PG | CPU per message ms: SQLite / 1 PG / ${INSTANCES} PG | lost + duplicated |`
+	);
+	console.log('|---:|---|---|---|---:|');
+	for (const [i, round] of rounds.entries()) {
+		const by = ['parley', 'parley-pg', many].map((n) => pick(round, n));
+		console.log(
+			`| ${i + 1} | ${round.map((r) => r.name).join(', ')} | ${by.map((r) => fmt(r?.p99 ?? NaN)).join(' / ')} | ${by.map((r) => fmt(r?.cpuMsPerMessage ?? NaN, 3)).join(' / ')} | ${round.reduce((n, r) => n + r.lost + r.duplicated, 0)} |`
+		);
+	}
+	const p99 = (round: Result[], n: string) => pick(round, n)?.p99;
+	targets.push(
+		{
+			label: `${INSTANCES} instances' p99 / 1 SQLite instance's`,
+			values: rounds.map((r) => ratio(p99(r, many), p99(r, 'parley'))),
+			limit: 2
+		},
+		{
+			label: `${INSTANCES} instances' p99 / 1 PostgreSQL instance's`,
+			values: rounds.map((r) => ratio(p99(r, many), p99(r, 'parley-pg'))),
+			limit: 2
+		}
+	);
+} else {
+	console.log(
+		'\n| round | order | p99 ms: Parley / reference | CPU per message ms: Parley / reference | lost + duplicated |'
+	);
+	console.log('|---:|---|---|---|---:|');
+	for (const [i, round] of rounds.entries()) {
+		const [p, r] = [pick(round, 'parley'), pick(round, 'reference')];
+		console.log(
+			`| ${i + 1} | ${round.map((x) => x.name).join(', ')} | ${fmt(p?.p99 ?? NaN)} / ${fmt(r?.p99 ?? NaN)} | ${fmt(p?.cpuMsPerMessage ?? NaN, 3)} / ${fmt(r?.cpuMsPerMessage ?? NaN, 3)} | ${round.reduce((n, x) => n + x.lost + x.duplicated, 0)} |`
+		);
+	}
+	const both = (get: (r: Result) => number) =>
+		rounds.map((round) => {
+			const [p, r] = [pick(round, 'parley'), pick(round, 'reference')];
+			return ratio(p && get(p), r && get(r));
+		});
+	targets.push(
+		{ label: 'p99, Parley / reference', values: both((r) => r.p99), limit: 1 },
+		{
+			label: 'CPU per message, Parley / reference',
+			values: both((r) => r.cpuMsPerMessage),
+			limit: 1
+		}
+	);
+}
+console.log('');
+for (const t of targets) {
+	const known = t.values.filter(Number.isFinite);
+	if (known.length === 0) continue;
+	const met = known.filter((v) => v <= t.limit).length;
+	console.log(
+		`target ${t.label} ≤ ${t.limit}: met in ${met} of ${known.length} round(s); per round ${known.map((v) => fmt(v, 2)).join(', ')}; median ${fmt(median(known), 2)}`
+	);
+}
+const lostOrDuplicated = rounds.flat().reduce((n, r) => n + r.lost + r.duplicated, 0);
+console.log(
+	`target no loss and no duplicates: ${lostOrDuplicated === 0 ? 'met' : 'NOT met'} (${lostOrDuplicated} lost or duplicated over every run)`
+);
+
 mkdirSync(join(root, 'bench', 'out'), { recursive: true });
 writeFileSync(
 	join(root, 'bench', 'out', 'report.json'),
 	JSON.stringify(
-		{ conversations: CONVERSATIONS, rate: RATE, seconds: SECONDS, instances: INSTANCES, results },
+		{
+			conversations: CONVERSATIONS,
+			rate: RATE,
+			seconds: SECONDS,
+			instances: INSTANCES,
+			results,
+			rounds
+		},
 		null,
 		2
 	)
