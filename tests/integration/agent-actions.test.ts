@@ -200,6 +200,44 @@ describe('conference (A6)', () => {
 	});
 });
 
+describe('first reply (reports)', () => {
+	it("records the agent's first reply once, at its own time, however many messages follow it at once", async () => {
+		const { clock, srv, customer, chat, anaSide } = await setup();
+		const id = customer.conversationId;
+		const firstAt = clock.now();
+		// Three messages in one burst: merged while the first reply is still being recorded.
+		anaSide.send('Hello Dana');
+		anaSide.send('Let me look');
+		anaSide.send('One moment');
+		await waitFor(() => texts(chat).includes('One moment'), 'customer sees all three');
+		clock.advance(60_000);
+		anaSide.send('Found it');
+		await waitFor(() => texts(chat).includes('Found it'), 'a later message');
+		const events = await waitFor(async () => {
+			const rows = await srv.parley.repo.db
+				.selectFrom('conversation_events')
+				.selectAll()
+				.where('conversation_id', '=', id)
+				.where('type', '=', 'first_response')
+				.execute();
+			return rows.length > 0 ? rows : undefined;
+		}, 'first_response event');
+		expect(events).toHaveLength(1);
+		expect(events[0]).toMatchObject({ actor: anaSide.opts.me.principal, at: firstAt });
+		expect((await srv.parley.repo.conversationById(id))?.first_response_at).toBe(firstAt);
+		// Nothing more is recorded later: the conversation is known to have its first reply.
+		anaSide.send('Anything else?');
+		await waitFor(() => texts(chat).includes('Anything else?'), 'one more');
+		const after = await srv.parley.repo.db
+			.selectFrom('conversation_events')
+			.select('id')
+			.where('conversation_id', '=', id)
+			.where('type', '=', 'first_response')
+			.execute();
+		expect(after).toHaveLength(1);
+	});
+});
+
 describe('waiting (A8)', () => {
 	it('parks a persistent conversation, frees capacity, and routes it back to the same agent when the customer writes', async () => {
 		const { srv, ana, customer, chat } = await setup('persistent');
