@@ -160,6 +160,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		onQueueChanged: () => waiting.schedule(),
 		mailer,
 		onEvent: (event) => webhooks.onEvent(event),
+		withNextCommit: store.withNextCommit?.bind(store),
 		csatLink: async (conversationId) => {
 			const token = await signCsatToken(widgetKey, conversationId, {
 				now: clock.now(),

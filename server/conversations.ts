@@ -53,6 +53,7 @@ import {
 import type { PresenceChoice } from '../src/lib/domain/presence';
 import { LocalLocks, type Locks } from './db/locks';
 import type { Ownership } from './db/ownership';
+import type { DocStore } from './db/doc-store';
 import type { Timers } from './timers';
 import type { Mailer } from './mail';
 import {
@@ -194,6 +195,31 @@ export interface ConversationServiceDeps {
 	csatLink?: (conversationId: string) => Promise<string>;
 	/** Every history event once stored (webhooks). Its failures are logged, never thrown. */
 	onEvent?: (event: StoredEvent) => Promise<void>;
+	/** Embedded store: writes that join the documents' next group commit (`DocStore`). */
+	withNextCommit?: DocStore['withNextCommit'];
+}
+
+/** A history event about to be stored. */
+function newEvent(
+	conversationId: string,
+	type: EventType,
+	actor: string | null,
+	data: Record<string, string | number | null>,
+	at: number
+): StoredEvent {
+	return { id: eventId(at), conversationId, type, actor, data, at };
+}
+
+/** Its `conversation_events` row. */
+function eventRow(e: StoredEvent) {
+	return {
+		id: e.id,
+		conversation_id: e.conversationId,
+		type: e.type,
+		actor: e.actor,
+		data: JSON.stringify(e.data),
+		at: e.at
+	};
 }
 
 type PendingOffer = Pick<Offer, 'id' | 'agent_id' | 'conversation_id' | 'kind'>;
@@ -954,32 +980,45 @@ export class ConversationService {
 		const batch = this.#firstReplies;
 		this.#firstReplies = [];
 		try {
-			const { repo } = this.deps;
-			const events = await repo.db.transaction().execute(async (trx) => {
-				const stored: (StoredEvent | null)[] = [];
-				for (const r of batch) {
-					const u = await trx
-						.updateTable('conversations')
-						.set({ first_response_at: r.at })
-						.where('id', '=', r.conversationId)
-						.where('first_response_at', 'is', null)
-						.where('requested_at', 'is not', null)
-						.executeTakeFirst();
-					stored.push(
-						Number(u.numUpdatedRows) === 0
-							? null
-							: await this.#storeEvent(
-									trx,
-									r.conversationId,
-									'first_response',
-									r.author.principal,
-									{ by: r.author.name },
-									r.at
-								)
-					);
-				}
-				return stored;
-			});
+			const { repo, withNextCommit } = this.deps;
+			const setTime = (db: Db, r: (typeof batch)[number]) =>
+				db
+					.updateTable('conversations')
+					.set({ first_response_at: r.at })
+					.where('id', '=', r.conversationId)
+					.where('first_response_at', 'is', null)
+					.where('requested_at', 'is not', null);
+			const eventOf = (r: (typeof batch)[number]) =>
+				newEvent(
+					r.conversationId,
+					'first_response',
+					r.author.principal,
+					{ by: r.author.name },
+					r.at
+				);
+			const events = withNextCommit
+				? // Embedded store: in the documents' next group commit (no fsync of its own).
+					await withNextCommit((exec) =>
+						batch.map((r) => {
+							if (exec(setTime(repo.db, r).compile()) === 0) return null;
+							const event = eventOf(r);
+							exec(repo.db.insertInto('conversation_events').values(eventRow(event)).compile());
+							return event;
+						})
+					)
+				: await repo.db.transaction().execute(async (trx) => {
+						const stored: (StoredEvent | null)[] = [];
+						for (const r of batch) {
+							const u = await setTime(trx, r).executeTakeFirst();
+							if (Number(u.numUpdatedRows) === 0) stored.push(null);
+							else {
+								const event = eventOf(r);
+								await trx.insertInto('conversation_events').values(eventRow(event)).execute();
+								stored.push(event);
+							}
+						}
+						return stored;
+					});
 			for (const [i, r] of batch.entries()) {
 				const event = events[i];
 				if (event) await this.#announce(event);
@@ -1540,19 +1579,9 @@ export class ConversationService {
 		data: Record<string, string | number | null>,
 		at: number
 	): Promise<StoredEvent> {
-		const id = eventId(at);
-		await db
-			.insertInto('conversation_events')
-			.values({
-				id,
-				conversation_id: conversationId,
-				type,
-				actor,
-				data: JSON.stringify(data),
-				at
-			})
-			.execute();
-		return { id, conversationId, type, actor, data, at };
+		const event = newEvent(conversationId, type, actor, data, at);
+		await db.insertInto('conversation_events').values(eventRow(event)).execute();
+		return event;
 	}
 
 	/**

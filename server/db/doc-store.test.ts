@@ -15,13 +15,14 @@ afterEach(async () => {
 	}
 });
 
-async function fresh() {
+async function freshHandle() {
 	const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
 	const h = await openSqlite(join(dir, 'p.db'));
 	const store = new SqliteDocStore(h.raw);
 	open.push({ h, store, dir });
-	return store;
+	return { h, store };
 }
+const fresh = async () => (await freshHandle()).store;
 
 function restore(stored: StoredDoc) {
 	const doc = new Y.Doc();
@@ -91,5 +92,47 @@ describe('SqliteDocStore', () => {
 		expect(await store.append('e', new Uint8Array([0, 0]))).toBe(4);
 		expect(await store.append('f', new Uint8Array([0, 0]))).toBe(4);
 		expect(await store.append('new', new Uint8Array([0, 0]))).toBe(1);
+	});
+
+	it('runs work in the next group commit: one transaction with the appends, a failed work undone alone', async () => {
+		const { h, store } = await freshHandle();
+		h.raw.exec('create table t (x integer)');
+		const seen: { inTransaction: boolean; appendsSoFar: unknown }[] = [];
+		const append = store.append('d', new Uint8Array([0, 0]));
+		const ok = store.withNextCommit((exec) => {
+			// Inside the transaction that has just written the append.
+			seen.push({
+				inTransaction: h.raw.inTransaction,
+				appendsSoFar: h.raw.prepare("select count(*) from doc_log where doc = 'd'").pluck().get()
+			});
+			return exec({ sql: 'insert into t (x) values (?), (?)', parameters: [1, 2] });
+		});
+		const failed = store.withNextCommit((exec) => {
+			exec({ sql: 'insert into t (x) values (?)', parameters: [3] });
+			throw new Error('no');
+		});
+		expect(await ok).toBe(2);
+		await expect(failed).rejects.toThrow('no');
+		expect(await append).toBe(1);
+		expect(seen).toEqual([{ inTransaction: true, appendsSoFar: 1 }]);
+		expect(h.raw.prepare('select x from t order by x').pluck().all()).toEqual([1, 2]);
+		expect((await store.read('d', null)).log).toHaveLength(1);
+	});
+
+	it('never nests its commit in another transaction left open on the connection', async () => {
+		const { h, store } = await freshHandle();
+		h.raw.exec('begin');
+		const append = store.append('d', new Uint8Array([0, 0]));
+		let durable = false;
+		void append.then(() => (durable = true));
+		await new Promise((r) => setImmediate(r));
+		await new Promise((r) => setImmediate(r));
+		// Not reported durable while it could only be a savepoint of that transaction …
+		expect(durable).toBe(false);
+		h.raw.exec('rollback');
+		// … and not lost with its rollback.
+		expect(await append).toBe(1);
+		await store.flush();
+		expect((await store.read('d', null)).log.map((u) => u.version)).toEqual([1]);
 	});
 });

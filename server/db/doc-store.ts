@@ -39,6 +39,13 @@ export interface DocStore {
 	compact(doc: string, state: Uint8Array): Promise<void>;
 	/** The last stored version of each of `docs` (shared stores; for the periodic check). */
 	heads?(docs: string[]): Promise<Map<string, number>>;
+	/**
+	 * Embedded store only: runs `work` inside the transaction of the next group commit, so what
+	 * it writes is durable with that commit's one fsync instead of a commit of its own. `work`
+	 * is synchronous and writes only through `exec`; if it throws, only its own writes are undone
+	 * (a savepoint) and the promise rejects. Resolves with its result once committed.
+	 */
+	withNextCommit?<T>(work: (exec: CommitExec) => T): Promise<T>;
 	/** Resolves once everything appended so far is durable. */
 	flush(): Promise<void>;
 	close(): Promise<void>;
@@ -49,6 +56,16 @@ export function versionAfter(stored: StoredDoc, after: number | null): number {
 	let v = Math.max(after ?? 0, stored.snapshot?.upto ?? 0);
 	for (const u of stored.log) v = Math.max(v, u.version);
 	return v;
+}
+
+/** Runs one compiled statement (e.g. Kysely's `compile()`) and returns the rows it changed. */
+export type CommitExec = (query: { sql: string; parameters: readonly unknown[] }) => number;
+
+/** Work waiting for the next group commit (see `DocStore.withNextCommit`). */
+interface PendingWork {
+	run: (exec: CommitExec) => unknown;
+	resolve: (result: unknown) => void;
+	reject: (e: unknown) => void;
 }
 
 /** An append waiting for its batch (group commit). */
@@ -73,7 +90,10 @@ export class SqliteDocStore implements DocStore {
 	readonly shared = false;
 	#raw: Database.Database;
 	#pending: PendingAppend[] = [];
+	#work: PendingWork[] = [];
 	#scheduled: Promise<void> | null = null;
+	/** Statements run by `withNextCommit` work, prepared once per SQL text. */
+	#workStatements = new Map<string, Database.Statement>();
 	#heads = new Map<string, number>();
 	#stmts;
 
@@ -130,6 +150,23 @@ export class SqliteDocStore implements DocStore {
 		});
 	}
 
+	withNextCommit<T>(work: (exec: CommitExec) => T): Promise<T> {
+		return new Promise<T>((resolve, reject) => {
+			this.#work.push({ run: work, resolve: resolve as (r: unknown) => void, reject });
+			this.#schedule();
+		});
+	}
+
+	#exec: CommitExec = ({ sql, parameters }) => {
+		let stmt = this.#workStatements.get(sql);
+		if (!stmt) {
+			if (this.#workStatements.size >= 100) this.#workStatements.clear();
+			stmt = this.#raw.prepare(sql);
+			this.#workStatements.set(sql, stmt);
+		}
+		return stmt.run(...parameters).changes;
+	};
+
 	#schedule() {
 		this.#scheduled ??= new Promise<void>((done) =>
 			setImmediate(() => {
@@ -141,11 +178,20 @@ export class SqliteDocStore implements DocStore {
 	}
 
 	#write() {
+		// Never inside another transaction on this connection (a Kysely transaction waiting on
+		// something): better-sqlite3 would nest ours as a savepoint, which commits only with it.
+		if (this.#raw.inTransaction) {
+			if (this.#pending.length > 0 || this.#work.length > 0) setImmediate(() => this.#schedule());
+			return;
+		}
 		const batch = this.#pending;
+		const work = this.#work;
 		this.#pending = [];
-		if (batch.length === 0) return;
+		this.#work = [];
+		if (batch.length === 0 && work.length === 0) return;
 		const versions: number[] = [];
 		const touched = new Map<string, number>();
+		const results: { ok: boolean; value: unknown }[] = [];
 		try {
 			this.#raw.transaction(() => {
 				for (const p of batch) {
@@ -154,13 +200,24 @@ export class SqliteDocStore implements DocStore {
 					versions.push(v);
 					this.#stmts.insert.run(p.doc, v, asBuffer(p.update));
 				}
+				for (const w of work)
+					try {
+						// A transaction function called inside a transaction is a savepoint.
+						results.push({ ok: true, value: this.#raw.transaction(() => w.run(this.#exec))() });
+					} catch (e) {
+						results.push({ ok: false, value: e });
+					}
 			})();
 		} catch (e) {
 			for (const p of batch) p.reject(e);
+			for (const w of work) w.reject(e);
 			return;
 		}
 		for (const [doc, v] of touched) this.#heads.set(doc, v);
 		batch.forEach((p, i) => p.resolve(versions[i]));
+		work.forEach((w, i) =>
+			results[i].ok ? w.resolve(results[i].value) : w.reject(results[i].value)
+		);
 	}
 
 	/**
@@ -178,8 +235,13 @@ export class SqliteDocStore implements DocStore {
 	}
 
 	async flush(): Promise<void> {
-		if (this.#scheduled) await this.#scheduled;
-		this.#write();
+		for (;;) {
+			if (this.#scheduled) await this.#scheduled;
+			this.#write();
+			// Left pending only while another transaction is open on the connection.
+			if (this.#pending.length === 0 && this.#work.length === 0) return;
+			await new Promise((r) => setImmediate(r));
+		}
 	}
 
 	async close(): Promise<void> {
