@@ -72,6 +72,11 @@ interface Result {
 	duplicated: number;
 	p50: number;
 	p99: number;
+	/**
+	 * p99 of the messages sent after the first WARM_MS: without the start of the load, when
+	 * every participant writes for the first time (first-message work, JIT warm-up).
+	 */
+	p99Steady: number;
 	max: number;
 	cpuPercent: number;
 	/** Server event-loop delay p99 over the run (from /healthz), when the server reports it. */
@@ -99,6 +104,8 @@ interface Participant {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The start of the load that `p99Steady` leaves out. */
+const WARM_MS = 5000;
 
 function cpuTicks(pid: number): number {
 	const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -146,6 +153,9 @@ async function runLoad(
 	const sentAt = new Map<string, number>();
 	const deliveries = new Map<string, number>();
 	const latencies: number[] = [];
+	/** Latencies of messages sent after the first WARM_MS of the load. */
+	const steady: number[] = [];
+	let loadStart = Infinity;
 	let duplicated = 0;
 	const hear = (text: string) => {
 		if (!text.startsWith('b:')) return;
@@ -154,8 +164,12 @@ async function runLoad(
 		deliveries.set(id, n);
 		if (n > 1) duplicated++;
 		else {
-			const t0 = sentAt.get(id);
-			if (t0 !== undefined) latencies.push(performance.now() - t0);
+			const sent = sentAt.get(id);
+			if (sent !== undefined) {
+				const latency = performance.now() - sent;
+				latencies.push(latency);
+				if (sent - loadStart >= WARM_MS) steady.push(latency);
+			}
 		}
 	};
 	for (const p of pairs) {
@@ -172,6 +186,7 @@ async function runLoad(
 	const clientLoop = monitorEventLoopDelay({ resolution: 10 });
 	clientLoop.enable();
 	const t0 = performance.now();
+	loadStart = t0;
 	let rssPeak = 0;
 	let seq = 0;
 	const tickMs = 10;
@@ -203,6 +218,7 @@ async function runLoad(
 	const drainDeadline = performance.now() + 15_000;
 	while (deliveries.size < seq && performance.now() < drainDeadline) await sleep(50);
 	const sorted = latencies.sort((a, b) => a - b);
+	steady.sort((a, b) => a - b);
 	const loops = await Promise.all(
 		healthUrls.map(
 			async (u) =>
@@ -219,6 +235,7 @@ async function runLoad(
 		duplicated,
 		p50: percentile(sorted, 50),
 		p99: percentile(sorted, 99),
+		p99Steady: percentile(steady, 99),
 		max: sorted[sorted.length - 1] ?? NaN,
 		cpuPercent: (cpuSeconds / loadSeconds) * 100,
 		serverLoopP99: loops.length ? Math.max(...loops) : NaN,
@@ -549,6 +566,7 @@ const rows: [string, (r: Result) => number, number][] = [
 	['duplicated', (r) => r.duplicated, 0],
 	['latency p50 (ms)', (r) => r.p50, 1],
 	['latency p99 (ms)', (r) => r.p99, 1],
+	[`latency p99 after the first ${WARM_MS / 1000} s (ms)`, (r) => r.p99Steady, 1],
 	['latency max (ms)', (r) => r.max, 1],
 	['server CPU (% of one core)', (r) => r.cpuPercent, 1],
 	['server CPU per message (ms)', (r) => r.cpuMsPerMessage, 3],
