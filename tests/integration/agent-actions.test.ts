@@ -238,6 +238,41 @@ describe('first reply (reports)', () => {
 	});
 });
 
+describe('membership while merging', () => {
+	it('asks whether an agent is still a participant only when needed, and with several instances again before the answer expires', async () => {
+		const { clock, srv, customer, chat, anaSide } = await setup();
+		const id = customer.conversationId;
+		const repo = srv.parley.repo;
+		const asked: number[] = [];
+		const ask = repo.isParticipant.bind(repo);
+		repo.isParticipant = (conversationId: string, agentId: string) => {
+			if (conversationId === id) asked.push(clock.now());
+			return ask(conversationId, agentId);
+		};
+		const say = async (text: string) => {
+			anaSide.send(text);
+			await waitFor(() => texts(chat).includes(text), text);
+		};
+		await say('one');
+		const before = asked.length;
+		// Several instances trust an answer 10 s: past half of that it is used and asked again in
+		// the background, so the next message finds a fresh one.
+		clock.advance(6_000);
+		await say('two');
+		if (srv.shared) {
+			await waitFor(() => asked.length === before + 1, 'asked again in the background');
+			clock.advance(4_500); // 10.5 s after the first answer, 4.5 s after the second
+			await say('three');
+			expect(asked.length).toBe(before + 1);
+		} else {
+			// One instance: remembered until the participants change.
+			clock.advance(60_000);
+			await say('three');
+			expect(asked.length).toBe(before);
+		}
+	});
+});
+
 describe('waiting (A8)', () => {
 	it('parks a persistent conversation, frees capacity, and routes it back to the same agent when the customer writes', async () => {
 		const { srv, ana, customer, chat } = await setup('persistent');
