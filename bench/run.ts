@@ -620,8 +620,9 @@ if (INSTANCES > 1) {
  * several instances, scale-out's (their p99 under 2× the single instance's).
  */
 const pick = (round: Result[], name: string) => round.find((r) => r.name === name);
-const ratio = (a: number | undefined, b: number | undefined) =>
-	a !== undefined && b ? a / b : NaN;
+// (A child's NaN comes back through JSON as null: no ratio then, rather than 0.)
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+	Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? (a as number) / (b as number) : NaN;
 const targets: { label: string; values: number[]; limit: number }[] = [];
 if (INSTANCES > 1) {
 	const many = `parley-pg×${INSTANCES}`;

@@ -299,6 +299,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 				server.closeAllConnections();
 				await liveness.settle();
 				await stopped;
+				await conversations.drain();
 				await rooms.closeAll();
 				await store.close();
 				await fanout.close();

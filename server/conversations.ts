@@ -210,6 +210,33 @@ function newEvent(
 	return { id: eventId(at), conversationId, type, actor, data, at };
 }
 
+/** An agent's first reply in a conversation, to record (reports' first-response time). */
+interface FirstReply {
+	conversationId: string;
+	author: Author;
+	at: number;
+}
+
+/** Sets the conversation's first-reply time, once, and only after its request. */
+function firstReplyUpdate(db: Db, r: FirstReply) {
+	return db
+		.updateTable('conversations')
+		.set({ first_response_at: r.at })
+		.where('id', '=', r.conversationId)
+		.where('first_response_at', 'is', null)
+		.where('requested_at', 'is not', null);
+}
+
+function firstReplyEvent(r: FirstReply): StoredEvent {
+	return newEvent(
+		r.conversationId,
+		'first_response',
+		r.author.principal,
+		{ by: r.author.name },
+		r.at
+	);
+}
+
 /** Its `conversation_events` row. */
 function eventRow(e: StoredEvent) {
 	return {
@@ -240,14 +267,13 @@ export class ConversationService {
 	 * become false again), read when an outbox loads; copied onto the transcript's index.
 	 */
 	#firsts = new Map<string, { requested: boolean; responded: boolean }>();
-	/** First replies waiting for their batch (see `#recordFirstReply`). */
-	#firstReplies: {
-		conversationId: string;
-		author: Author;
-		at: number;
-		resolve: (recorded: boolean) => void;
+	/** PostgreSQL: first replies waiting for their batch (see `#recordFirstReply`). */
+	#firstReplies: (FirstReply & {
+		resolve: (event: StoredEvent | null) => void;
 		reject: (err: unknown) => void;
-	}[] = [];
+	})[] = [];
+	/** First replies being recorded, for `drain`. */
+	#recordingReplies = new Set<Promise<boolean>>();
 	/** Remembered membership answers by conversation, then agent; see `#isMember`. */
 	#members = new Map<string, Map<string, { member: boolean; at: number }>>();
 	#membersGeneration = 0;
@@ -963,73 +989,70 @@ export class ConversationService {
 	}
 
 	/**
-	 * Queues a first reply for the next batch: the first replies of one event-loop turn are
-	 * written in one transaction (one commit, one fsync), as document updates are. When a chat
-	 * load starts, every conversation's agent replies for the first time within a few seconds,
-	 * and a commit each held up everyone's messages. Resolves whether the conversation now has its
-	 * first reply recorded (false while it has no request yet: an agent writing first).
+	 * Records a first reply. On the embedded store it is written in the same group commit as the
+	 * message itself (its append is already queued when this runs), so the two are on disk
+	 * together or not at all, with no fsync of its own. On PostgreSQL the first replies of one
+	 * event-loop turn are one transaction. When a chat load starts, every conversation's agent
+	 * replies for the first time within a few seconds, and a commit each held up everyone's
+	 * messages. Resolves whether the conversation now has its first reply recorded (false while it
+	 * has no request yet: an agent writing first).
 	 */
 	#recordFirstReply(conversationId: string, author: Author, at: number): Promise<boolean> {
-		return new Promise((resolve, reject) => {
-			this.#firstReplies.push({ conversationId, author, at, resolve, reject });
-			if (this.#firstReplies.length === 1) setImmediate(() => void this.#writeFirstReplies());
+		const reply = { conversationId, author, at };
+		const { withNextCommit, repo } = this.deps;
+		const written = withNextCommit
+			? withNextCommit((exec) => {
+					if (exec(firstReplyUpdate(repo.db, reply).compile()) === 0) return null;
+					const event = firstReplyEvent(reply);
+					exec(repo.db.insertInto('conversation_events').values(eventRow(event)).compile());
+					return event;
+				})
+			: new Promise<StoredEvent | null>((resolve, reject) => {
+					this.#firstReplies.push({ ...reply, resolve, reject });
+					if (this.#firstReplies.length === 1) setImmediate(() => void this.#writeFirstReplies());
+				});
+		const recorded = written.then(async (event) => {
+			if (event) {
+				await this.#announce(event);
+				return true;
+			}
+			return (await repo.conversationById(conversationId))?.first_response_at != null;
 		});
+		this.#recordingReplies.add(recorded);
+		void recorded.then(
+			() => this.#recordingReplies.delete(recorded),
+			() => this.#recordingReplies.delete(recorded)
+		);
+		return recorded;
 	}
 
+	/** PostgreSQL: writes the queued first replies in one transaction. */
 	async #writeFirstReplies() {
 		const batch = this.#firstReplies;
 		this.#firstReplies = [];
 		try {
-			const { repo, withNextCommit } = this.deps;
-			const setTime = (db: Db, r: (typeof batch)[number]) =>
-				db
-					.updateTable('conversations')
-					.set({ first_response_at: r.at })
-					.where('id', '=', r.conversationId)
-					.where('first_response_at', 'is', null)
-					.where('requested_at', 'is not', null);
-			const eventOf = (r: (typeof batch)[number]) =>
-				newEvent(
-					r.conversationId,
-					'first_response',
-					r.author.principal,
-					{ by: r.author.name },
-					r.at
-				);
-			const events = withNextCommit
-				? // Embedded store: in the documents' next group commit (no fsync of its own).
-					await withNextCommit((exec) =>
-						batch.map((r) => {
-							if (exec(setTime(repo.db, r).compile()) === 0) return null;
-							const event = eventOf(r);
-							exec(repo.db.insertInto('conversation_events').values(eventRow(event)).compile());
-							return event;
-						})
-					)
-				: await repo.db.transaction().execute(async (trx) => {
-						const stored: (StoredEvent | null)[] = [];
-						for (const r of batch) {
-							const u = await setTime(trx, r).executeTakeFirst();
-							if (Number(u.numUpdatedRows) === 0) stored.push(null);
-							else {
-								const event = eventOf(r);
-								await trx.insertInto('conversation_events').values(eventRow(event)).execute();
-								stored.push(event);
-							}
-						}
-						return stored;
-					});
-			for (const [i, r] of batch.entries()) {
-				const event = events[i];
-				if (event) await this.#announce(event);
-				r.resolve(
-					event !== null ||
-						(await repo.conversationById(r.conversationId))?.first_response_at != null
-				);
-			}
+			const events = await this.deps.repo.db.transaction().execute(async (trx) => {
+				const stored: (StoredEvent | null)[] = [];
+				for (const r of batch) {
+					const u = await firstReplyUpdate(trx, r).executeTakeFirst();
+					if (Number(u.numUpdatedRows) === 0) stored.push(null);
+					else {
+						const event = firstReplyEvent(r);
+						await trx.insertInto('conversation_events').values(eventRow(event)).execute();
+						stored.push(event);
+					}
+				}
+				return stored;
+			});
+			batch.forEach((r, i) => r.resolve(events[i]));
 		} catch (err) {
 			for (const r of batch) r.reject(err);
 		}
+	}
+
+	/** Waits for the first replies being recorded (shutdown: before the store closes). */
+	async drain() {
+		while (this.#recordingReplies.size > 0) await Promise.allSettled([...this.#recordingReplies]);
 	}
 
 	/** A customer's message into an active or waiting conversation asks for a reaction. */

@@ -119,6 +119,28 @@ describe('SqliteDocStore', () => {
 		expect((await store.read('d', null)).log).toHaveLength(1);
 	});
 
+	it('reports nothing stored when a work ends the whole transaction (as disk-full or I/O errors do)', async () => {
+		const { h, store } = await freshHandle();
+		h.raw.exec('create table t (x integer)');
+		const append = store.append('d', new Uint8Array([0, 0]));
+		const broken = store.withNextCommit((exec) => {
+			exec({ sql: 'insert into t (x) values (?)', parameters: [1] });
+			exec({ sql: 'rollback', parameters: [] }); // what SQLite does itself on such errors
+			throw new Error('disk full');
+		});
+		const after = store.withNextCommit((exec) =>
+			exec({ sql: 'insert into t (x) values (?)', parameters: [2] })
+		);
+		await expect(append).rejects.toThrow();
+		await expect(broken).rejects.toThrow();
+		await expect(after).rejects.toThrow();
+		expect(h.raw.inTransaction).toBe(false);
+		expect(h.raw.prepare('select count(*) from t').pluck().get()).toBe(0);
+		expect((await store.read('d', null)).log).toHaveLength(0);
+		// The store goes on: the next append gets the first version.
+		expect(await store.append('d', new Uint8Array([0, 0]))).toBe(1);
+	});
+
 	it('never nests its commit in another transaction left open on the connection', async () => {
 		const { h, store } = await freshHandle();
 		h.raw.exec('begin');

@@ -205,6 +205,9 @@ export class SqliteDocStore implements DocStore {
 						// A transaction function called inside a transaction is a savepoint.
 						results.push({ ok: true, value: this.#raw.transaction(() => w.run(this.#exec))() });
 					} catch (e) {
+						// Some errors (disk full, I/O) end the whole transaction, not just the savepoint:
+						// then nothing of the batch may be reported stored.
+						if (!this.#raw.inTransaction) throw e;
 						results.push({ ok: false, value: e });
 					}
 			})();
