@@ -516,29 +516,21 @@ if (CHILD_OUT) {
 
 /** rounds[i] holds round i's results, one per system. */
 const rounds: Result[][] = [];
-if (ROUNDS === 1) {
-	const round: Result[] = [];
-	for (const [i, name] of SYSTEMS.entries()) {
-		if (i > 0) await sleep(1000);
-		round.push(await measureSystem(name));
-	}
-	rounds.push(round);
-} else {
-	const dir = mkdtempSync(join(tmpdir(), 'parley-bench-rounds-'));
-	try {
-		for (let r = 0; r < ROUNDS; r++) {
-			const order = r % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse();
-			console.log(`\nround ${r + 1} of ${ROUNDS}: ${order.join(', then ')}`);
-			const round: Result[] = [];
-			for (const name of order) {
-				await sleep(1000);
-				round.push(await measureInChild(name, dir));
-			}
-			rounds.push(round);
+// One round measures in this process; several give each system's load a process of its own.
+const dir = mkdtempSync(join(tmpdir(), 'parley-bench-rounds-'));
+try {
+	for (let r = 0; r < ROUNDS; r++) {
+		const order = r % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse();
+		if (ROUNDS > 1) console.log(`\nround ${r + 1} of ${ROUNDS}: ${order.join(', then ')}`);
+		const round: Result[] = [];
+		for (const [i, name] of order.entries()) {
+			if (ROUNDS > 1 || i > 0) await sleep(1000);
+			round.push(await (ROUNDS === 1 ? measureSystem(name) : measureInChild(name, dir)));
 		}
-	} finally {
-		rmSync(dir, { recursive: true, force: true });
+		rounds.push(round);
 	}
+} finally {
+	rmSync(dir, { recursive: true, force: true });
 }
 
 const median = (xs: number[]) => {
@@ -623,60 +615,76 @@ const pick = (round: Result[], name: string) => round.find((r) => r.name === nam
 // (A child's NaN comes back through JSON as null: no ratio then, rather than 0.)
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
 	Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? (a as number) / (b as number) : NaN;
-const targets: { label: string; values: number[]; limit: number }[] = [];
-if (INSTANCES > 1) {
-	const many = `parley-pg×${INSTANCES}`;
+const many = `parley-pg×${INSTANCES}`;
+/** The columns of the per-round table, and their labels. */
+const [columns, labels] =
+	INSTANCES > 1
+		? [
+				['parley', 'parley-pg', many],
+				['SQLite', '1 PG', `${INSTANCES} PG`]
+			]
+		: [
+				['parley', 'reference'],
+				['Parley', 'reference']
+			];
+console.log(
+	`\n| round | order | p99 ms: ${labels.join(' / ')} | CPU per message ms: ${labels.join(' / ')} | lost + duplicated |`
+);
+console.log('|---:|---|---|---|---:|');
+for (const [i, round] of rounds.entries()) {
+	const by = columns.map((n) => pick(round, n));
 	console.log(
-		`\n| round | order | p99 ms: SQLite / 1 PG / ${INSTANCES} PG | CPU per message ms: SQLite / 1 PG / ${INSTANCES} PG | lost + duplicated |`
-	);
-	console.log('|---:|---|---|---|---:|');
-	for (const [i, round] of rounds.entries()) {
-		const by = ['parley', 'parley-pg', many].map((n) => pick(round, n));
-		console.log(
-			`| ${i + 1} | ${round.map((r) => r.name).join(', ')} | ${by.map((r) => fmt(r?.p99 ?? NaN)).join(' / ')} | ${by.map((r) => fmt(r?.cpuMsPerMessage ?? NaN, 3)).join(' / ')} | ${round.reduce((n, r) => n + r.lost + r.duplicated, 0)} |`
-		);
-	}
-	const p99 = (round: Result[], n: string) => pick(round, n)?.p99;
-	targets.push(
-		{
-			label: `${INSTANCES} instances' p99 / 1 SQLite instance's`,
-			values: rounds.map((r) => ratio(p99(r, many), p99(r, 'parley'))),
-			limit: 2
-		},
-		{
-			label: `${INSTANCES} instances' p99 / 1 PostgreSQL instance's`,
-			values: rounds.map((r) => ratio(p99(r, many), p99(r, 'parley-pg'))),
-			limit: 2
-		}
-	);
-} else {
-	console.log(
-		'\n| round | order | p99 ms: Parley / reference | CPU per message ms: Parley / reference | lost + duplicated |'
-	);
-	console.log('|---:|---|---|---|---:|');
-	for (const [i, round] of rounds.entries()) {
-		const [p, r] = [pick(round, 'parley'), pick(round, 'reference')];
-		console.log(
-			`| ${i + 1} | ${round.map((x) => x.name).join(', ')} | ${fmt(p?.p99 ?? NaN)} / ${fmt(r?.p99 ?? NaN)} | ${fmt(p?.cpuMsPerMessage ?? NaN, 3)} / ${fmt(r?.cpuMsPerMessage ?? NaN, 3)} | ${round.reduce((n, x) => n + x.lost + x.duplicated, 0)} |`
-		);
-	}
-	const both = (get: (r: Result) => number) =>
-		rounds.map((round) => {
-			const [p, r] = [pick(round, 'parley'), pick(round, 'reference')];
-			return ratio(p && get(p), r && get(r));
-		});
-	targets.push(
-		{ label: 'p99, Parley / reference', values: both((r) => r.p99), limit: 1 },
-		{
-			label: 'CPU per message, Parley / reference',
-			values: both((r) => r.cpuMsPerMessage),
-			limit: 1
-		}
+		`| ${i + 1} | ${round.map((r) => r.name).join(', ')} | ${by.map((r) => fmt(r?.p99 ?? NaN)).join(' / ')} | ${by.map((r) => fmt(r?.cpuMsPerMessage ?? NaN, 3)).join(' / ')} | ${round.reduce((n, r) => n + r.lost + r.duplicated, 0)} |`
 	);
 }
+/** Each target: a figure of one system over another's, per round, at most `limit`. */
+const targets: {
+	label: string;
+	figure: (r: Result) => number;
+	of: string;
+	over: string;
+	limit: number;
+}[] =
+	INSTANCES > 1
+		? [
+				{
+					label: `${INSTANCES} instances' p99 / 1 SQLite instance's`,
+					figure: (r) => r.p99,
+					of: many,
+					over: 'parley',
+					limit: 2
+				},
+				{
+					label: `${INSTANCES} instances' p99 / 1 PostgreSQL instance's`,
+					figure: (r) => r.p99,
+					of: many,
+					over: 'parley-pg',
+					limit: 2
+				}
+			]
+		: [
+				{
+					label: 'p99, Parley / reference',
+					figure: (r) => r.p99,
+					of: 'parley',
+					over: 'reference',
+					limit: 1
+				},
+				{
+					label: 'CPU per message, Parley / reference',
+					figure: (r) => r.cpuMsPerMessage,
+					of: 'parley',
+					over: 'reference',
+					limit: 1
+				}
+			];
 console.log('');
 for (const t of targets) {
-	const known = t.values.filter(Number.isFinite);
+	const values = rounds.map((round) => {
+		const [a, b] = [pick(round, t.of), pick(round, t.over)];
+		return ratio(a && t.figure(a), b && t.figure(b));
+	});
+	const known = values.filter(Number.isFinite);
 	if (known.length === 0) continue;
 	const met = known.filter((v) => v <= t.limit).length;
 	console.log(

@@ -116,9 +116,16 @@ export interface StoredEvent {
 interface TranscriptIndex {
 	authorsById: Map<string, string>;
 	lastTimeByAuthor: Map<string, number>;
-	/** The conversation is known to have its request time set. */
+}
+
+/**
+ * What is known of a conversation's firsts. Both facts never become false again, so they are
+ * kept (across reloads of its documents) once the database has said so.
+ */
+interface Firsts {
+	/** Its request time is set. */
 	requested: boolean;
-	/** The conversation is known to have an agent's first reply recorded (reports). */
+	/** An agent's first reply is recorded (reports). */
 	responded: boolean;
 	/** An agent's first reply being recorded now. */
 	recording: Promise<void> | null;
@@ -262,11 +269,8 @@ export class ConversationService {
 	#mergeQueue = new LocalLocks();
 	/** Outboxes changed in this turn, merged together on the next microtask. */
 	#dirtyOutboxes = new Set<Room>();
-	/**
-	 * Conversations known to have their request, or their first reply, recorded (facts that never
-	 * become false again), read when an outbox loads; copied onto the transcript's index.
-	 */
-	#firsts = new Map<string, { requested: boolean; responded: boolean }>();
+	/** What is known of each conversation's firsts (see `#firstsOf`). */
+	#firsts = new Map<string, Firsts>();
 	/** PostgreSQL: first replies waiting for their batch (see `#recordFirstReply`). */
 	#firstReplies: (FirstReply & {
 		resolve: (event: StoredEvent | null) => void;
@@ -536,18 +540,23 @@ export class ConversationService {
 	 */
 	async #prefetch(state: OutboxState) {
 		const { conversationId, author } = state;
-		const known = this.#firsts.get(conversationId);
-		if (!known?.requested || !known.responded) {
+		const firsts = this.#firstsOf(conversationId);
+		if (!firsts.requested || !firsts.responded) {
 			const row = await this.deps.repo.conversationById(conversationId);
-			if (row) {
-				if (this.#firsts.size >= 100_000) this.#firsts.clear();
-				this.#firsts.set(conversationId, {
-					requested: row.requested_at !== null,
-					responded: row.first_response_at !== null
-				});
-			}
+			firsts.requested ||= row?.requested_at != null;
+			firsts.responded ||= row?.first_response_at != null;
 		}
 		if (author.role === 'agent') await this.#isMember(conversationId, author.principal.slice(6));
+	}
+
+	#firstsOf(conversationId: string): Firsts {
+		let firsts = this.#firsts.get(conversationId);
+		if (!firsts) {
+			if (this.#firsts.size >= 100_000) this.#firsts.clear();
+			firsts = { requested: false, responded: false, recording: null };
+			this.#firsts.set(conversationId, firsts);
+		}
+		return firsts;
 	}
 
 	/** Called by the room manager when a room is evicted: an outbox's owner lets it go. */
@@ -706,10 +715,7 @@ export class ConversationService {
 		if (!index) {
 			const built: TranscriptIndex = {
 				authorsById: new Map(),
-				lastTimeByAuthor: new Map(),
-				requested: false,
-				responded: false,
-				recording: null
+				lastTimeByAuthor: new Map()
 			};
 			const add = (m: Message) => {
 				built.authorsById.set(m.id, m.author);
@@ -765,7 +771,7 @@ export class ConversationService {
 					if (internal) await internal.whenDurable();
 					await conv.whenDurable();
 				}
-				outcome = await this.#noteFirsts(state, checked.index, texts, checked.now);
+				outcome = await this.#noteFirsts(state, texts, checked.now);
 				outcome ??= this.#customerOutcome(state, conv, texts);
 			});
 		});
@@ -790,14 +796,15 @@ export class ConversationService {
 		if (internal === undefined) return undefined;
 		const checked = this.#check(outbox, state, read, conv, internal);
 		const hasTexts = checked.result.accepted.some((m) => m.kind !== 'note');
-		if (hasTexts && state.author.role === 'customer' && !checked.index.requested) return undefined;
+		const firsts = this.#firstsOf(state.conversationId);
+		if (hasTexts && state.author.role === 'customer' && !firsts.requested) return undefined;
 		const agentId = this.#memberToCheck(read, checked);
 		const member = agentId === null || this.#knownMember(state.conversationId, agentId);
 		if (member === undefined) return undefined;
 		const texts = this.#apply(outbox, state, read, checked, conv, internal, member);
 		// An agent's first reply is recorded after the merge; the message does not wait for it.
-		if (texts.length > 0 && state.author.role === 'agent' && !checked.index.responded)
-			this.#noteFirstReply(state, checked.index, checked.now).catch((err) =>
+		if (texts.length > 0 && state.author.role === 'agent' && !firsts.responded)
+			this.#noteFirstReply(state, firsts, checked.now).catch((err) =>
 				this.deps.log.error({ err, doc: outbox.key }, 'could not record a first reply')
 			);
 		return {
@@ -832,11 +839,6 @@ export class ConversationService {
 		internal: Room | null
 	): CheckedMerge {
 		const index = this.#indexOf(conv.doc);
-		if (!index.requested || !index.responded) {
-			const known = this.#firsts.get(state.conversationId);
-			index.requested ||= known?.requested === true;
-			index.responded ||= known?.responded === true;
-		}
 		const notesIndex = internal ? this.#indexOf(internal.doc, notesOf) : null;
 		const now = this.deps.clock.now();
 		const rejections = outboxRejectionsOf(outbox.doc);
@@ -939,19 +941,15 @@ export class ConversationService {
 
 	/**
 	 * Records, once per conversation, its first customer message (which makes it a request to
-	 * route) and its first agent reply (reports' first-response time). Checked once per loaded
-	 * room, so the hot path does no database work beyond the document log.
+	 * route) and its first agent reply (reports' first-response time). Asked of the database
+	 * until it says so, so the hot path does no database work beyond the document log.
 	 */
-	async #noteFirsts(
-		state: OutboxState,
-		index: TranscriptIndex,
-		texts: Message[],
-		now: number
-	): Promise<MergeOutcome> {
+	async #noteFirsts(state: OutboxState, texts: Message[], now: number): Promise<MergeOutcome> {
 		const { repo } = this.deps;
 		if (texts.length === 0) return null;
+		const firsts = this.#firstsOf(state.conversationId);
 		let outcome: MergeOutcome = null;
-		if (state.author.role === 'customer' && !index.requested) {
+		if (state.author.role === 'customer' && !firsts.requested) {
 			const row = await repo.conversationById(state.conversationId);
 			if (row && row.requested_at === null) {
 				await this.#withEvent(async (trx) => {
@@ -964,10 +962,10 @@ export class ConversationService {
 				});
 				outcome = 'request';
 			}
-			index.requested = true;
+			firsts.requested = true;
 		}
-		if (state.author.role === 'agent' && !index.responded)
-			await this.#noteFirstReply(state, index, now);
+		if (state.author.role === 'agent' && !firsts.responded)
+			await this.#noteFirstReply(state, firsts, now);
 		return outcome;
 	}
 
@@ -976,16 +974,16 @@ export class ConversationService {
 	 * conversation row's time and a `first_response` event. While one is being recorded, later
 	 * messages do not ask again.
 	 */
-	async #noteFirstReply(state: OutboxState, index: TranscriptIndex, at: number) {
-		if (index.recording) return index.recording;
-		index.recording = this.#recordFirstReply(state.conversationId, state.author, at)
+	async #noteFirstReply(state: OutboxState, firsts: Firsts, at: number) {
+		if (firsts.recording) return firsts.recording;
+		firsts.recording = this.#recordFirstReply(state.conversationId, state.author, at)
 			.then((recorded) => {
-				index.responded = recorded;
+				firsts.responded = recorded;
 			})
 			.finally(() => {
-				index.recording = null;
+				firsts.recording = null;
 			});
-		return index.recording;
+		return firsts.recording;
 	}
 
 	/**

@@ -8,6 +8,7 @@
  * and PostgreSQL (several instances, `pg-doc-store.ts`).
  */
 import type Database from 'better-sqlite3';
+import { statementCache } from './sqlite';
 
 export interface StoredUpdate {
 	version: number;
@@ -93,12 +94,13 @@ export class SqliteDocStore implements DocStore {
 	#work: PendingWork[] = [];
 	#scheduled: Promise<void> | null = null;
 	/** Statements run by `withNextCommit` work, prepared once per SQL text. */
-	#workStatements = new Map<string, Database.Statement>();
+	#prepare: (sql: string) => Database.Statement;
 	#heads = new Map<string, number>();
 	#stmts;
 
 	constructor(raw: Database.Database) {
 		this.#raw = raw;
+		this.#prepare = statementCache(raw);
 		this.#stmts = {
 			snapshot: raw.prepare<[string], { data: Buffer; upto: number }>(
 				'select data, upto from doc_snaps where doc = ?'
@@ -157,15 +159,7 @@ export class SqliteDocStore implements DocStore {
 		});
 	}
 
-	#exec: CommitExec = ({ sql, parameters }) => {
-		let stmt = this.#workStatements.get(sql);
-		if (!stmt) {
-			if (this.#workStatements.size >= 100) this.#workStatements.clear();
-			stmt = this.#raw.prepare(sql);
-			this.#workStatements.set(sql, stmt);
-		}
-		return stmt.run(...parameters).changes;
-	};
+	#exec: CommitExec = ({ sql, parameters }) => this.#prepare(sql).run(...parameters).changes;
 
 	#schedule() {
 		this.#scheduled ??= new Promise<void>((done) =>
@@ -181,7 +175,7 @@ export class SqliteDocStore implements DocStore {
 		// Never inside another transaction on this connection (a Kysely transaction waiting on
 		// something): better-sqlite3 would nest ours as a savepoint, which commits only with it.
 		if (this.#raw.inTransaction) {
-			if (this.#pending.length > 0 || this.#work.length > 0) setImmediate(() => this.#schedule());
+			if (this.#pending.length > 0 || this.#work.length > 0) this.#schedule();
 			return;
 		}
 		const batch = this.#pending;

@@ -37,17 +37,11 @@ export async function openSqlite(
  * placeholders); the bound only guards against a caller building SQL with values inlined.
  */
 function cachingStatements(raw: Database.Database): SqliteDatabase {
-	const cache = new Map<string, Database.Statement>();
+	const prepare = statementCache(raw);
 	return {
 		close: () => raw.close(),
 		prepare(sql) {
-			let stmt = cache.get(sql);
-			if (!stmt) {
-				if (cache.size >= 1000) cache.clear();
-				stmt = raw.prepare(sql);
-				cache.set(sql, stmt);
-			}
-			const cached = stmt;
+			const cached = prepare(sql);
 			return {
 				reader: cached.reader,
 				all: (params) => cached.all(...params),
@@ -55,5 +49,19 @@ function cachingStatements(raw: Database.Database): SqliteDatabase {
 				iterate: (params) => raw.prepare(sql).iterate(...params)
 			};
 		}
+	};
+}
+
+/** `raw.prepare`, remembered per SQL text (see `cachingStatements`). */
+export function statementCache(raw: Database.Database): (sql: string) => Database.Statement {
+	const cache = new Map<string, Database.Statement>();
+	return (sql) => {
+		let stmt = cache.get(sql);
+		if (!stmt) {
+			if (cache.size >= 1000) cache.clear();
+			stmt = raw.prepare(sql);
+			cache.set(sql, stmt);
+		}
+		return stmt;
 	};
 }
