@@ -30,6 +30,7 @@ async function signInAgent(email: string): Promise<Page> {
 
 let ana: Page;
 let cleo: Page;
+let ben: Page;
 
 describe('offer popover, RONA and the next agent', () => {
 	it('shows the offer fully, times out into RONA, and the second agent accepts', async () => {
@@ -106,7 +107,7 @@ describe('transfer', () => {
 		await offer.waitFor({ state: 'detached' });
 		await ana.waitForFunction(() => document.querySelector('select')?.value === 'RONA');
 		// Back in the queue: still Cleo's until someone takes it, and Ben, arriving, gets it.
-		const ben = await signInAgent('ben@example.com');
+		ben = await signInAgent('ben@example.com');
 		const again = ben.getByRole('dialog', { name: 'New chat from Dana' });
 		await again.getByRole('button', { name: 'Accept' }).click();
 		await ben
@@ -117,5 +118,39 @@ describe('transfer', () => {
 			.getByRole('navigation', { name: 'Conversations' })
 			.getByRole('button', { name: /Dana/ })
 			.waitFor({ state: 'detached' });
+	});
+});
+
+describe('several offers at once', () => {
+	it('stack without covering one another, and each can be accepted', async () => {
+		// Cleo (no chat now, capacity 3) is the only agent left Available.
+		await ben.getByLabel('Presence').selectOption('Offline');
+		await ben.waitForFunction(() => document.querySelector('select')?.value === 'Offline');
+		for (const name of ['Eve', 'Finn']) {
+			const ctx = await browser.newContext();
+			contexts.push(ctx);
+			const customer = await ctx.newPage();
+			await customer.goto(server.base + '/chat?workstream=live');
+			await customer.getByLabel('Name').fill(name);
+			await customer.getByRole('button', { name: 'Start chat' }).click();
+			const box = customer.getByLabel('Message', { exact: true });
+			await box.fill(`Hello from ${name}`);
+			await box.press('Enter');
+		}
+		const eve = cleo.getByRole('dialog', { name: 'New chat from Eve' });
+		const finn = cleo.getByRole('dialog', { name: 'New chat from Finn' });
+		await eve.waitFor();
+		await finn.waitFor();
+		const a = (await eve.boundingBox())!;
+		const b = (await finn.boundingBox())!;
+		expect(a.y + a.height <= b.y || b.y + b.height <= a.y).toBe(true);
+		await cleo.screenshot({ path: 'test-results/two-offers.png' }).catch(() => undefined);
+		// Both buttons take their own clicks (Playwright refuses a click another element would get).
+		await finn.getByRole('button', { name: 'Accept' }).click();
+		await eve.getByRole('button', { name: 'Accept' }).click();
+		const nav = cleo.getByRole('navigation', { name: 'Conversations' });
+		await nav.getByRole('button', { name: /Eve/ }).waitFor();
+		await nav.getByRole('button', { name: /Finn/ }).waitFor();
+		expect(await cleo.getByRole('dialog').count()).toBe(0);
 	});
 });
