@@ -81,7 +81,7 @@ export function createApi(deps: ApiDeps) {
 					'Set-Cookie',
 					sessionCookie(token, Math.floor((expiresAt - clock.now()) / 1000), req)
 				);
-				return { agent: agentView(agent) };
+				return { agent: agentView(agent), now: clock.now() };
 			}
 		],
 		[
@@ -106,7 +106,7 @@ export function createApi(deps: ApiDeps) {
 				const me = await requireAgent(req);
 				const agent = await repo.agentById(me.id);
 				if (!agent) throw new HttpError(401, 'unauthorized', 'Sign in again.');
-				return { agent: agentView(agent) };
+				return { agent: agentView(agent), now: clock.now() };
 			}
 		],
 		[

@@ -43,10 +43,22 @@ export interface Me {
 	presence: string;
 }
 
+/**
+ * The server's clock minus this device's, in ms. Offers carry server times (`requestedAt`,
+ * `expiresAt`), and the server enforces them; a device whose clock is off would otherwise show
+ * the wrong time left to answer. Learnt from the `now` of the agent endpoints, halfway through
+ * the request.
+ */
+let clockOffset = 0;
+
+/** The server's time now, as well as this device can tell. */
+export const serverNow = () => Date.now() + clockOffset;
+
 async function call<T>(
 	path: string,
 	body?: unknown
 ): Promise<{ ok: boolean; status: number; data: T & { error?: { message: string } } }> {
+	const sent = Date.now();
 	const res = await fetch(path, {
 		method: body === undefined ? 'GET' : 'POST',
 		headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -55,6 +67,7 @@ async function call<T>(
 	const data = await res
 		.json()
 		.catch(() => ({ error: { message: `Request failed (${res.status})` } }));
+	if (typeof data?.now === 'number') clockOffset = data.now - (sent + Date.now()) / 2;
 	return { ok: res.ok, status: res.status, data };
 }
 
@@ -207,11 +220,16 @@ export class Workspace {
 				this.#previews.delete(id);
 			}
 		if (!this.#inboxLoaded) return;
+		let fresh = false;
 		for (const offer of offers.values())
 			if (!this.#announcedOffers.has(offer.offerId)) {
 				this.#announcedOffers.add(offer.offerId);
+				fresh = true;
 				this.#alert(`New chat from ${offer.customerName}`, offer.queue, offer.offerId);
 			}
+		// The offer's countdown runs on the server's clock: check how far this device's is off
+		// (it may have drifted, or slept, since sign-in).
+		if (fresh) void call('/api/agent/me').catch(() => undefined);
 	}
 
 	#watch(conversationId: string) {
