@@ -47,7 +47,9 @@ describe('history', () => {
 		expect(resumed.conversationId).toBe(customer.conversationId);
 		const device2 = customerChat(second, resumed);
 		sessions.push(device2);
+		expect(device2.transcriptLoaded).toBe(false); // nothing on this device yet, not synced
 		await waitFor(() => texts(device2).length === 7, 'history after restart');
+		expect(device2.transcriptLoaded).toBe(true);
 		expect(texts(device2)).toEqual(['Hello, I need help', 'c0', 'c1', 'c2', 'c3', 'c4', 'reply']);
 		expect(device2.transcript.filter((t) => t.mine).every((t) => t.state === 'sent')).toBe(true);
 	});

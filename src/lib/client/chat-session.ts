@@ -141,6 +141,7 @@ export class ChatSession {
 		this.conversationProvider.awareness.on('change', changed);
 		for (const p of this.#providers()) {
 			p.on('status', changed);
+			p.on('sync', changed);
 			p.on('closed', (event: { code: number; reason: string }) => {
 				this.closedReason = event.reason || `closed (${event.code})`;
 				this.#emit();
@@ -213,6 +214,11 @@ export class ChatSession {
 		if (a.wsconnected && b.wsconnected) return 'connected';
 		if (!a.shouldConnect && !b.shouldConnect) return 'offline';
 		return a.wsconnecting || b.wsconnecting ? 'connecting' : 'offline';
+	}
+
+	/** The transcript has had its first sync with the server (or is open from this device's copy). */
+	get transcriptLoaded(): boolean {
+		return this.conversationProvider.synced || messagesOf(this.conversation).length > 0;
 	}
 
 	get meta(): Partial<ConversationMeta> {

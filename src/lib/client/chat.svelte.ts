@@ -26,6 +26,9 @@ export class ChatView {
 	get closedReason() {
 		return this.#read(() => this.session.closedReason);
 	}
+	get transcriptLoaded() {
+		return this.#read(() => this.session.transcriptLoaded);
+	}
 	get meta() {
 		return this.#read(() => this.session.meta);
 	}
