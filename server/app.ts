@@ -33,6 +33,7 @@ import { signCsatToken } from './auth/tokens';
 const CSAT_LINK_TTL_MS = 30 * 24 * 3600_000;
 import { AgentLiveness } from './presence';
 import { WaitingNotices } from './waiting';
+import { createMetrics } from './metrics';
 
 export type UiHandler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
@@ -127,6 +128,12 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 	});
 	const webhooks = new Webhooks({ db: database.db, timers, clock, log });
 	let conversations: ConversationService | null = null;
+	// Its sources are read at each scrape; `sync` exists by then.
+	const metrics = createMetrics({
+		connections: () => sync.connectionCount,
+		documents: () => rooms.size
+	});
+	store.onCommit = (seconds, updates) => metrics.committed(seconds, updates);
 	const rooms = new RoomManager({
 		store,
 		fanout,
@@ -161,6 +168,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		mailer,
 		onEvent: (event) => webhooks.onEvent(event),
 		withNextCommit: store.withNextCommit?.bind(store),
+		onMerged: (path, accepted, refused) => metrics.merged(path, accepted, refused),
 		csatLink: async (conversationId) => {
 			const token = await signCsatToken(widgetKey, conversationId, {
 				now: clock.now(),
@@ -208,6 +216,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		mailer,
 		webhooks,
 		widgetKey,
+		metrics: metrics.registry,
 		health: () => ({
 			connections: sync.connectionCount,
 			documents: rooms.size,

@@ -54,6 +54,11 @@ export const ConfigSchema = z.object({
 	mailFrom: z.string().min(3).default('Parley <no-reply@parley.localhost>'),
 	/** The address customers reach the app at, for links in emails (CSAT). Default: http://localhost:PORT. */
 	publicUrl: z.string().url().optional(),
+	/**
+	 * Bearer token for `GET /metrics` (Prometheus). Unset: metrics are served only to requests
+	 * made directly from this machine (loopback, no proxy headers).
+	 */
+	metricsToken: z.string().min(16).optional(),
 	logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 	limits: z.object({
 		/** Largest websocket frame accepted; bigger frames close the socket with 4413. */
@@ -133,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			smtpUrl: get('SMTP_URL'),
 			mailFrom: get('MAIL_FROM'),
 			publicUrl: get('PARLEY_PUBLIC_URL'),
+			metricsToken: get('PARLEY_METRICS_TOKEN'),
 			logLevel: get('LOG_LEVEL'),
 			offerTimeoutMs: get('PARLEY_OFFER_TIMEOUT_MS'),
 			timerPollMs: get('PARLEY_TIMER_POLL_MS'),

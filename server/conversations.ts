@@ -78,6 +78,7 @@ import {
 } from '../src/lib/domain/triggers';
 import type { CsatAnswer } from '../src/lib/domain/csat';
 import { checkAgentText } from '../src/lib/domain/template';
+import type { MergePath } from './metrics';
 
 export type DocAccess =
 	| { ok: true; key: string; kind: DocRequest['kind']; writable: boolean; typing: boolean }
@@ -204,6 +205,8 @@ export interface ConversationServiceDeps {
 	onEvent?: (event: StoredEvent) => Promise<void>;
 	/** Embedded store: writes that join the documents' next group commit (`DocStore`). */
 	withNextCommit?: DocStore['withNextCommit'];
+	/** Each merge: messages and notes written, entries refused (metrics). */
+	onMerged?: (path: MergePath, accepted: number, refused: number) => void;
 }
 
 /** A history event about to be stored. */
@@ -765,7 +768,7 @@ export class ConversationService {
 					state.again = true;
 					return;
 				}
-				const texts = this.#apply(outbox, state, read, checked, conv, internal, member);
+				const texts = this.#apply(outbox, state, read, checked, conv, internal, member, 'deferred');
 				// Another instance merging this outbox next must find these in the store.
 				if (this.deps.sharedStore) {
 					if (internal) await internal.whenDurable();
@@ -801,7 +804,7 @@ export class ConversationService {
 		const agentId = this.#memberToCheck(read, checked);
 		const member = agentId === null || this.#knownMember(state.conversationId, agentId);
 		if (member === undefined) return undefined;
-		const texts = this.#apply(outbox, state, read, checked, conv, internal, member);
+		const texts = this.#apply(outbox, state, read, checked, conv, internal, member, 'immediate');
 		// An agent's first reply is recorded after the merge; the message does not wait for it.
 		if (texts.length > 0 && state.author.role === 'agent' && !firsts.responded)
 			this.#noteFirstReply(state, firsts, checked.now).catch((err) =>
@@ -871,7 +874,8 @@ export class ConversationService {
 		checked: CheckedMerge,
 		conv: Room,
 		internal: Room | null,
-		member: boolean
+		member: boolean,
+		path: MergePath
 	): Message[] {
 		const { rejections } = checked;
 		let accepted = checked.result.accepted;
@@ -918,6 +922,7 @@ export class ConversationService {
 			this.deps.log.warn({ doc: outbox.key, rejection: r }, 'outbox entry rejected');
 			for (const l of outbox.noticeListeners) l({ type: 'rejected', ...r });
 		}
+		this.deps.onMerged?.(path, accepted.length, fresh.length);
 		const texts = accepted.filter((m) => m.kind !== 'note');
 		const notes = accepted.filter((m) => m.kind === 'note');
 		const messages = messagesOf(conv.doc);

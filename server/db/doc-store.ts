@@ -50,7 +50,11 @@ export interface DocStore {
 	/** Resolves once everything appended so far is durable. */
 	flush(): Promise<void>;
 	close(): Promise<void>;
+	/** Told of each commit of appends: how long it took (durable at its end) and how many. */
+	onCommit?: CommitObserver;
 }
+
+export type CommitObserver = (seconds: number, updates: number) => void;
 
 /** The version a reader holds after applying `stored` on top of versions 1..after. */
 export function versionAfter(stored: StoredDoc, after: number | null): number {
@@ -89,6 +93,7 @@ export const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u
  */
 export class SqliteDocStore implements DocStore {
 	readonly shared = false;
+	onCommit?: CommitObserver;
 	#raw: Database.Database;
 	#pending: PendingAppend[] = [];
 	#work: PendingWork[] = [];
@@ -186,6 +191,7 @@ export class SqliteDocStore implements DocStore {
 		const versions: number[] = [];
 		const touched = new Map<string, number>();
 		const results: { ok: boolean; value: unknown }[] = [];
+		const started = performance.now();
 		try {
 			this.#raw.transaction(() => {
 				for (const p of batch) {
@@ -210,6 +216,7 @@ export class SqliteDocStore implements DocStore {
 			for (const w of work) w.reject(e);
 			return;
 		}
+		if (batch.length > 0) this.onCommit?.((performance.now() - started) / 1000, batch.length);
 		for (const [doc, v] of touched) this.#heads.set(doc, v);
 		batch.forEach((p, i) => p.resolve(versions[i]));
 		work.forEach((w, i) =>

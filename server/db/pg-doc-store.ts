@@ -11,7 +11,13 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
-import { asBuffer, type DocStore, type PendingAppend, type StoredDoc } from './doc-store';
+import {
+	asBuffer,
+	type CommitObserver,
+	type DocStore,
+	type PendingAppend,
+	type StoredDoc
+} from './doc-store';
 
 /**
  * One statement per batch: count each document's updates, bump its head by that count (locking
@@ -70,6 +76,7 @@ function retryable(e: unknown): boolean {
 
 export class PgDocStore implements DocStore {
 	readonly shared = true;
+	onCommit?: CommitObserver;
 	#pending: PendingAppend[] = [];
 	#scheduled = false;
 	/** Batches being written, and the documents they hold (each in one batch at most). */
@@ -144,6 +151,7 @@ export class PgDocStore implements DocStore {
 
 	async #writeBatch(batch: PendingAppend[]) {
 		for (let attempt = 1; ; attempt++) {
+			const started = performance.now();
 			try {
 				const { rows } = await this.pool.query<{ doc: string; version: number }>({
 					name: 'parley_doc_append',
@@ -158,6 +166,7 @@ export class PgDocStore implements DocStore {
 					byDoc.set(r.doc, list);
 				}
 				for (const list of byDoc.values()) list.sort((a, b) => a - b);
+				this.onCommit?.((performance.now() - started) / 1000, batch.length);
 				for (const p of batch) p.resolve(byDoc.get(p.doc)!.shift()!);
 				return;
 			} catch (e) {

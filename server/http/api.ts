@@ -3,6 +3,8 @@
  * Every handler authenticates for itself. Errors are `{ error: { code, message, fields? } }`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Repo } from '../repo';
@@ -42,6 +44,8 @@ export interface ApiDeps {
 	mailer: Mailer;
 	webhooks: Webhooks;
 	widgetKey: Uint8Array;
+	/** This instance's Prometheus registry (`GET /metrics`). */
+	metrics: Registry;
 	health: () => Record<string, unknown>;
 	/** Closes every socket of a principal (e.g. on sign-out). */
 	disconnect: (principal: string, reason: string) => void;
@@ -55,6 +59,15 @@ export function createApi(deps: ApiDeps) {
 
 	const routes: Route[] = [
 		['GET', /^\/healthz$/, async () => ({ ok: true, ...deps.health() })],
+		[
+			'GET',
+			/^\/metrics$/,
+			async (req, res) => {
+				checkMetricsAccess(req, config.metricsToken);
+				const body = await deps.metrics.metrics();
+				res.writeHead(200, { 'content-type': deps.metrics.contentType }).end(body);
+			}
+		],
 
 		[
 			'POST',
@@ -479,7 +492,7 @@ export function createApi(deps: ApiDeps) {
 	/** Returns false when the request is not an API route (the UI handles it). */
 	return async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
 		const path = (req.url ?? '/').split('?')[0];
-		if (!path.startsWith('/api/') && path !== '/healthz') return false;
+		if (!path.startsWith('/api/') && path !== '/healthz' && path !== '/metrics') return false;
 		const matches = routes.filter(([, re]) => re.test(path));
 		try {
 			if (matches.length === 0) throw new HttpError(404, 'not_found', 'No such endpoint.');
@@ -619,4 +632,32 @@ function workstreamView(
 		nextOpenAt: nextOpening(hours, now),
 		offlineText: textsWithDefaults({ offline: ws.offline_text ?? undefined }).offline
 	};
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * `/metrics` is for the operator's scraper. With `PARLEY_METRICS_TOKEN` set it takes that bearer
+ * token from anywhere; without one, only direct requests from this machine (a request that came
+ * through a proxy, which may be public, carries forwarding headers and is refused).
+ */
+function checkMetricsAccess(req: IncomingMessage, token: string | undefined) {
+	if (token) {
+		const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+		// Hashes of equal length: the comparison takes the same time whatever was sent.
+		if (!timingSafeEqual(sha256(given), sha256(token)))
+			throw new HttpError(401, 'unauthorized', 'Send the metrics token: Authorization: Bearer ….');
+		return;
+	}
+	const proxied =
+		req.headers['x-forwarded-for'] !== undefined ||
+		req.headers.forwarded !== undefined ||
+		req.headers['x-real-ip'] !== undefined;
+	if (proxied || !LOOPBACK.has(req.socket.remoteAddress ?? ''))
+		throw new HttpError(
+			403,
+			'forbidden',
+			'Metrics are served to this machine only. Set PARLEY_METRICS_TOKEN to scrape them from elsewhere.'
+		);
 }
