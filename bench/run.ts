@@ -81,6 +81,11 @@ interface Result {
 	cpuPercent: number;
 	/** Server event-loop delay p99 over the run (from /healthz), when the server reports it. */
 	serverLoopP99: number;
+	/** Parley's /metrics over the load: messages merged in the turn they arrived, % of all. */
+	mergedImmediatePercent: number;
+	/** Parley's /metrics over the load: store commits' p50 and p99, as histogram bucket bounds. */
+	commitP50Ms: number;
+	commitP99Ms: number;
 	/** CPU of this load-generating process (all clients) during the load, % of one core. */
 	clientCpuPercent: number;
 	/** This process's own event-loop delay p99 during the load: latency it adds itself. */
@@ -177,6 +182,8 @@ async function runLoad(
 		p.agent.onText(hear);
 	}
 	await sleep(1000);
+	const metricsUrls = healthUrls.map((u) => u.replace(/\/healthz$/, '/metrics'));
+	const metrics0 = await scrapeAll(metricsUrls);
 	const cpuAll = () => pids.reduce((n, pid) => n + cpuTicks(pid), 0);
 	const rssAll = () => pids.reduce((n, pid) => n + rssMb(pid), 0);
 	const cpu0 = cpuAll();
@@ -227,6 +234,9 @@ async function runLoad(
 		)
 	);
 	const cpuSeconds = (cpu1 - cpu0) / 100;
+	const metrics = diffSamples(await scrapeAll(metricsUrls), metrics0);
+	const immediate = metrics.get('parley_messages_merged_total{path="immediate"}') ?? NaN;
+	const deferred = metrics.get('parley_messages_merged_total{path="deferred"}') ?? NaN;
 	return {
 		name,
 		sent: seq,
@@ -239,6 +249,9 @@ async function runLoad(
 		max: sorted[sorted.length - 1] ?? NaN,
 		cpuPercent: (cpuSeconds / loadSeconds) * 100,
 		serverLoopP99: loops.length ? Math.max(...loops) : NaN,
+		mergedImmediatePercent: (immediate / (immediate + deferred)) * 100,
+		commitP50Ms: histogramQuantile(metrics, 'parley_store_commit_seconds', 0.5) * 1000,
+		commitP99Ms: histogramQuantile(metrics, 'parley_store_commit_seconds', 0.99) * 1000,
 		clientCpuPercent: ((client.user + client.system) / 1e6 / loadSeconds) * 100,
 		clientLoopP99: clientLoop.percentile(99) / 1e6,
 		engineCpuPercent: ((engine1 - engine0) / 100 / loadSeconds) * 100,
@@ -249,6 +262,36 @@ async function runLoad(
 		rssPeakMb: rssPeak,
 		connectSeconds
 	};
+}
+
+/** Every instance's /metrics samples (`series → value`), summed over the instances. */
+async function scrapeAll(urls: string[]): Promise<Map<string, number>> {
+	const sum = new Map<string, number>();
+	for (const url of urls) {
+		const text = await (await fetch(url)).text();
+		for (const line of text.split('\n')) {
+			if (!line.startsWith('parley_')) continue;
+			const at = line.lastIndexOf(' ');
+			const series = line.slice(0, at);
+			sum.set(series, (sum.get(series) ?? 0) + Number(line.slice(at + 1)));
+		}
+	}
+	return sum;
+}
+
+const diffSamples = (after: Map<string, number>, before: Map<string, number>) =>
+	new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
+
+/** The upper bound of the bucket holding quantile `q` of a (differenced) histogram; NaN if empty. */
+function histogramQuantile(samples: Map<string, number>, name: string, q: number): number {
+	const buckets = [...samples]
+		.map(([k, v]) => [/^[^{]+_bucket\{le="([^"]+)"\}$/.exec(k), v, k] as const)
+		.filter(([m, , k]) => m && k.startsWith(`${name}_bucket`))
+		.map(([m, v]) => [m![1] === '+Inf' ? Infinity : Number(m![1]), v] as const)
+		.sort((a, b) => a[0] - b[0]);
+	const total = buckets.at(-1)?.[1] ?? 0;
+	if (total === 0) return NaN;
+	return buckets.find(([, count]) => count >= q * total)![0];
 }
 
 async function connectAll<T extends { synced(): boolean }>(
@@ -563,6 +606,9 @@ const rows: [string, (r: Result) => number, number][] = [
 	['server CPU (% of one core)', (r) => r.cpuPercent, 1],
 	['server CPU per message (ms)', (r) => r.cpuMsPerMessage, 3],
 	['server event-loop delay p99 (ms)', (r) => r.serverLoopP99, 1],
+	['messages merged in the turn they arrived (%)', (r) => r.mergedImmediatePercent, 1],
+	['store commit p50 (ms, its histogram bucket bound)', (r) => r.commitP50Ms, 1],
+	['store commit p99 (ms, its histogram bucket bound)', (r) => r.commitP99Ms, 1],
 	['load generator CPU, all clients (% of one core)', (r) => r.clientCpuPercent, 1],
 	['load generator event-loop delay p99 (ms, 10 ms timer)', (r) => r.clientLoopP99, 1],
 	['PostgreSQL + Redis CPU (% of one core)', (r) => r.engineCpuPercent, 1],

@@ -56,6 +56,19 @@ export interface DocStore {
 
 export type CommitObserver = (seconds: number, updates: number) => void;
 
+/** Tells the observer, if any; what it throws (it only counts) never reaches the commit. */
+export function observeCommit(
+	observer: CommitObserver | undefined,
+	seconds: number,
+	updates: number
+) {
+	try {
+		observer?.(seconds, updates);
+	} catch {
+		// metrics only
+	}
+}
+
 /** The version a reader holds after applying `stored` on top of versions 1..after. */
 export function versionAfter(stored: StoredDoc, after: number | null): number {
 	let v = Math.max(after ?? 0, stored.snapshot?.upto ?? 0);
@@ -216,12 +229,13 @@ export class SqliteDocStore implements DocStore {
 			for (const w of work) w.reject(e);
 			return;
 		}
-		if (batch.length > 0) this.onCommit?.((performance.now() - started) / 1000, batch.length);
+		const seconds = (performance.now() - started) / 1000;
 		for (const [doc, v] of touched) this.#heads.set(doc, v);
 		batch.forEach((p, i) => p.resolve(versions[i]));
 		work.forEach((w, i) =>
 			results[i].ok ? w.resolve(results[i].value) : w.reject(results[i].value)
 		);
+		if (batch.length > 0) observeCommit(this.onCommit, seconds, batch.length);
 	}
 
 	/**

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import {
 	asBuffer,
+	observeCommit,
 	type CommitObserver,
 	type DocStore,
 	type PendingAppend,
@@ -166,8 +167,9 @@ export class PgDocStore implements DocStore {
 					byDoc.set(r.doc, list);
 				}
 				for (const list of byDoc.values()) list.sort((a, b) => a - b);
-				this.onCommit?.((performance.now() - started) / 1000, batch.length);
+				const seconds = (performance.now() - started) / 1000;
 				for (const p of batch) p.resolve(byDoc.get(p.doc)!.shift()!);
+				observeCommit(this.onCommit, seconds, batch.length);
 				return;
 			} catch (e) {
 				// On shutdown, give the database about 15 s more, then give up.

@@ -3,8 +3,8 @@
  * Every handler authenticates for itself. Errors are `{ error: { code, message, fields? } }`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import { metricsAccess } from '../metrics';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Repo } from '../repo';
@@ -63,7 +63,21 @@ export function createApi(deps: ApiDeps) {
 			'GET',
 			/^\/metrics$/,
 			async (req, res) => {
-				checkMetricsAccess(req, config.metricsToken);
+				const refused = metricsAccess(req, config.metricsToken);
+				if (refused === 'token') {
+					res.setHeader('www-authenticate', 'Bearer');
+					throw new HttpError(
+						401,
+						'unauthorized',
+						'Send the metrics token: Authorization: Bearer ….'
+					);
+				}
+				if (refused === 'remote')
+					throw new HttpError(
+						403,
+						'forbidden',
+						'Metrics are served to this machine only. Set PARLEY_METRICS_TOKEN to scrape them from elsewhere.'
+					);
 				const body = await deps.metrics.metrics();
 				res.writeHead(200, { 'content-type': deps.metrics.contentType }).end(body);
 			}
@@ -632,32 +646,4 @@ function workstreamView(
 		nextOpenAt: nextOpening(hours, now),
 		offlineText: textsWithDefaults({ offline: ws.offline_text ?? undefined }).offline
 	};
-}
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
-
-/**
- * `/metrics` is for the operator's scraper. With `PARLEY_METRICS_TOKEN` set it takes that bearer
- * token from anywhere; without one, only direct requests from this machine (a request that came
- * through a proxy, which may be public, carries forwarding headers and is refused).
- */
-function checkMetricsAccess(req: IncomingMessage, token: string | undefined) {
-	if (token) {
-		const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-		// Hashes of equal length: the comparison takes the same time whatever was sent.
-		if (!timingSafeEqual(sha256(given), sha256(token)))
-			throw new HttpError(401, 'unauthorized', 'Send the metrics token: Authorization: Bearer ….');
-		return;
-	}
-	const proxied =
-		req.headers['x-forwarded-for'] !== undefined ||
-		req.headers.forwarded !== undefined ||
-		req.headers['x-real-ip'] !== undefined;
-	if (proxied || !LOOPBACK.has(req.socket.remoteAddress ?? ''))
-		throw new HttpError(
-			403,
-			'forbidden',
-			'Metrics are served to this machine only. Set PARLEY_METRICS_TOKEN to scrape them from elsewhere.'
-		);
 }
