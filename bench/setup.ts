@@ -4,6 +4,9 @@ import { createParley } from '../server/app';
 import { testConfig } from '../server/config';
 import { newId } from '../server/repo';
 import { signWidgetSession } from '../server/auth/tokens';
+import { SERVER_ORIGIN } from '../server/sync/rooms';
+import { storedConversationKey } from '../src/lib/domain/doc-names';
+import { metaOf, messagesOf, type ConversationMeta } from '../src/lib/domain/conversation-doc';
 
 export interface BenchPair {
 	conversationId: string;
@@ -82,6 +85,7 @@ export async function seedBench(
 					workstream_id: ws.id,
 					customer_id: customerId,
 					status: 'active',
+					ticket_status: 'open',
 					requested_at: now,
 					queue_id: ws.queue_id,
 					offline_message: 0,
@@ -105,6 +109,36 @@ export async function seedBench(
 			});
 		}
 	});
+	// The documents as an accepted conversation has them (status, agents, the join notice): the
+	// server's merge reads them, e.g. a customer writing into an active conversation makes it
+	// check the ticket and the agents' presence.
+	for (const [i, pair] of pairs.entries())
+		await parley.rooms.with(storedConversationKey(pair.conversationId), (room) => {
+			const meta: ConversationMeta = {
+				id: pair.conversationId,
+				mode: ws.mode,
+				workstream: ws.name,
+				status: 'active',
+				customerName: pair.customer.name,
+				agents: [{ principal: pair.agent.principal, name: pair.agent.name }]
+			};
+			room.doc.transact(() => {
+				for (const [k, v] of Object.entries(meta)) metaOf(room.doc).set(k, v);
+				messagesOf(room.doc).push([
+					{
+						id: `join${i}`,
+						kind: 'system',
+						role: 'system',
+						author: 'system',
+						name: 'Parley',
+						text: `${pair.agent.name} joined the chat`,
+						time: now,
+						at: now
+					}
+				]);
+			}, SERVER_ORIGIN);
+			return room.whenDurable();
+		});
 	await parley.close();
 	return pairs;
 }

@@ -182,7 +182,8 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 			fanout.publishControl({ kind: 'revoke', principal, docs, reason });
 		},
 		participantsChanged: (conversationId) =>
-			fanout.publishControl({ kind: 'participants', conversationId })
+			fanout.publishControl({ kind: 'participants', conversationId }),
+		presenceChanged: (agentId) => fanout.publishControl({ kind: 'presence', agentId })
 	});
 	// A lost notice could leave a stale membership answer: after a broken link, forget them all.
 	fanout.onResync(() => conversations!.forgetMembers());
@@ -231,6 +232,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		if (m.kind === 'disconnect') sync.disconnect(m.principal, m.reason);
 		else if (m.kind === 'revoke') sync.revoke(m.principal, m.docs, m.reason);
 		else if (m.kind === 'participants') conversations!.forgetMembers(m.conversationId);
+		else if (m.kind === 'presence') conversations!.forgetCalm();
 	});
 
 	if (

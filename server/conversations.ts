@@ -197,6 +197,8 @@ export interface ConversationServiceDeps {
 	revoke?: (principal: string, docKeys: string[], reason: string) => void;
 	/** Tells the other instances that a conversation's participants changed (several instances). */
 	participantsChanged?: (conversationId: string) => void;
+	/** Tells the other instances that an agent's presence changed (several instances). */
+	presenceChanged?: (agentId: string) => void;
 	/** Email (public replies, offline confirmations, CSAT). */
 	mailer?: Mailer;
 	/** A link the customer opens to answer the CSAT survey of a conversation (emails carry it). */
@@ -284,6 +286,17 @@ export class ConversationService {
 	/** Remembered membership answers by conversation, then agent; see `#isMember`. */
 	#members = new Map<string, Map<string, { member: boolean; at: number }>>();
 	#membersGeneration = 0;
+	/**
+	 * Active conversations where a customer's message last needed nothing (ticket open, an agent
+	 * Available or Busy), and when that was found: the next customer message skips the check and
+	 * its database read. Forgotten when the ticket, the participants or any agent's presence
+	 * changes (here, or on another instance: a control message); with several instances, also
+	 * after MEMBER_TTL_MS, as membership answers are.
+	 */
+	#calm = new Map<string, number>();
+	#calmGeneration = 0;
+	/** Merge loops running now (`settled`). */
+	#mergeLoops = new Set<Promise<void>>();
 	/** Opening times already scheduled per workstream, so sweeps do not rewrite the same timer. */
 	#openingTimers = new Map<string, number>();
 
@@ -658,7 +671,11 @@ export class ConversationService {
 				this.deps.log.error({ err, doc: room.key }, 'merge failed');
 			}
 			if (done && done.outcome === null && !done.durable) continue;
-			state.running = this.#mergeLoop(room, state, done);
+			const loop = this.#mergeLoop(room, state, done);
+			state.running = loop;
+			this.#mergeLoops.add(loop);
+			const forget = () => this.#mergeLoops.delete(loop);
+			loop.then(forget, forget);
 		}
 	}
 
@@ -1058,11 +1075,17 @@ export class ConversationService {
 		while (this.#recordingReplies.size > 0) await Promise.allSettled([...this.#recordingReplies]);
 	}
 
+	/** Resolves once no outbox merge (or what follows one: routing, checks) is running. */
+	async settled() {
+		while (this.#mergeLoops.size > 0) await Promise.allSettled([...this.#mergeLoops]);
+	}
+
 	/** A customer's message into an active or waiting conversation asks for a reaction. */
 	#customerOutcome(state: OutboxState, conv: Room, texts: Message[]): MergeOutcome {
 		if (texts.length === 0 || state.author.role !== 'customer') return null;
 		const status = metaOf(conv.doc).get('status');
-		if (status === 'active') return 'customer-wrote-active';
+		if (status === 'active')
+			return this.#isCalm(state.conversationId) ? null : 'customer-wrote-active';
 		if (status === 'waiting') return 'customer-wrote-waiting';
 		return null;
 	}
@@ -1135,11 +1158,41 @@ export class ConversationService {
 		if (this.deps.sharedStore) this.deps.participantsChanged?.(conversationId);
 	}
 
-	/** Forgets remembered membership (of one conversation, or all). */
+	/**
+	 * Call after a change to what a customer's message checks (the ticket's status). Other
+	 * instances hear it as a participants change, which forgets the same and a little more.
+	 */
+	#conversationChanged(conversationId: string) {
+		this.forgetCalm(conversationId);
+		if (this.deps.sharedStore) this.deps.participantsChanged?.(conversationId);
+	}
+
+	/** Forgets what is remembered about a conversation's participants (one conversation, or all). */
 	forgetMembers(conversationId?: string) {
 		this.#membersGeneration++;
 		if (conversationId === undefined) this.#members.clear();
 		else this.#members.delete(conversationId);
+		this.forgetCalm(conversationId);
+	}
+
+	/** Forgets that customers' messages needed nothing (one conversation, or all). */
+	forgetCalm(conversationId?: string) {
+		this.#calmGeneration++;
+		if (conversationId === undefined) this.#calm.clear();
+		else this.#calm.delete(conversationId);
+	}
+
+	#isCalm(conversationId: string): boolean {
+		const at = this.#calm.get(conversationId);
+		if (at === undefined) return false;
+		if (this.deps.sharedStore) {
+			const age = this.deps.clock.now() - at;
+			if (age > MEMBER_TTL_MS || age < 0) {
+				this.#calm.delete(conversationId);
+				return false;
+			}
+		}
+		return true;
 	}
 
 	// ---- routing and offers ---------------------------------------------------------------
@@ -1435,6 +1488,9 @@ export class ConversationService {
 			})
 			.where('id', '=', agentId)
 			.execute();
+		// Any conversation of theirs may now need a handoff when its customer writes.
+		this.forgetCalm();
+		if (this.deps.sharedStore) this.deps.presenceChanged?.(agentId);
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
 			inbox.doc.transact(() => agentStateOf(inbox.doc).set('presence', presence), SERVER_ORIGIN);
 			return inbox.whenDurable();
@@ -1690,6 +1746,7 @@ export class ConversationService {
 			.where('id', '=', conv.id)
 			.execute();
 		conv.ticket_status = to;
+		this.#conversationChanged(conv.id);
 		const id = await this.#event(
 			conv.id,
 			'ticket_status',
@@ -2574,12 +2631,16 @@ export class ConversationService {
 	 * Every customer message comes here, so what decides both is read in one query.
 	 */
 	async #customerWroteActive(conversationId: string) {
+		const generation = this.#calmGeneration;
 		const seen = await this.deps.repo.ticketAndPresence(conversationId);
 		if (!seen) return;
-		if (onCustomerMessage(seen.ticketStatus as TicketStatus) === 'reopen')
-			await this.#reopenOnReply(conversationId);
-		if (seen.agents.length > 0 && !seen.agents.some((a) => WORKING.has(a.presence)))
-			await this.#handoff(conversationId);
+		const ticket = onCustomerMessage(seen.ticketStatus as TicketStatus);
+		const away = seen.agents.length > 0 && !seen.agents.some((a) => WORKING.has(a.presence));
+		if (ticket === 'reopen') await this.#reopenOnReply(conversationId);
+		if (away) await this.#handoff(conversationId);
+		// Nothing to do, and nothing changed while reading: the next message need not ask.
+		if (ticket === 'continue' && !away && generation === this.#calmGeneration)
+			this.#calm.set(conversationId, this.deps.clock.now());
 	}
 
 	async #reopenOnReply(conversationId: string) {

@@ -21,8 +21,13 @@ export type ControlMessage =
 	| { kind: 'disconnect'; principal: string; reason: string }
 	/** Close `principal`'s sockets on these documents (removed from a conversation). */
 	| { kind: 'revoke'; principal: string; docs: string[]; reason: string }
-	/** A conversation's participants changed: forget remembered membership answers. */
-	| { kind: 'participants'; conversationId: string };
+	/**
+	 * A conversation's participants (or ticket) changed: forget remembered membership answers and
+	 * that its customer's messages needed nothing.
+	 */
+	| { kind: 'participants'; conversationId: string }
+	/** An agent's presence changed: forget that customers' messages needed nothing (a handoff may). */
+	| { kind: 'presence'; agentId: string };
 
 export interface Fanout {
 	/** False when there are no other instances (nothing needs encoding for them). */

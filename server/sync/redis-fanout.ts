@@ -20,7 +20,8 @@ const ControlSchema = z.object({
 			docs: z.array(z.string()).max(16),
 			reason: z.string()
 		}),
-		z.object({ kind: z.literal('participants'), conversationId: z.string() })
+		z.object({ kind: z.literal('participants'), conversationId: z.string() }),
+		z.object({ kind: z.literal('presence'), agentId: z.string() })
 	])
 });
 

@@ -14,6 +14,7 @@ import {
 	waitFor,
 	cleanupAfterEach,
 	agentOnline,
+	setPresence,
 	type AgentLogin,
 	type CustomerLogin,
 	type TestServer
@@ -269,6 +270,41 @@ describe('membership while merging', () => {
 			clock.advance(60_000);
 			await say('three');
 			expect(asked.length).toBe(before);
+		}
+	});
+});
+
+describe('a customer writing into an active conversation', () => {
+	it('checks the ticket and the agents once, then again only after a presence change (several instances: also after 10 s)', async () => {
+		const { clock, srv, ben, customer, chat, anaSide } = await setup();
+		const id = customer.conversationId;
+		const repo = srv.parley.repo;
+		let asked = 0;
+		const ask = repo.ticketAndPresence.bind(repo);
+		repo.ticketAndPresence = (conversationId: string) => {
+			if (conversationId === id) asked++;
+			return ask(conversationId);
+		};
+		const say = async (text: string) => {
+			chat.send(text);
+			await waitFor(() => texts(anaSide).includes(text), text);
+			await srv.parley.conversations.settled();
+		};
+		await say('one');
+		expect(asked).toBe(1);
+		await say('two');
+		expect(asked).toBe(1); // nothing needed doing: not asked again
+		// Any agent's presence may matter (a handoff): asked again.
+		await setPresence(srv.base, ben.agent, 'Busy');
+		await say('three');
+		expect(asked).toBe(2);
+		await say('four');
+		expect(asked).toBe(2);
+		if (srv.shared) {
+			clock.advance(10_001);
+			const before = asked;
+			await say('five');
+			expect(asked).toBe(before + 1);
 		}
 	});
 });

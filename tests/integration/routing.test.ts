@@ -437,6 +437,41 @@ describe('keep the same agent and shift handoff', () => {
 		expect(fired).toEqual([]);
 	});
 
+	it('a message after the agent left is handed off, after messages that needed nothing', async () => {
+		const ctx = await setup();
+		const ana = await online(ctx.srv, 'ana@example.com', ctx.clock);
+		const { customer, chat } = await customerWrites(ctx.srv, 'persistent', 'First question');
+		const offer = await offerIn(ana.inbox, 'offer to Ana');
+		expect((await accept(ctx.srv, ana.agent, offer.offerId)).status).toBe(200);
+		await ctx.db
+			.updateTable('workstreams')
+			.set({ keep_same_agent: 0 })
+			.where('slug', '=', 'persistent')
+			.execute();
+		const status = async () =>
+			(await ctx.srv.parley.repo.conversationById(customer.conversationId))?.status;
+		// While Ana works, the customer's messages need nothing: the server remembers that, and
+		// the next message skips the check.
+		for (const text of ['More detail', 'And more']) {
+			chat.send(text);
+			await waitFor(
+				() =>
+					messagesOf(chat.conversation)
+						.toArray()
+						.some((m) => m.text === text),
+				text
+			);
+			await ctx.srv.parley.conversations.settled();
+			expect(await status()).toBe('active');
+		}
+		// Ana's shift ends: what was remembered no longer holds, and the next message goes on.
+		await setPresence(ctx.srv.base, ana.agent, 'Offline');
+		const cleo = await online(ctx.srv, 'cleo@example.com', ctx.clock);
+		chat.send('Anyone there?');
+		const next = await offerIn(cleo.inbox, 'Cleo takes over');
+		expect(next.conversationId).toBe(customer.conversationId);
+	});
+
 	it('with keep the same agent off, goes to whoever is Available at once', async () => {
 		const { db, cleo, customer, chat } = await carlaWithAna();
 		await db
