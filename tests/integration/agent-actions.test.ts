@@ -309,6 +309,28 @@ describe('a customer writing into an active conversation', () => {
 	});
 });
 
+describe('a customer reply after the ticket changed', () => {
+	it('reopens it, even after messages that needed nothing', async () => {
+		const { srv, ana, customer, chat, anaSide } = await setup();
+		const id = customer.conversationId;
+		const ticket = async () => (await srv.parley.repo.conversationById(id))?.ticket_status;
+		const say = async (text: string) => {
+			chat.send(text);
+			await waitFor(() => texts(anaSide).includes(text), text);
+			await srv.parley.conversations.settled();
+		};
+		await say('one');
+		await say('two'); // remembered: nothing to do
+		expect(await ticket()).toBe('open');
+		// Live chat: a Pending ticket keeps the conversation active, and a reply reopens it.
+		expect((await act(srv, ana.agent, id, 'status', { status: 'pending' })).status).toBe(200);
+		expect(await ticket()).toBe('pending');
+		expect((await srv.parley.repo.conversationById(id))?.status).toBe('active');
+		await say('three');
+		expect(await ticket()).toBe('open');
+	});
+});
+
 describe('waiting (A8)', () => {
 	it('parks a persistent conversation, frees capacity, and routes it back to the same agent when the customer writes', async () => {
 		const { srv, ana, customer, chat } = await setup('persistent');
