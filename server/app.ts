@@ -133,7 +133,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		connections: () => sync.connectionCount,
 		documents: () => rooms.size
 	});
-	store.onCommit = (seconds, updates) => metrics.committed(seconds, updates);
+	store.onCommit = metrics.committed;
 	const rooms = new RoomManager({
 		store,
 		fanout,
@@ -168,7 +168,7 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		mailer,
 		onEvent: (event) => webhooks.onEvent(event),
 		withNextCommit: store.withNextCommit?.bind(store),
-		onMerged: (path, accepted, refused) => metrics.merged(path, accepted, refused),
+		onMerged: metrics.merged,
 		csatLink: async (conversationId) => {
 			const token = await signCsatToken(widgetKey, conversationId, {
 				now: clock.now(),

@@ -249,6 +249,19 @@ function firstReplyEvent(r: FirstReply): StoredEvent {
 	);
 }
 
+/** Keeps `promise` in `set` until it settles (for `allSettled`); returns it. */
+function track<T>(set: Set<Promise<unknown>>, promise: Promise<T>): Promise<T> {
+	set.add(promise);
+	const forget = () => set.delete(promise);
+	promise.then(forget, forget);
+	return promise;
+}
+
+/** Resolves once every promise in `set`, including ones added meanwhile, has settled. */
+async function allSettled(set: Set<Promise<unknown>>) {
+	while (set.size > 0) await Promise.allSettled([...set]);
+}
+
 /** Its `conversation_events` row. */
 function eventRow(e: StoredEvent) {
 	return {
@@ -671,11 +684,7 @@ export class ConversationService {
 				this.deps.log.error({ err, doc: room.key }, 'merge failed');
 			}
 			if (done && done.outcome === null && !done.durable) continue;
-			const loop = this.#mergeLoop(room, state, done);
-			state.running = loop;
-			this.#mergeLoops.add(loop);
-			const forget = () => this.#mergeLoops.delete(loop);
-			loop.then(forget, forget);
+			state.running = track(this.#mergeLoops, this.#mergeLoop(room, state, done));
 		}
 	}
 
@@ -1038,12 +1047,7 @@ export class ConversationService {
 			}
 			return (await repo.conversationById(conversationId))?.first_response_at != null;
 		});
-		this.#recordingReplies.add(recorded);
-		void recorded.then(
-			() => this.#recordingReplies.delete(recorded),
-			() => this.#recordingReplies.delete(recorded)
-		);
-		return recorded;
+		return track(this.#recordingReplies, recorded);
 	}
 
 	/** PostgreSQL: writes the queued first replies in one transaction. */
@@ -1071,13 +1075,13 @@ export class ConversationService {
 	}
 
 	/** Waits for the first replies being recorded (shutdown: before the store closes). */
-	async drain() {
-		while (this.#recordingReplies.size > 0) await Promise.allSettled([...this.#recordingReplies]);
+	drain() {
+		return allSettled(this.#recordingReplies);
 	}
 
 	/** Resolves once no outbox merge (or what follows one: routing, checks) is running. */
-	async settled() {
-		while (this.#mergeLoops.size > 0) await Promise.allSettled([...this.#mergeLoops]);
+	settled() {
+		return allSettled(this.#mergeLoops);
 	}
 
 	/** A customer's message into an active or waiting conversation asks for a reaction. */
@@ -1121,16 +1125,25 @@ export class ConversationService {
 	#knownMember(conversationId: string, agentId: string): boolean | undefined {
 		const known = this.#members.get(conversationId)?.get(agentId);
 		if (!known) return undefined;
-		const age = this.deps.clock.now() - known.at;
-		if (this.deps.sharedStore) {
-			if (age > MEMBER_TTL_MS || age < 0) return undefined;
-			// Used in the second half of its life: asked again in the background, so an agent who
-			// keeps writing keeps a fresh answer and their messages the synchronous merge (an
-			// expired answer sent every third message of the chat benchmark's agents through two
-			// database round trips). Each answer is still trusted at most MEMBER_TTL_MS.
-			if (age > MEMBER_TTL_MS / 2) this.#refreshMember(conversationId, agentId);
-		}
+		const age = this.#rememberedFor(known.at);
+		if (age === null) return undefined;
+		// Used in the second half of its life: asked again in the background, so an agent who
+		// keeps writing keeps a fresh answer and their messages the synchronous merge (an
+		// expired answer sent every third message of the chat benchmark's agents through two
+		// database round trips). Each answer is still trusted at most MEMBER_TTL_MS.
+		if (this.deps.sharedStore && age > MEMBER_TTL_MS / 2)
+			this.#refreshMember(conversationId, agentId);
 		return known.member;
+	}
+
+	/**
+	 * How long ago something remembered at `at` was learnt, or null once it may no longer be
+	 * trusted: with several instances after MEMBER_TTL_MS (a lost notice costs at most that), or
+	 * if the clock went back. One instance hears of every change itself: no limit.
+	 */
+	#rememberedFor(at: number): number | null {
+		const age = this.deps.clock.now() - at;
+		return this.deps.sharedStore && (age > MEMBER_TTL_MS || age < 0) ? null : age;
 	}
 
 	/** Membership answers being asked again in the background, as `conversation agent`. */
@@ -1185,14 +1198,9 @@ export class ConversationService {
 	#isCalm(conversationId: string): boolean {
 		const at = this.#calm.get(conversationId);
 		if (at === undefined) return false;
-		if (this.deps.sharedStore) {
-			const age = this.deps.clock.now() - at;
-			if (age > MEMBER_TTL_MS || age < 0) {
-				this.#calm.delete(conversationId);
-				return false;
-			}
-		}
-		return true;
+		if (this.#rememberedFor(at) !== null) return true;
+		this.#calm.delete(conversationId);
+		return false;
 	}
 
 	// ---- routing and offers ---------------------------------------------------------------
