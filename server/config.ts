@@ -113,46 +113,70 @@ export type Config = z.infer<typeof ConfigSchema>;
 
 function checked(config: Config): Config {
 	if (config.redisUrl && !config.databaseUrl)
-		throw new Error(
+		throw new ConfigError(
 			'REDIS_URL is set but DATABASE_URL is not: several instances need a shared PostgreSQL store'
 		);
 	return config;
 }
 
+/** The environment variable of each setting (`limits` nested as in the schema). */
+const ENV_NAMES = {
+	port: 'PORT',
+	host: 'HOST',
+	databasePath: 'PARLEY_DB',
+	sqliteSynchronous: 'PARLEY_SQLITE_SYNCHRONOUS',
+	databaseUrl: 'DATABASE_URL',
+	databasePoolSize: 'PARLEY_DB_POOL_SIZE',
+	redisUrl: 'REDIS_URL',
+	redisPrefix: 'PARLEY_REDIS_PREFIX',
+	sessionSecret: 'PARLEY_SESSION_SECRET',
+	seedDemo: 'PARLEY_SEED_DEMO',
+	demoWidgetSecret: 'PARLEY_DEMO_WIDGET_SECRET',
+	demoHostPort: 'PARLEY_DEMO_HOST_PORT',
+	smtpUrl: 'SMTP_URL',
+	mailFrom: 'MAIL_FROM',
+	publicUrl: 'PARLEY_PUBLIC_URL',
+	metricsToken: 'PARLEY_METRICS_TOKEN',
+	logLevel: 'LOG_LEVEL',
+	offerTimeoutMs: 'PARLEY_OFFER_TIMEOUT_MS',
+	timerPollMs: 'PARLEY_TIMER_POLL_MS',
+	presenceGraceMs: 'PARLEY_PRESENCE_GRACE_MS',
+	limits: {
+		maxMessageBytes: 'PARLEY_MAX_MESSAGE_BYTES',
+		messagesPerSecond: 'PARLEY_MESSAGES_PER_SECOND',
+		messageBurst: 'PARLEY_MESSAGE_BURST',
+		docIdleMs: 'PARLEY_DOC_IDLE_MS',
+		headsCheckMs: 'PARLEY_HEADS_CHECK_MS',
+		claimRetryMs: 'PARLEY_CLAIM_RETRY_MS'
+	}
+} as const;
+
+/** A setting in the environment that is not valid; the message names the variable. */
+export class ConfigError extends Error {}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	const get = (name: string) => (env[name] === '' ? undefined : env[name]);
-	return checked(
-		ConfigSchema.parse({
-			port: get('PORT'),
-			host: get('HOST'),
-			databasePath: get('PARLEY_DB'),
-			sqliteSynchronous: get('PARLEY_SQLITE_SYNCHRONOUS'),
-			databaseUrl: get('DATABASE_URL'),
-			databasePoolSize: get('PARLEY_DB_POOL_SIZE'),
-			redisUrl: get('REDIS_URL'),
-			redisPrefix: get('PARLEY_REDIS_PREFIX'),
-			sessionSecret: get('PARLEY_SESSION_SECRET'),
-			seedDemo: get('PARLEY_SEED_DEMO') ? get('PARLEY_SEED_DEMO') !== 'false' : undefined,
-			demoWidgetSecret: get('PARLEY_DEMO_WIDGET_SECRET'),
-			demoHostPort: get('PARLEY_DEMO_HOST_PORT'),
-			smtpUrl: get('SMTP_URL'),
-			mailFrom: get('MAIL_FROM'),
-			publicUrl: get('PARLEY_PUBLIC_URL'),
-			metricsToken: get('PARLEY_METRICS_TOKEN'),
-			logLevel: get('LOG_LEVEL'),
-			offerTimeoutMs: get('PARLEY_OFFER_TIMEOUT_MS'),
-			timerPollMs: get('PARLEY_TIMER_POLL_MS'),
-			presenceGraceMs: get('PARLEY_PRESENCE_GRACE_MS'),
-			limits: {
-				maxMessageBytes: get('PARLEY_MAX_MESSAGE_BYTES'),
-				messagesPerSecond: get('PARLEY_MESSAGES_PER_SECOND'),
-				messageBurst: get('PARLEY_MESSAGE_BURST'),
-				docIdleMs: get('PARLEY_DOC_IDLE_MS'),
-				headsCheckMs: get('PARLEY_HEADS_CHECK_MS'),
-				claimRetryMs: get('PARLEY_CLAIM_RETRY_MS')
-			}
-		})
-	);
+	const { limits, ...top } = ENV_NAMES;
+	const read = (names: Record<string, string>) =>
+		Object.fromEntries(Object.entries(names).map(([key, name]) => [key, get(name)]));
+	const input: Record<string, unknown> = { ...read(top), limits: read(limits) };
+	const seed = get(ENV_NAMES.seedDemo);
+	input.seedDemo = seed === undefined ? undefined : seed !== 'false';
+	const parsed = ConfigSchema.safeParse(input);
+	if (!parsed.success)
+		throw new ConfigError(
+			parsed.error.issues
+				.map((issue) => {
+					const [first, second] = issue.path;
+					const name =
+						first === 'limits'
+							? limits[second as keyof typeof limits]
+							: top[first as keyof typeof top];
+					return `${name ?? issue.path.join('.')}: ${issue.message}`;
+				})
+				.join('; ')
+		);
+	return checked(parsed.data);
 }
 
 /** A config for tests and tools: defaults plus overrides. */

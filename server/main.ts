@@ -6,13 +6,21 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
-import { loadConfig } from './config';
+import { ConfigError, loadConfig, type Config } from './config';
 import { createParley, type UiHandler } from './app';
 import { OffsetClock } from './clock';
 import { startDemoHost, type DemoHost } from './demo-host';
+import { StoreInUseError } from './db/sqlite';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const config = loadConfig();
+let config: Config;
+try {
+	config = loadConfig();
+} catch (err) {
+	if (!(err instanceof ConfigError)) throw err;
+	console.error(`Parley cannot start: ${err.message}`);
+	process.exit(1);
+}
 const log = pino({ level: config.logLevel });
 
 const handlerPath = join(root, 'build', 'handler.js');
@@ -36,7 +44,13 @@ if (process.env.PARLEY_TEST_CLOCK === 'ipc' && process.send) {
 	});
 }
 
-const parley = await createParley({ config, log, ui, clock });
+let parley: Awaited<ReturnType<typeof createParley>>;
+try {
+	parley = await createParley({ config, log, ui, clock });
+} catch (err) {
+	log.fatal({ err }, err instanceof StoreInUseError ? err.message : 'could not start');
+	process.exit(1);
+}
 let port: number;
 try {
 	port = await parley.listen();

@@ -4,8 +4,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page, FrameLocator } from 'playwright-core';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { launchChromium, signInAgent as signInAgentAt } from '../helpers/browser';
-import { startServerProcess, runServerUntilExit, type ServerProcess } from '../helpers/process';
+import {
+	startServerProcess,
+	runServerUntilExit,
+	freePort,
+	type ServerProcess
+} from '../helpers/process';
 
 let server: ServerProcess;
 let browser: Browser;
@@ -301,5 +308,41 @@ describe('starting', () => {
 		);
 		// The first one is unharmed.
 		expect((await fetch(server.base + '/healthz')).ok).toBe(true);
+	});
+
+	it('a second server on the same embedded store (another port) exits at once, saying why', async () => {
+		const db = join(server.dir, 'parley.db');
+		const { code, output } = await runServerUntilExit({
+			PORT: String(await freePort()),
+			PARLEY_DB: db,
+			PARLEY_DEMO_HOST_PORT: '0'
+		});
+		expect(code).toBe(1);
+		expect(output).toContain(`the embedded store ${db} is in use by another Parley process`);
+		expect((await fetch(server.base + '/healthz')).ok).toBe(true);
+	});
+
+	it('`npm start` stops before building over a running server, and goes on otherwise', async () => {
+		const preflight = (env: Record<string, string>) =>
+			spawnSync(process.execPath, ['--import', 'tsx', 'server/tools/preflight.ts'], {
+				encoding: 'utf8',
+				env: { ...process.env, HOST: '127.0.0.1', ...env }
+			});
+		const db = join(server.dir, 'parley.db');
+		const samePort = preflight({ PORT: String(server.port), PARLEY_DB: join(server.dir, 'x.db') });
+		expect(samePort.status).toBe(1);
+		expect(samePort.stderr).toContain(`port ${server.port} is already in use`);
+		const sameStore = preflight({ PORT: String(await freePort()), PARLEY_DB: db });
+		expect(sameStore.status).toBe(1);
+		expect(sameStore.stderr).toContain(`the embedded store ${db} is in use`);
+		const fresh = preflight({
+			PORT: String(await freePort()),
+			PARLEY_DB: join(server.dir, 'x.db')
+		});
+		expect(fresh.stderr).toBe('');
+		expect(fresh.status).toBe(0);
+		const badConfig = preflight({ PORT: 'abc' });
+		expect(badConfig.status).toBe(1);
+		expect(badConfig.stderr).toContain('Parley cannot start: PORT: ');
 	});
 });
