@@ -1,6 +1,7 @@
 /**
  * The agent workspace on a phone-sized screen: nothing wider than the screen, the offer whole,
- * and the list or one conversation at a time with a way back (focus follows).
+ * the list or one conversation at a time with a way back (focus follows), and the messages
+ * taking most of the height (the details panel on request).
  */
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -44,6 +45,17 @@ describe('the agent workspace on a narrow screen', () => {
 		await conversationLog(ben).getByText('Hello from the bus').waitFor();
 		expect(await ben.getByRole('navigation', { name: 'Conversations' }).isVisible()).toBe(false);
 		expect(await overflow(ben)).toBe(0);
+		// The messages get most of the screen; the details panel opens on request.
+		const log = (await conversationLog(ben).boundingBox())!;
+		expect(log.height).toBeGreaterThan(844 * 0.4);
+		const details = ben.getByRole('complementary', { name: 'Details' });
+		const toggle = ben.getByRole('button', { name: 'Details' });
+		expect(await details.isVisible()).toBe(false);
+		await toggle.click();
+		expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+		await details.getByRole('heading', { name: 'Ticket' }).waitFor();
+		await toggle.click();
+		expect(await details.isVisible()).toBe(false);
 		const box = ben.getByLabel('Message', { exact: true });
 		expect(await box.isVisible()).toBe(true);
 		await box.fill('On my way');

@@ -122,7 +122,7 @@ describe('transfer', () => {
 });
 
 describe('several offers at once', () => {
-	it('stack without covering one another, and each can be accepted', async () => {
+	it('stack without covering one another or the open conversation, and each can be accepted', async () => {
 		// Cleo (no chat now, capacity 3) is the only agent left Available.
 		await ben.getByLabel('Presence').selectOption('Offline');
 		await ben.waitForFunction(() => document.querySelector('select')?.value === 'Offline');
@@ -151,6 +151,20 @@ describe('several offers at once', () => {
 		await cleo.screenshot({ path: 'test-results/two-offers.png' }).catch(() => undefined);
 		// Both buttons take their own clicks (Playwright refuses a click another element would get).
 		await finn.getByRole('button', { name: 'Accept' }).click();
+		// With Finn's conversation open and Eve's offer still waiting, the conversation stays
+		// usable: the offers take a region of their own instead of lying over it.
+		const conversation = cleo.getByRole('region', { name: 'Conversation' });
+		await conversation.getByRole('heading', { name: 'Finn' }).waitFor();
+		const offers = (await cleo.getByRole('complementary', { name: 'Offers' }).boundingBox())!;
+		const conv = (await conversation.boundingBox())!;
+		const apart =
+			offers.x + offers.width <= conv.x ||
+			conv.x + conv.width <= offers.x ||
+			offers.y + offers.height <= conv.y ||
+			conv.y + conv.height <= offers.y;
+		expect(apart).toBe(true);
+		for (const name of ['End session', 'Transfer', 'Conference'])
+			await conversation.getByRole('button', { name }).click({ trial: true, timeout: 5_000 });
 		await eve.getByRole('button', { name: 'Accept' }).click();
 		const nav = cleo.getByRole('navigation', { name: 'Conversations' });
 		await nav.getByRole('button', { name: /Eve/ }).waitFor();
