@@ -304,6 +304,8 @@ export function createApi(deps: ApiDeps) {
 				const ws = conv && (await repo.workstreamById(conv.workstream_id));
 				if (!conv || !ws)
 					throw new HttpError(404, 'not_found', 'This conversation no longer exists.');
+				if (conv.csat_requested_at === null)
+					throw new HttpError(409, 'conflict', 'There is no survey for this conversation.');
 				return { title: ws.title, answered: conv.csat_rating !== null, rating: conv.csat_rating };
 			}
 		],
