@@ -200,7 +200,9 @@ describe('agent actions in the browser', () => {
 		await expect
 			.poll(() => box.inputValue())
 			.toBe('Hi Finn, I am Ana from General. How can I help?');
-		await box.press('Enter');
+		// The focus is back in the message box (not on the Templates button): Enter sends.
+		await expect.poll(() => box.evaluate((el) => el === document.activeElement)).toBe(true);
+		await ana.keyboard.press('Enter');
 		await customer.getByText('Hi Finn, I am Ana from General. How can I help?').waitFor();
 
 		// An internal note: agents only, marked as such, allowed to hold < >.

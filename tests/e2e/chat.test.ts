@@ -223,8 +223,13 @@ describe('anonymous live chat', () => {
 		const page = await ctx.newPage();
 		await page.goto(server.base + '/chat?workstream=live');
 		await page.getByLabel('Name').fill('Dana');
-		await page.getByRole('button', { name: 'Start chat' }).click();
-		await send(page, 'Hi from the live chat');
+		await page.getByRole('button', { name: 'Start chat' }).press('Enter');
+		// The message box takes the focus: the visitor types straight on.
+		const box = page.getByLabel('Message', { exact: true });
+		await expect.poll(() => box.evaluate((el) => el === document.activeElement)).toBe(true);
+		await page.keyboard.type('Hi from the live chat');
+		await page.keyboard.press('Enter');
+		await message(page, 'Hi from the live chat').waitFor();
 		const offer = agent.getByRole('dialog', { name: 'New chat from Dana' });
 		await offer.getByRole('button', { name: 'Accept' }).click();
 		await send(agent, 'Hello Dana');
