@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { sql } from 'kysely';
 import { stringify as csvStringify } from 'csv-stringify/sync';
 import type { ApiDeps } from './api';
 import { HttpError, invalid, parse, queryOf, readJson, type Route } from './common';
@@ -115,6 +116,20 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 		const unknown = skills.filter((s) => !known.has(s));
 		if (unknown.length)
 			throw invalid({ [field]: `Unknown skill ${unknown.map((s) => `"${s}"`).join(', ')}.` });
+	}
+
+	/** Queue names are told apart without regard to case: two "General" queues confuse everyone. */
+	async function checkQueueName(name: string, id: string | null) {
+		const same = await db
+			.selectFrom('queues')
+			.select(['id', 'name'])
+			.where(sql<string>`lower(name)`, '=', name.toLowerCase())
+			.execute();
+		const other = same.find((q) => q.id !== id);
+		if (other)
+			throw invalid({
+				name: `There is already a queue named "${other.name}": choose another name.`
+			});
 	}
 
 	async function checkQueue(queueId: string) {
@@ -354,6 +369,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			async (req) => {
 				await requireAdmin(req);
 				const q = parse(QueueSchema, await readJson(req));
+				await checkQueueName(q.name, null);
 				await checkSkills(q.skills);
 				const id = newId('q');
 				await db
@@ -375,6 +391,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			async (req, _res, [id]) => {
 				await requireAdmin(req);
 				const q = parse(QueueSchema, await readJson(req));
+				await checkQueueName(q.name, id);
 				await checkSkills(q.skills);
 				const r = await db
 					.updateTable('queues')
@@ -455,6 +472,13 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			async (req) => {
 				await requireAdmin(req);
 				const { name } = parse(z.object({ name: SKILL }), await readJson(req));
+				const same = await db
+					.selectFrom('skills')
+					.select('name')
+					.where(sql<string>`lower(name)`, '=', name.toLowerCase())
+					.where('name', '!=', name)
+					.executeTakeFirst();
+				if (same) throw invalid({ name: `"${name}" is the skill "${same.name}" already.` });
 				const r = await db
 					.insertInto('skills')
 					.values({ name, created_at: clock.now() })

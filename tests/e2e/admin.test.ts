@@ -300,6 +300,19 @@ describe('the admin console', () => {
 		expect(body).toMatch(/^group,name,conversations/);
 		expect(body).toMatch(/agent,Ana,1,1,/);
 		await admin.screenshot({ path: '/tmp/admin-reports.png', fullPage: true });
+
+		// A query that cannot run leaves no figures of the previous one under its error.
+		await admin.getByLabel('Time zone').fill('Mars/Olympus');
+		await admin.getByRole('button', { name: 'Show report' }).click();
+		await admin
+			.getByText(/time zone/i)
+			.first()
+			.waitFor();
+		await expect.poll(() => byAgent.count()).toBe(0);
+		expect(await csv.count()).toBe(0);
+		await admin.getByLabel('Time zone').fill('UTC');
+		await admin.getByRole('button', { name: 'Show report' }).click();
+		await ana.waitFor();
 	});
 
 	it('a queue created by mistake is deleted after a confirmation; one in use offers no Delete', async () => {

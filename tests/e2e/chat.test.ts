@@ -224,6 +224,8 @@ describe('anonymous live chat', () => {
 		await page.goto(server.base + '/chat?workstream=live');
 		await page.getByLabel('Name').fill('Dana');
 		await page.getByRole('button', { name: 'Start chat' }).press('Enter');
+		// Not signed in on any site: the widget does not say so.
+		await page.getByText('Chatting as Dana').waitFor();
 		// The message box takes the focus: the visitor types straight on.
 		const box = page.getByLabel('Message', { exact: true });
 		await expect.poll(() => box.evaluate((el) => el === document.activeElement)).toBe(true);

@@ -262,6 +262,8 @@ describe('admin API: queues, skills, agents (SPEC M2)', () => {
 		expect((await call(srv, admin, '/api/admin/skills', { name: 'spanish' })).status).toBe(200);
 		const dup = await call(srv, admin, '/api/admin/skills', { name: 'spanish' });
 		expect(dup.body.error?.fields).toEqual({ name: '"spanish" already exists.' });
+		const cased = await call(srv, admin, '/api/admin/skills', { name: 'SPANISH' });
+		expect(cased.body.error?.fields).toEqual({ name: '"SPANISH" is the skill "spanish" already.' });
 		const spaces = await call(srv, admin, '/api/admin/skills', { name: 'two words' });
 		expect(spaces.status).toBe(400);
 
@@ -287,6 +289,23 @@ describe('admin API: queues, skills, agents (SPEC M2)', () => {
 		expect(short.body.error?.fields).toEqual({
 			offerTimeoutMs: 'Give agents at least 5 seconds to accept.'
 		});
+		// One name per queue, whatever its case; a queue keeps its own name when edited.
+		const twin = await call(srv, admin, '/api/admin/queues', {
+			name: 'general',
+			skills: [],
+			offerTimeoutMs: null
+		});
+		expect(twin.body.error?.fields).toEqual({
+			name: 'There is already a queue named "General": choose another name.'
+		});
+		const renamed = await call(
+			srv,
+			admin,
+			`/api/admin/queues/${(q.body.queue as { id: string }).id}`,
+			{ name: 'Spanish', skills: ['spanish'], offerTimeoutMs: 20_000 },
+			'PUT'
+		);
+		expect(renamed.status).toBe(200);
 		const inUse = await call(srv, admin, '/api/admin/skills/spanish', undefined, 'DELETE');
 		expect(inUse.status).toBe(409);
 		expect(inUse.body.error?.message).toMatch(/Spanish/);
