@@ -1297,10 +1297,11 @@ export class ConversationService {
 			if (!lookups.has(key)) lookups.set(key, load());
 			return lookups.get(key) as Promise<T>;
 		};
-		const [customer, ws, queue] = await Promise.all([
+		const [customer, ws, queue, transferrer] = await Promise.all([
 			repo.customerById(conv.customer_id),
 			once(`ws:${conv.workstream_id}`, () => repo.workstreamById(conv.workstream_id)),
-			conv.queue_id ? once(`q:${conv.queue_id}`, () => repo.queueById(conv.queue_id!)) : undefined
+			conv.queue_id ? once(`q:${conv.queue_id}`, () => repo.queueById(conv.queue_id!)) : undefined,
+			kind === 'route' && conv.transfer_from ? repo.agentById(conv.transfer_from) : undefined
 		]);
 		const offerId = newId('of');
 		const expiresAt = now + (queue?.offer_timeout_ms ?? this.deps.offerTimeoutMs);
@@ -1342,7 +1343,8 @@ export class ConversationService {
 						offeredAt: now,
 						expiresAt,
 						kind,
-						...(invitedBy ? { invitedBy } : {})
+						...(invitedBy ? { invitedBy } : {}),
+						...(transferrer ? { transferredBy: transferrer.name } : {})
 					}),
 				SERVER_ORIGIN
 			);

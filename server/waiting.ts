@@ -1,7 +1,8 @@
 /**
  * Live-chat waiting notices (SPEC R5, C5): each waiting live customer's conversation document
  * carries `meta.waiting` — their position in the queue, the estimated wait and the text the
- * widget shows — rewritten when it changes. Persistent chat and offline messages get none.
+ * widget shows — rewritten when it changes. Persistent chat, offline messages and conversations
+ * being transferred get none.
  *
  * Refreshed (debounced) after routing changes on this instance and on every queue sweep, so
  * changes made by other instances and the passing of time show up within a sweep.
@@ -78,7 +79,13 @@ export class WaitingNotices {
 		const waiting = await repo.db
 			.selectFrom('conversations as c')
 			.innerJoin('workstreams as w', 'w.id', 'c.workstream_id')
-			.select(['c.id', 'c.queue_id', 'w.queue_position_text', 'w.wait_time_text'])
+			.select([
+				'c.id',
+				'c.queue_id',
+				'c.transfer_from',
+				'w.queue_position_text',
+				'w.wait_time_text'
+			])
 			.where('c.status', 'in', ['queued', 'offered'])
 			.where('c.requested_at', 'is not', null)
 			.where('c.offline_message', '=', 0)
@@ -112,6 +119,9 @@ export class WaitingNotices {
 			const queue = w.queue_id ?? '';
 			const position = (positions.get(queue) ?? 0) + 1;
 			positions.set(queue, position);
+			// A transfer holds its place in the line, but its customer is mid-conversation (the
+			// agent who transferred keeps it until someone accepts): no queue notice for them.
+			if (w.transfer_from !== null) continue;
 			still.add(w.id);
 			const estimateMs = estimateWaitMs(position, servedByQueue.get(queue) ?? [], now);
 			const text = waitingNotice(

@@ -101,14 +101,15 @@ describe('transfer', () => {
 		await dialog.waitFor({ state: 'detached' });
 		await cleo.getByText('Being routed to another agent').waitFor();
 
-		const offer = ana.getByRole('dialog', { name: 'New chat from Dana' });
+		// The offer says it is a transfer, and from whom.
+		const offer = ana.getByRole('dialog', { name: 'Transfer from Cleo: chat with Dana' });
 		await offer.waitFor();
 		await server.advanceClock(61_000); // Ana lets it time out
 		await offer.waitFor({ state: 'detached' });
 		await ana.waitForFunction(() => document.querySelector('select')?.value === 'RONA');
 		// Back in the queue: still Cleo's until someone takes it, and Ben, arriving, gets it.
 		ben = await signInAgent('ben@example.com');
-		const again = ben.getByRole('dialog', { name: 'New chat from Dana' });
+		const again = ben.getByRole('dialog', { name: 'Transfer from Cleo: chat with Dana' });
 		await again.getByRole('button', { name: 'Accept' }).click();
 		await ben
 			.getByRole('log', { name: 'Conversation' })

@@ -16,6 +16,8 @@ import {
 } from '../helpers/server';
 import { ManualClock } from '../../server/clock';
 import type { OfferView } from '../../src/lib/domain/inbox-doc';
+import { metaOf } from '../../src/lib/domain/conversation-doc';
+import { storedConversationKey } from '../../src/lib/domain/doc-names';
 
 const cleanup = cleanupAfterEach();
 
@@ -66,6 +68,7 @@ describe('transfer', () => {
 		expect(r.status).toBe(200);
 		const offer = await firstOffer(ben.inbox, 'offer to Ben');
 		expect(offer.conversationId).toBe(customer.conversationId);
+		expect(offer.transferredBy).toBe('Ana');
 		// Ana still holds it (and its capacity) until Ben accepts.
 		expect(await srv.parley.repo.isParticipant(customer.conversationId, ana.agent.id)).toBe(true);
 		const held = await srv.parley.conversations.transferTargets(ben.agent.id);
@@ -105,7 +108,7 @@ describe('transfer', () => {
 		expect(await srv.parley.repo.isParticipant(customer.conversationId, ana.agent.id)).toBe(true);
 	});
 
-	it('to a queue: routed to an agent with that queue skills', async () => {
+	it('to a queue: routed to an agent with that queue skills; the customer gets no queue notice', async () => {
 		const { srv, ana, ben, cleo, customer } = await setup();
 		const queues = await api<{ queues: { id: string; name: string }[] }>(
 			srv.base,
@@ -118,6 +121,14 @@ describe('transfer', () => {
 		const offer = await firstOffer(cleo.inbox, 'Cleo has the accounts skill');
 		expect(offer.queue).toBe('Account care');
 		expect(ben.inbox.offers.size).toBe(0); // Ben lacks it
+		// The customer is mid-conversation, not waiting in a queue: no "You are number 1 in the
+		// queue" while the transfer is under way.
+		await srv.parley.waiting.refresh();
+		const waiting = await srv.parley.rooms.with(
+			storedConversationKey(customer.conversationId),
+			(room) => metaOf(room.doc).get('waiting')
+		);
+		expect(waiting).toBeUndefined();
 	});
 
 	it('refuses bad targets and outsiders with clear errors', async () => {

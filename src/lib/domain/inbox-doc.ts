@@ -17,6 +17,15 @@ export interface OfferView {
 	kind?: 'route' | 'conference';
 	/** For a conference: the agent who invited. */
 	invitedBy?: string;
+	/** A conversation another agent transferred: that agent, who holds it until someone accepts. */
+	transferredBy?: string;
+}
+
+/** How an offer is named: its dialog's title, its announcement and its desktop alert. */
+export function offerTitle(o: OfferView): string {
+	if (o.kind === 'conference') return `Conference invitation: chat with ${o.customerName}`;
+	if (o.transferredBy) return `Transfer from ${o.transferredBy}: chat with ${o.customerName}`;
+	return `New chat from ${o.customerName}`;
 }
 
 export interface InboxConversation {

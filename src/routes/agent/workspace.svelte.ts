@@ -9,6 +9,7 @@ import { ChatView } from '$lib/client/chat.svelte';
 import { clearLocalData, followNetwork, indexeddb, syncUrl } from '$lib/client/persistence';
 import {
 	offersOf,
+	offerTitle,
 	inboxConversationsOf,
 	agentStateOf,
 	type OfferView,
@@ -225,7 +226,7 @@ export class Workspace {
 			if (!this.#announcedOffers.has(offer.offerId)) {
 				this.#announcedOffers.add(offer.offerId);
 				fresh = true;
-				this.#alert(`New chat from ${offer.customerName}`, offer.queue, offer.offerId);
+				this.#alert(offerTitle(offer), offer.queue, offer.offerId);
 			}
 		// The offer's countdown runs on the server's clock: check how far this device's is off
 		// (it may have drifted, or slept, since sign-in).
