@@ -1655,6 +1655,48 @@ export class ConversationService {
 	}
 
 	/**
+	 * The agent who transferred a conversation takes it back while nobody has accepted it yet
+	 * (say the agent it went to declined): its offers are withdrawn and it is theirs again, as
+	 * before the transfer.
+	 */
+	async takeBack(agentId: string, conversationId: string) {
+		return this.#exclusive(async () => {
+			const { repo, clock } = this.deps;
+			const conv = await repo.conversationById(conversationId);
+			if (!conv || !(await repo.isParticipant(conversationId, agentId)))
+				throw new DomainError('forbidden', 'You are not a participant of this conversation.');
+			if (conv.transfer_from !== agentId || (conv.status !== 'queued' && conv.status !== 'offered'))
+				throw new DomainError(
+					'conflict',
+					conv.transfer_from === agentId
+						? 'This conversation is no longer being transferred.'
+						: 'Another agent accepted it already, or it was not transferred by you.'
+				);
+			const now = clock.now();
+			await this.#withdrawPendingOffers(conv.id, 'route');
+			const fresh = (await repo.conversationById(conv.id))!;
+			const next = transition(fresh.status as ConversationStatus, { type: 'take-back' });
+			await repo.db
+				.updateTable('conversations')
+				.set({ transfer_from: null })
+				.where('id', '=', conv.id)
+				.execute();
+			await this.#setStatus(fresh, next);
+			const me = await repo.agentById(agentId);
+			await this.#event(
+				conv.id,
+				'transfer_cancelled',
+				`agent:${agentId}`,
+				{ by: me?.name ?? agentId },
+				now
+			);
+			this.deps.log.info({ conversation: conv.id, agent: agentId }, 'transfer taken back');
+			this.deps.onQueueChanged?.();
+			return { status: next };
+		});
+	}
+
+	/**
 	 * An active conversation goes back to routing (a transfer, or a trigger's reassignment) with
 	 * these changes; `transfer_from` keeps holding it, and its capacity, until someone accepts.
 	 */

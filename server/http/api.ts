@@ -209,6 +209,14 @@ export function createApi(deps: ApiDeps) {
 		],
 		[
 			'POST',
+			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/take-back$/,
+			async (req, _res, [conversationId]) => {
+				const me = await requireAgent(req);
+				return conversations.takeBack(me.id, conversationId);
+			}
+		],
+		[
+			'POST',
 			/^\/api\/agent\/conversations\/([A-Za-z0-9_-]+)\/wait$/,
 			async (req, _res, [conversationId]) => {
 				const me = await requireAgent(req);

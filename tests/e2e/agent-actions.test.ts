@@ -243,6 +243,11 @@ describe('agent actions in the browser', () => {
 		await ana.getByRole('button', { name: 'Waiting' }).click();
 		await nav.getByText('Gina').waitFor({ state: 'detached' });
 		await ana.getByText('Waiting for customers…').waitFor();
+		// It says where the conversation went, instead of just vanishing.
+		await ana
+			.getByRole('region', { name: 'Conversation' })
+			.getByText('Gina’s conversation is in Waiting: it comes back when they write again.')
+			.waitFor();
 
 		await box.fill('I am back with the papers');
 		await box.press('Enter');

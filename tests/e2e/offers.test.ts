@@ -31,6 +31,7 @@ async function signInAgent(email: string): Promise<Page> {
 let ana: Page;
 let cleo: Page;
 let ben: Page;
+const customers = new Map<string, Page>();
 
 describe('offer popover, RONA and the next agent', () => {
 	it('shows the offer fully, times out into RONA, and the second agent accepts', async () => {
@@ -131,6 +132,7 @@ describe('several offers at once', () => {
 			const ctx = await browser.newContext();
 			contexts.push(ctx);
 			const customer = await ctx.newPage();
+			customers.set(name, customer);
 			await customer.goto(server.base + '/chat?workstream=live');
 			await customer.getByLabel('Name').fill(name);
 			await customer.getByRole('button', { name: 'Start chat' }).click();
@@ -171,5 +173,32 @@ describe('several offers at once', () => {
 		await nav.getByRole('button', { name: /Eve/ }).waitFor();
 		await nav.getByRole('button', { name: /Finn/ }).waitFor();
 		expect(await cleo.getByRole('dialog').count()).toBe(0);
+	});
+});
+
+describe('taking a transfer back', () => {
+	it('nobody takes it: the agent who transferred it takes it back and carries on', async () => {
+		// Cleo has Eve and Finn; nobody else is Available, so a transfer to a queue waits there.
+		await cleo
+			.getByRole('navigation', { name: 'Conversations' })
+			.getByRole('button', { name: /Finn/ })
+			.click();
+		const conversation = cleo.getByRole('region', { name: 'Conversation' });
+		await conversation.getByRole('heading', { name: 'Finn' }).waitFor();
+		await conversation.getByRole('button', { name: 'Transfer' }).click();
+		const dialog = cleo.getByRole('dialog', { name: 'Transfer' });
+		await dialog.getByRole('button', { name: /^General/ }).click();
+		await dialog.waitFor({ state: 'detached' });
+		await conversation.getByText('Being routed to another agent').waitFor();
+		await conversation.getByRole('button', { name: 'Take back' }).click();
+		await conversation.getByRole('button', { name: 'Transfer' }).waitFor();
+		const box = conversation.getByLabel('Message', { exact: true });
+		await box.fill('Still here, Finn');
+		await box.press('Enter');
+		await customers.get('Finn')!.getByText('Still here, Finn').waitFor();
+		await conversation
+			.getByRole('complementary', { name: 'Details' })
+			.getByText('Cleo took it back (transfer cancelled)')
+			.waitFor();
 	});
 });

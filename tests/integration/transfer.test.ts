@@ -108,6 +108,59 @@ describe('transfer', () => {
 		expect(await srv.parley.repo.isParticipant(customer.conversationId, ana.agent.id)).toBe(true);
 	});
 
+	it('taken back by the agent who transferred it, after a decline: the offers go, the chat goes on', async () => {
+		const { srv, ana, ben, cleo, customer, chat } = await setup();
+		await transfer(srv, ana.agent, customer.conversationId, { agentId: ben.agent.id });
+		const toBen = await firstOffer(ben.inbox, 'offer to Ben');
+		await api(srv.base, `/api/agent/offers/${toBen.offerId}/decline`, {
+			body: {},
+			cookie: ben.agent.cookie
+		});
+		const toCleo = await firstOffer(cleo.inbox, 'back to routing: Cleo');
+		// Ben may not take it back: only the agent who transferred it.
+		const outsider = await api(
+			srv.base,
+			`/api/agent/conversations/${customer.conversationId}/take-back`,
+			{ body: {}, cookie: ben.agent.cookie }
+		);
+		expect(outsider.status).toBe(403);
+		const back = await api<{ status?: string }>(
+			srv.base,
+			`/api/agent/conversations/${customer.conversationId}/take-back`,
+			{ body: {}, cookie: ana.agent.cookie }
+		);
+		expect(back.body.status).toBe('active');
+		await waitFor(() => cleo.inbox.offers.size === 0, "Cleo's offer withdrawn");
+		const late = await api(srv.base, `/api/agent/offers/${toCleo.offerId}/accept`, {
+			body: {},
+			cookie: cleo.agent.cookie
+		});
+		expect(late.status).toBeGreaterThanOrEqual(400);
+		const conv = await srv.parley.repo.conversationById(customer.conversationId);
+		expect(conv).toMatchObject({ status: 'active', transfer_from: null });
+		expect(await srv.parley.repo.participantsOf(customer.conversationId)).toEqual([ana.agent.id]);
+		await waitFor(
+			() => metaOf(chat.conversation).get('status') === 'active',
+			'the customer sees it active'
+		);
+		const anaSide = agentChat(srv, ana.agent, customer.conversationId);
+		cleanup.push(() => anaSide.destroy());
+		await anaSide.ready;
+		anaSide.send('Still with you, Dana');
+		await waitFor(
+			() => chat.transcript.some((t) => t.text === 'Still with you, Dana'),
+			'the chat goes on'
+		);
+		const twice = await api(
+			srv.base,
+			`/api/agent/conversations/${customer.conversationId}/take-back`,
+			{ body: {}, cookie: ana.agent.cookie }
+		);
+		expect(twice.status).toBe(409);
+		const details = await srv.parley.conversations.details(ana.agent.id, customer.conversationId);
+		expect(details.events.map((e) => e.type)).toContain('transfer_cancelled');
+	});
+
 	it('to a queue: routed to an agent with that queue skills; the customer gets no queue notice', async () => {
 		const { srv, ana, ben, cleo, customer } = await setup();
 		const queues = await api<{ queues: { id: string; name: string }[] }>(

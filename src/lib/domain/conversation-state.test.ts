@@ -25,6 +25,12 @@ describe('conversation transitions', () => {
 		expect(() => transition('offered', { type: 'transfer' })).toThrow(TransitionError);
 		expect(() => transition('queued', { type: 'transfer' })).toThrow(TransitionError);
 	});
+	it('takes back only a conversation still being routed (before anyone accepted)', () => {
+		expect(transition('queued', { type: 'take-back' })).toBe('active');
+		expect(transition('offered', { type: 'take-back' })).toBe('active');
+		for (const from of ['active', 'waiting', 'ended'] as const)
+			expect(() => transition(from, { type: 'take-back' })).toThrow(TransitionError);
+	});
 	it('parks only an active conversation, and resumes only a parked one', () => {
 		expect(transition('active', { type: 'wait' })).toBe('waiting');
 		expect(transition('waiting', { type: 'resume' })).toBe('queued');

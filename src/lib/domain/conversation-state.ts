@@ -6,6 +6,7 @@
  *     └────withdraw─────┘                  │  └─wait──▶ waiting (persistent chat, parked)
  *     ▲                                    │              │
  *     └──────── handoff / transfer ────────┘              │
+ *     (take-back: the agent who transferred it takes it back, queued/offered ──▶ active)
  *     └──────────────────── resume (the customer wrote) ──┘
  *                                          ▲              │
  *                                          └── reopen ────┘ (its agent takes it back)
@@ -28,6 +29,8 @@ export type ConversationEvent =
 	| { type: 'handoff' }
 	/** An agent transfers it to a queue or another agent: it is routed again. */
 	| { type: 'transfer' }
+	/** The agent who transferred it takes it back before anyone accepted (the transfer is off). */
+	| { type: 'take-back' }
 	/** An agent parks a persistent conversation until the customer writes (SPEC A8). */
 	| { type: 'wait' }
 	/** The customer wrote into a parked conversation: it is routed again. */
@@ -60,6 +63,9 @@ export function transition(from: ConversationStatus, event: ConversationEvent): 
 		case 'handoff':
 		case 'transfer':
 			if (from === 'active') return 'queued';
+			break;
+		case 'take-back':
+			if (from === 'queued' || from === 'offered') return 'active';
 			break;
 		case 'wait':
 			if (from === 'active') return 'waiting';

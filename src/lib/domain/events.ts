@@ -14,6 +14,7 @@ export const EVENT_TYPES = [
 	'timed_out',
 	'accepted',
 	'transferred',
+	'transfer_cancelled',
 	'conference_requested',
 	'conference_joined',
 	'conference_left',
@@ -63,6 +64,8 @@ export function describeEvent(e: ConversationEventView): string {
 			return `Accepted by ${who}`;
 		case 'transferred':
 			return `Transferred by ${who} to ${str(d.to)}`;
+		case 'transfer_cancelled':
+			return `${who} took it back (transfer cancelled)`;
 		case 'conference_requested':
 			return `${who} invited ${str(d.agent)} to a conference`;
 		case 'conference_joined':

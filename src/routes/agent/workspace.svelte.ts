@@ -318,7 +318,7 @@ export class Workspace {
 	}
 
 	/**
-	 * A conversation action (conference, end-conference, wait, end, dismiss, end-session, status,
+	 * A conversation action (conference, end-conference, wait, take-back, end, dismiss, end-session, status,
 	 * email). Resolves to an error message, or null when the server did it.
 	 */
 	async act(
@@ -327,6 +327,7 @@ export class Workspace {
 			| 'conference'
 			| 'end-conference'
 			| 'wait'
+			| 'take-back'
 			| 'end'
 			| 'dismiss'
 			| 'end-session'
