@@ -186,3 +186,26 @@ export function testConfig(
 	const base = ConfigSchema.parse({ limits: {} });
 	return checked({ ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } });
 }
+
+/**
+ * `loadConfig` for a program's start (the server, `npm start`'s preflight): an invalid setting
+ * is printed as "Parley cannot start: <VARIABLE>: …" and the process exits with 1.
+ */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+	try {
+		return loadConfig(env);
+	} catch (err) {
+		if (!(err instanceof ConfigError)) throw err;
+		console.error(`Parley cannot start: ${err.message}`);
+		process.exit(1);
+	}
+}
+
+/** Why listening on `port` failed, in words an admin can act on (the server and the preflight). */
+export function listenProblem(port: number, err: NodeJS.ErrnoException): string {
+	return err.code === 'EADDRINUSE'
+		? `port ${port} is already in use (is Parley already running?): stop that process, or set PORT to another port`
+		: err.code === 'EACCES'
+			? `not allowed to listen on port ${port}: choose a port above 1023 with PORT`
+			: `could not listen on port ${port}: ${err.message}`;
+}

@@ -6,21 +6,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from './config';
+import { listenProblem, loadConfigOrExit } from './config';
 import { createParley, type UiHandler } from './app';
 import { OffsetClock } from './clock';
 import { startDemoHost, type DemoHost } from './demo-host';
 import { StoreInUseError } from './db/sqlite';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-let config: Config;
-try {
-	config = loadConfig();
-} catch (err) {
-	if (!(err instanceof ConfigError)) throw err;
-	console.error(`Parley cannot start: ${err.message}`);
-	process.exit(1);
-}
+const config = loadConfigOrExit();
 const log = pino({ level: config.logLevel });
 
 const handlerPath = join(root, 'build', 'handler.js');
@@ -55,15 +48,7 @@ let port: number;
 try {
 	port = await parley.listen();
 } catch (err) {
-	const code = (err as NodeJS.ErrnoException).code;
-	log.fatal(
-		{ err, port: config.port },
-		code === 'EADDRINUSE'
-			? `port ${config.port} is already in use (is Parley already running?): stop that process, or set PORT to another port`
-			: code === 'EACCES'
-				? `not allowed to listen on port ${config.port}: choose a port above 1023 with PORT`
-				: `could not listen on port ${config.port}`
-	);
+	log.fatal({ err, port: config.port }, listenProblem(config.port, err as NodeJS.ErrnoException));
 	await parley.close().catch(() => undefined);
 	process.exit(1);
 }

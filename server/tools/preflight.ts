@@ -5,33 +5,18 @@
  */
 import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { listenProblem, loadConfigOrExit } from '../config';
 import { holdStore, StoreInUseError } from '../db/sqlite';
 
 function portProblem(port: number, host: string): Promise<string | null> {
 	return new Promise((resolve) => {
 		const probe = createServer();
-		probe.once('error', (err: NodeJS.ErrnoException) =>
-			resolve(
-				err.code === 'EADDRINUSE'
-					? `port ${port} is already in use (is Parley already running?): stop that process, or set PORT to another port`
-					: err.code === 'EACCES'
-						? `not allowed to listen on port ${port}: choose a port above 1023 with PORT`
-						: `could not listen on port ${port}: ${err.message}`
-			)
-		);
+		probe.once('error', (err: NodeJS.ErrnoException) => resolve(listenProblem(port, err)));
 		probe.listen(port, host, () => probe.close(() => resolve(null)));
 	});
 }
 
-let config: Config;
-try {
-	config = loadConfig();
-} catch (e) {
-	if (!(e instanceof ConfigError)) throw e;
-	console.error(`Parley cannot start: ${e.message}`);
-	process.exit(1);
-}
+const config = loadConfigOrExit();
 const problems: string[] = [];
 if (config.port !== 0) {
 	const p = await portProblem(config.port, config.host);
