@@ -1673,15 +1673,15 @@ export class ConversationService {
 						: 'Another agent accepted it already, or it was not transferred by you.'
 				);
 			const now = clock.now();
+			// From queued or offered alike: withdrawing the offers first is fine.
+			const next = transition(conv.status as ConversationStatus, { type: 'take-back' });
 			await this.#withdrawPendingOffers(conv.id, 'route');
-			const fresh = (await repo.conversationById(conv.id))!;
-			const next = transition(fresh.status as ConversationStatus, { type: 'take-back' });
 			await repo.db
 				.updateTable('conversations')
-				.set({ transfer_from: null })
+				.set({ status: next, transfer_from: null, updated_at: now })
 				.where('id', '=', conv.id)
 				.execute();
-			await this.#setStatus(fresh, next);
+			await this.#showStatus(conv.id, next);
 			const me = await repo.agentById(agentId);
 			await this.#event(
 				conv.id,
