@@ -6,7 +6,9 @@ const config = {
 	preprocess: vitePreprocess(),
 	kit: {
 		// The server in server/main.ts mounts build/handler.js next to the sync server, on one port.
-		adapter: adapter({ out: 'build' })
+		adapter: adapter({ out: 'build' }),
+		// src/routes/+layout.svelte registers it, and ignores a refusal.
+		serviceWorker: { register: false }
 	}
 };
 

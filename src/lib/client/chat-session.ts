@@ -199,10 +199,13 @@ export class ChatSession {
 		this.conversationProvider.connect();
 		if (!this.#readOnly) this.outboxProvider.connect();
 		this.internalProvider?.connect();
+		this.#emit();
 	}
 
 	disconnect() {
 		for (const p of this.#providers()) p.disconnect();
+		// A provider that never connected emits no status when told to stop (opened offline).
+		this.#emit();
 	}
 
 	get connection(): ConnectionState {

@@ -72,6 +72,31 @@ async function call<T>(
 	return { ok: res.ok, status: res.status, data };
 }
 
+/**
+ * The signed-in agent, kept on this device so that the workspace opens offline (a reload, a new
+ * tab) on the conversations the device holds. Nothing secret: the session itself is an httpOnly
+ * cookie, and the server checks it again on every connection. Forgotten on sign-out.
+ */
+const ME_KEY = 'parley:agent:me';
+
+function keptMe(): Me | null {
+	try {
+		const me = JSON.parse(localStorage.getItem(ME_KEY) ?? 'null') as Me | null;
+		return me && typeof me.principal === 'string' ? me : null;
+	} catch {
+		return null;
+	}
+}
+
+function keepMe(me: Me | null) {
+	try {
+		if (me) localStorage.setItem(ME_KEY, JSON.stringify(me));
+		else localStorage.removeItem(ME_KEY);
+	} catch {
+		// Storage denied: the workspace then needs the network to open, as before.
+	}
+}
+
 export class Workspace {
 	phase = $state<'loading' | 'login' | 'ready' | 'unreachable'>('loading');
 	me = $state<Me | null>(null);
@@ -100,10 +125,15 @@ export class Workspace {
 		try {
 			r = await call<{ agent: Me }>('/api/agent/me');
 		} catch {
-			this.phase = 'unreachable';
+			// Offline (or the server is down): open on what this device keeps, if anything. The
+			// sockets then authenticate when the network is back, or send the agent to sign in.
+			const kept = keptMe();
+			if (kept) this.#ready(kept);
+			else this.phase = 'unreachable';
 			return;
 		}
 		if (!r.ok) {
+			if (r.status === 401) keepMe(null);
 			this.phase = 'login';
 			return;
 		}
@@ -125,6 +155,9 @@ export class Workspace {
 	}
 
 	#ready(me: Me) {
+		// Signing in again after the session expired: the old connections are closed already.
+		if (this.#inbox) this.destroy();
+		keepMe(me);
 		this.me = me;
 		this.phase = 'ready';
 		const doc = new Y.Doc();
@@ -160,7 +193,10 @@ export class Workspace {
 				this.#eachConnection((c) => c.disconnect());
 			}
 		);
-		if (!navigator.onLine) this.#eachConnection((c) => c.disconnect());
+		if (!navigator.onLine) {
+			this.inboxStatus = 'offline';
+			this.#eachConnection((c) => c.disconnect());
+		}
 	}
 
 	#eachConnection(fn: (c: { connect(): void; disconnect(): void }) => void) {
@@ -385,7 +421,9 @@ export class Workspace {
 				me: { principal: me.principal, role: 'agent', name: me.name },
 				persistence: readOnly ? undefined : indexeddb,
 				readOnly,
-				internal: !readOnly
+				internal: !readOnly,
+				// Offline, it waits for the network to come back (followNetwork connects it).
+				connect: navigator.onLine
 			})
 		);
 	}
@@ -433,6 +471,7 @@ export class Workspace {
 		await call('/api/auth/logout', {}).catch(() => null);
 		this.destroy();
 		if (principal) await clearLocalData(principal);
+		keepMe(null);
 		this.me = null;
 		this.selectedId = null;
 		this.phase = 'login';
