@@ -1640,7 +1640,8 @@ export class ConversationService {
 				conv.id,
 				'transferred',
 				`agent:${agentId}`,
-				{ by: from?.name ?? agentId, to: transferTo },
+				// The queue it was in, for a take-back to return it there.
+				{ by: from?.name ?? agentId, to: transferTo, fromQueueId: conv.queue_id },
 				now
 			);
 			this.deps.log.info(
@@ -1675,10 +1676,11 @@ export class ConversationService {
 			const now = clock.now();
 			// From queued or offered alike: withdrawing the offers first is fine.
 			const next = transition(conv.status as ConversationStatus, { type: 'take-back' });
+			const queueId = await this.#queueBeforeTransfer(conv);
 			await this.#withdrawPendingOffers(conv.id, 'route');
 			await repo.db
 				.updateTable('conversations')
-				.set({ status: next, transfer_from: null, updated_at: now })
+				.set({ status: next, transfer_from: null, queue_id: queueId, updated_at: now })
 				.where('id', '=', conv.id)
 				.execute();
 			await this.#showStatus(conv.id, next);
@@ -1694,6 +1696,26 @@ export class ConversationService {
 			this.deps.onQueueChanged?.();
 			return { status: next };
 		});
+	}
+
+	/**
+	 * The queue a conversation was in before its last transfer (kept in the `transferred`
+	 * event), if that queue still exists; else the one it is in now. A transfer taken back
+	 * leaves no trace in the queue's reports.
+	 */
+	async #queueBeforeTransfer(conv: Conversation): Promise<string | null> {
+		const { repo } = this.deps;
+		const last = await repo.db
+			.selectFrom('conversation_events')
+			.select('data')
+			.where('conversation_id', '=', conv.id)
+			.where('type', '=', 'transferred')
+			.orderBy('id', 'desc')
+			.limit(1)
+			.executeTakeFirst();
+		const before = last ? (safeJson(last.data).fromQueueId ?? null) : null;
+		if (typeof before !== 'string' || before === conv.queue_id) return conv.queue_id;
+		return (await repo.queueById(before)) ? before : conv.queue_id;
 	}
 
 	/**

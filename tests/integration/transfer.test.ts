@@ -161,6 +161,34 @@ describe('transfer', () => {
 		expect(details.events.map((e) => e.type)).toContain('transfer_cancelled');
 	});
 
+	it('to a queue, taken back: it is in the queue it was in before, for reports and routing', async () => {
+		const { srv, ana, cleo, customer } = await setup();
+		const before = (await srv.parley.repo.conversationById(customer.conversationId))!.queue_id;
+		const queues = await api<{ queues: { id: string; name: string }[] }>(
+			srv.base,
+			'/api/agent/transfer-targets',
+			{ cookie: ana.agent.cookie }
+		);
+		const accounts = queues.body.queues.find((q) => q.name === 'Account care')!;
+		expect(accounts.id).not.toBe(before);
+		await transfer(srv, ana.agent, customer.conversationId, { queueId: accounts.id });
+		await firstOffer(cleo.inbox, 'offer to Cleo');
+		expect((await srv.parley.repo.conversationById(customer.conversationId))!.queue_id).toBe(
+			accounts.id
+		);
+		const back = await api<{ status?: string }>(
+			srv.base,
+			`/api/agent/conversations/${customer.conversationId}/take-back`,
+			{ body: {}, cookie: ana.agent.cookie }
+		);
+		expect(back.body.status).toBe('active');
+		expect(await srv.parley.repo.conversationById(customer.conversationId)).toMatchObject({
+			status: 'active',
+			transfer_from: null,
+			queue_id: before
+		});
+	});
+
 	it('to a queue: routed to an agent with that queue skills; the customer gets no queue notice', async () => {
 		const { srv, ana, ben, cleo, customer } = await setup();
 		const queues = await api<{ queues: { id: string; name: string }[] }>(
