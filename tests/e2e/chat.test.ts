@@ -246,6 +246,31 @@ describe('anonymous live chat', () => {
 		await agentCtx.close();
 	});
 
+	it('keeps what the visitor types while the chat starts, in the message box', async () => {
+		const ctx = await browser.newContext();
+		const page = await ctx.newPage();
+		// The session request waits until the visitor has typed (a slow network, held open).
+		let release = () => {};
+		const typed = new Promise<void>((resolve) => (release = resolve));
+		await page.route('**/api/widget/session', async (route) => {
+			await typed;
+			await route.continue();
+		});
+		await page.goto(server.base + '/chat?workstream=live');
+		await page.getByLabel('Name').fill('Ivo');
+		await page.getByLabel('Name').press('Enter');
+		await page.getByRole('button', { name: 'Starting…' }).waitFor();
+		await page.keyboard.type('Where iss');
+		await page.keyboard.press('Backspace');
+		await page.keyboard.type(' my parcel?');
+		release();
+		const box = page.getByLabel('Message', { exact: true });
+		await expect.poll(() => box.inputValue()).toBe('Where is my parcel?');
+		expect(await box.evaluate((el) => el === document.activeElement)).toBe(true);
+		await page.getByText('Chatting as Ivo').waitFor();
+		await ctx.close();
+	});
+
 	it('refuses a persistent chat without a signed token, with a clear message', async () => {
 		const ctx = await browser.newContext();
 		const page = await ctx.newPage();
