@@ -187,6 +187,23 @@ describe('conference (A6)', () => {
 			'conference_ended',
 			'conference_left'
 		]);
+
+		// Invited again, Ben is back; what he was told was not sent stays unsent.
+		late.destroy();
+		await act(srv, ana.agent, id, 'conference', { agentId: ben.agent.id });
+		const reinvite = await nextOffer(ben.inbox, 'second invitation to Ben');
+		expect((await accept(srv, ben.agent, reinvite.offerId)).status).toBe(200);
+		const back = agentChat(srv, ben.agent, id);
+		cleanup.push(() => back.destroy());
+		await waitFor(
+			() =>
+				back.transcript.some((t) => t.text === 'one more thing from Ben' && t.state === 'rejected'),
+			'the refused message is still marked Not sent'
+		);
+		back.send('Ben again');
+		await waitFor(() => texts(chat).includes('Ben again'), 'customer sees the new message');
+		expect(texts(chat)).not.toContain('one more thing from Ben');
+		expect(texts(anaSide)).not.toContain('one more thing from Ben');
 	});
 
 	it('an invitation that is not answered in time is withdrawn; the conversation stays with Ana', async () => {

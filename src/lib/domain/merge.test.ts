@@ -81,6 +81,16 @@ describe('mergeOutbox', () => {
 		expect(r.rejected).toEqual([]);
 	});
 
+	it('never merges an entry refused before, even one that would pass now (the author is back)', () => {
+		const r = mergeOutbox(
+			input([entry('refused01', 'written after I left'), entry('fresh0001')], {
+				rejectedIds: new Set(['refused01'])
+			})
+		);
+		expect(r.accepted.map((m) => m.id)).toEqual(['fresh0001']);
+		expect(r.rejected).toEqual([]);
+	});
+
 	it('keeps written times, clamps future ones, and never runs backwards per author', () => {
 		const r = mergeOutbox(
 			input(

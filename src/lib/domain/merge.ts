@@ -21,7 +21,7 @@ export interface MergeInput {
 	entries: readonly unknown[];
 	/** Author principal of every message already in the transcript (and internal notes), by id. */
 	authorsById: { get(id: string): string | undefined };
-	/** Ids already rejected for this outbox; they are not reported again. */
+	/** Ids already rejected for this outbox: never merged, nor reported again. */
 	rejectedIds: { has(id: string): boolean };
 	/** Written time of the author's latest message, so times never run backwards per author. */
 	lastTimeOfAuthor: number;
@@ -59,6 +59,9 @@ export function mergeOutbox(input: MergeInput): MergeResult {
 		}
 		const existingAuthor = input.authorsById.get(entry.id);
 		if (existingAuthor === input.author.principal || seen.has(entry.id)) continue; // merged already
+		// Refused once, refused for good: the author was shown "Not sent" (say they had left the
+		// conversation, or it had ended), so it must not turn up later, e.g. once they are back.
+		if (input.rejectedIds.has(entry.id)) continue;
 		if (existingAuthor !== undefined) {
 			if (!input.rejectedIds.has(entry.id))
 				rejected.push({
