@@ -1597,6 +1597,7 @@ export class ConversationService {
 				throw new DomainError('conflict', 'Accept the chat before transferring it.');
 			if (!conv || !(await repo.isParticipant(conversationId, agentId)))
 				throw new DomainError('forbidden', 'You are not a participant of this conversation.');
+			await this.#checkPrimary(conversationId, agentId, 'transfer it');
 			if (conv.status !== 'active')
 				throw new DomainError(
 					'conflict',
@@ -1947,14 +1948,38 @@ export class ConversationService {
 	}
 
 	/** The conversation, checked to be one this agent works on now (accepted, not just offered). */
-	async #ownConversation(agentId: string, conversationId: string, action: string) {
+	async #ownConversation(
+		agentId: string,
+		conversationId: string,
+		action: string,
+		/** For what only its primary agent may do: the action, as in "Only Ana can …". */
+		primaryOnly?: string
+	) {
 		const { repo } = this.deps;
 		const conv = await repo.conversationById(conversationId);
 		if (conv && (await repo.hasPendingOffer(conversationId, agentId)))
 			throw new DomainError('conflict', `Accept the chat before ${action}.`);
 		if (!conv || !(await repo.isParticipant(conversationId, agentId)))
 			throw new DomainError('forbidden', 'You are not a participant of this conversation.');
+		if (primaryOnly) await this.#checkPrimary(conversationId, agentId, primaryOnly);
 		return conv;
+	}
+
+	/**
+	 * The primary agent is the conversation's first participant: the one who accepted it. Agents
+	 * invited to a conference write with them (SPEC A6), but who has the conversation and whether
+	 * it goes on is the primary's call: transfer, invite, Waiting, End, End session, status.
+	 * An invitee leaves through End conference instead.
+	 */
+	async #checkPrimary(conversationId: string, agentId: string, what: string) {
+		const { repo } = this.deps;
+		const [primary] = await repo.participantsOf(conversationId);
+		if (primary === agentId) return;
+		const name = (primary && (await repo.agentById(primary))?.name) || 'the agent who has it';
+		throw new DomainError(
+			'forbidden',
+			`Only ${name} can ${what}: you were invited to this conversation. Leave the conference instead.`
+		);
 	}
 
 	/**
@@ -1964,7 +1989,12 @@ export class ConversationService {
 	async conference(agentId: string, conversationId: string, targetId: string) {
 		return this.#exclusive(async () => {
 			const { repo, rooms, clock } = this.deps;
-			const conv = await this.#ownConversation(agentId, conversationId, 'starting a conference');
+			const conv = await this.#ownConversation(
+				agentId,
+				conversationId,
+				'starting a conference',
+				'invite another agent'
+			);
 			if (conv.status !== 'active')
 				throw new DomainError('conflict', 'Only an active conversation can have a conference.');
 			if (targetId === agentId)
@@ -2017,7 +2047,13 @@ export class ConversationService {
 		return this.#exclusive(async () => {
 			const { repo, clock } = this.deps;
 			const conv = await this.#ownConversation(agentId, conversationId, 'ending a conference');
-			const others = (await repo.participantsOf(conversationId)).filter((a) => a !== agentId);
+			const participants = await repo.participantsOf(conversationId);
+			if (participants[0] !== agentId) {
+				// An invited agent ends their part in it: the others stay.
+				await this.#removeAgents(conv.id, [agentId], clock.now(), 'You left the conference.');
+				return { removed: 1, left: true };
+			}
+			const others = participants.filter((a) => a !== agentId);
 			const invites = await this.#pendingOffers(conversationId, 'conference');
 			if (others.length === 0 && invites.length === 0)
 				throw new DomainError('conflict', 'There is no conference to end.');
@@ -2097,7 +2133,12 @@ export class ConversationService {
 	async wait(agentId: string, conversationId: string) {
 		return this.#exclusive(async () => {
 			const { repo, clock } = this.deps;
-			const conv = await this.#ownConversation(agentId, conversationId, 'setting it to Waiting');
+			const conv = await this.#ownConversation(
+				agentId,
+				conversationId,
+				'setting it to Waiting',
+				'set it to Waiting'
+			);
 			const ws = await repo.workstreamById(conv.workstream_id);
 			if (ws?.mode !== 'persistent')
 				throw new DomainError(
@@ -2210,7 +2251,7 @@ export class ConversationService {
 	async endByAgent(agentId: string, conversationId: string, reason: string) {
 		return this.#exclusive(async () => {
 			const { repo, clock } = this.deps;
-			const conv = await this.#ownConversation(agentId, conversationId, 'ending it');
+			const conv = await this.#ownConversation(agentId, conversationId, 'ending it', 'end it');
 			if (conv.wrap_up_reason !== null)
 				throw new DomainError('conflict', 'This conversation is already wrapped up.');
 			if (conv.status !== 'active' && conv.status !== 'waiting' && conv.status !== 'ended')
@@ -2291,7 +2332,12 @@ export class ConversationService {
 	async endSessionByAgent(agentId: string, conversationId: string) {
 		return this.#exclusive(async () => {
 			const { repo, clock } = this.deps;
-			const conv = await this.#ownConversation(agentId, conversationId, 'ending the session');
+			const conv = await this.#ownConversation(
+				agentId,
+				conversationId,
+				'ending the session',
+				'end the session'
+			);
 			if (conv.session_status === 'ended') throw new SessionTransitionError('ended');
 			if (conv.status !== 'active' && conv.status !== 'waiting')
 				throw new DomainError('conflict', 'Only a conversation you have accepted can be ended.');
@@ -2318,7 +2364,12 @@ export class ConversationService {
 	async setTicketStatus(agentId: string, conversationId: string, to: TicketStatus) {
 		return this.#exclusive(async () => {
 			const { repo, clock } = this.deps;
-			const conv = await this.#ownConversation(agentId, conversationId, 'changing its status');
+			const conv = await this.#ownConversation(
+				agentId,
+				conversationId,
+				'changing its status',
+				'change its status'
+			);
 			if (to === 'new' || to === 'closed')
 				throw new DomainError(
 					'invalid',

@@ -80,6 +80,11 @@ describe('agent actions in the browser', () => {
 		await ana.locator('.conv-head').getByText('Conference', { exact: true }).waitFor();
 		// Everyone sees the whole history and can write; the customer sees who writes.
 		await log(cleo).getByText('Where is my parcel?').waitFor();
+		// An invited agent writes and can leave; transferring, parking and ending are Ana's.
+		await cleo.getByText('In Ana’s conversation (conference)').waitFor();
+		await cleo.getByRole('button', { name: 'Leave conference' }).waitFor();
+		for (const name of ['Transfer', 'Conference', 'End', 'End session', 'End conference'])
+			expect(await cleo.getByRole('button', { name, exact: true }).count(), name).toBe(0);
 		const benBox = ben.getByLabel('Message', { exact: true });
 		await benBox.fill('Ben from the warehouse here');
 		await benBox.press('Enter');

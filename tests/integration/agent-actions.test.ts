@@ -132,6 +132,24 @@ describe('conference (A6)', () => {
 		benSide.setTyping(true);
 		await waitFor(() => chat.typing.some((t) => t.name === 'Ben'), 'Ben typing, by name');
 
+		// Who has the conversation, and whether it goes on, is Ana's call: Ben is refused, and
+		// told how to leave instead.
+		for (const [action, body] of [
+			['end', { reason: 'Resolved' }],
+			['end-session', {}],
+			['wait', {}],
+			['transfer', { agentId: cleo.agent.id }],
+			['conference', { agentId: cleo.agent.id }],
+			['status', { status: 'pending' }]
+		] as const) {
+			const refused = await act(srv, ben.agent, id, action, body);
+			expect(refused.status, action).toBe(403);
+			expect(refused.body.error?.message, action).toMatch(
+				/^Only Ana can .+: you were invited to this conversation\. Leave the conference instead\.$/
+			);
+		}
+		expect(await srv.parley.repo.participantsOf(id)).toEqual([ana.agent.id, ben.agent.id]);
+
 		// A third agent cannot join without an invitation, nor post.
 		const cleoSide = agentChat(srv, cleo.agent, id);
 		await waitFor(() => cleoSide.closedReason, 'Cleo refused');
@@ -204,6 +222,30 @@ describe('conference (A6)', () => {
 		await waitFor(() => texts(chat).includes('Ben again'), 'customer sees the new message');
 		expect(texts(chat)).not.toContain('one more thing from Ben');
 		expect(texts(anaSide)).not.toContain('one more thing from Ben');
+	});
+
+	it('an invited agent leaves with End conference; the conversation stays with Ana and Cleo', async () => {
+		const { srv, ana, ben, cleo, customer, chat, anaSide } = await setup();
+		const id = customer.conversationId;
+		for (const guest of [ben, cleo]) {
+			await act(srv, ana.agent, id, 'conference', { agentId: guest.agent.id });
+			const invite = await nextOffer(guest.inbox, 'invitation');
+			expect((await accept(srv, guest.agent, invite.offerId)).status).toBe(200);
+		}
+		const benSide = agentChat(srv, ben.agent, id);
+		cleanup.push(() => benSide.destroy());
+		await waitFor(() => benSide.connection === 'connected', 'Ben connected');
+		const left = await act(srv, ben.agent, id, 'end-conference');
+		expect(left.status).toBe(200);
+		expect(left.body).toMatchObject({ removed: 1, left: true });
+		await waitFor(() => benSide.closedReason, "Ben's socket is closed");
+		expect(benSide.closedReason).toBe('You left the conference.');
+		await waitFor(() => texts(chat).includes('Ben left the chat'), 'customer sees Ben leave');
+		expect(await srv.parley.repo.participantsOf(id)).toEqual([ana.agent.id, cleo.agent.id]);
+		await waitFor(() => ben.inbox.conversations.get(id)?.left === true, 'marked left for Ben');
+		expect(ana.inbox.conversations.get(id)?.left).toBeUndefined();
+		expect(anaSide.meta.agents?.map((a) => a.name)).toEqual(['Ana', 'Cleo']);
+		expect(anaSide.meta.status).toBe('active');
 	});
 
 	it('an invitation that is not answered in time is withdrawn; the conversation stays with Ana', async () => {
