@@ -114,6 +114,10 @@ describe('agent actions in the browser', () => {
 		await ana.getByRole('radio', { name: 'Resolved', exact: true }).check();
 		await ana.getByRole('button', { name: 'Submit wrap-up' }).click();
 		await customer.getByText('This chat has ended.').waitFor();
+		await ana
+			.getByRole('status')
+			.filter({ hasText: 'Dana’s conversation is ended and wrapped up.' })
+			.waitFor({ state: 'attached' });
 		await setPresence(ana, 'Offline');
 	});
 
@@ -138,8 +142,12 @@ describe('agent actions in the browser', () => {
 		await dialog.waitFor({ state: 'detached' });
 		await customer.getByText('Cleo ended the chat').waitFor();
 		await customer.getByText('This chat has ended.').waitFor();
-		// The interaction is closed: off the list.
-		await cleo.getByText('Select a conversation.').waitFor();
+		// The interaction is closed: off the list, and the agent is told.
+		await cleo
+			.getByRole('navigation', { name: 'Conversations' })
+			.getByRole('button', { name: /Erin/ })
+			.waitFor({ state: 'detached' });
+		await cleo.getByText('Erin’s conversation is ended and wrapped up.').last().waitFor();
 		await customer.getByRole('button', { name: 'Start a new chat' }).click();
 		await customer.getByLabel('Message', { exact: true }).waitFor();
 		await setPresence(cleo, 'Offline');
@@ -160,7 +168,7 @@ describe('agent actions in the browser', () => {
 		await dialog.getByText('The customer has left').waitFor();
 		await dialog.getByRole('radio', { name: 'Information given' }).check();
 		await dialog.getByRole('button', { name: 'Submit wrap-up' }).click();
-		await ben.getByText('Select a conversation.').waitFor();
+		await ben.getByText('Hana’s conversation is ended and wrapped up.').last().waitFor();
 		await setPresence(ben, 'Offline');
 	});
 

@@ -120,6 +120,12 @@ describe('transfer', () => {
 			.getByRole('navigation', { name: 'Conversations' })
 			.getByRole('button', { name: /Dana/ })
 			.waitFor({ state: 'detached' });
+		// Cleo, who had it open, is told where it went.
+		await cleo
+			.getByRole('status')
+			.filter({ hasText: 'Dana’s conversation was accepted by another agent.' })
+			.waitFor({ state: 'attached' });
+		await cleo.getByText('Dana’s conversation was accepted by another agent.').last().waitFor();
 	});
 });
 

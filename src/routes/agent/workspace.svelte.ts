@@ -102,6 +102,8 @@ export class Workspace {
 	me = $state<Me | null>(null);
 	error = $state<string | null>(null);
 	selectedId = $state<string | null>(null);
+	/** Why the open conversation went away when the server took it off the list: transferred. */
+	gone = $state('');
 	inboxStatus = $state<'connecting' | 'connected' | 'offline' | 'closed'>('connecting');
 	#version = $state(0);
 	#inbox: { doc: Y.Doc; provider: WebsocketProvider; local: LocalPersistence } | null = null;
@@ -246,9 +248,16 @@ export class Workspace {
 		for (const id of held.keys()) if (!this.#chats.has(id)) this.#watch(id);
 		for (const [id, view] of this.#chats)
 			if (!held.has(id)) {
+				if (this.selectedId === id) {
+					// Transferred (it was being routed while still ours): someone accepted it. Other
+					// removals follow this agent's own action (End, Waiting, Close), which says so.
+					const { customerName, status } = view.meta;
+					if (status === 'queued' || status === 'offered')
+						this.gone = `${customerName ?? 'The customer'}’s conversation was accepted by another agent.`;
+					this.selectedId = null;
+				}
 				view.destroy();
 				this.#chats.delete(id);
-				if (this.selectedId === id) this.selectedId = null;
 			}
 		const offers = offersOf(this.#inbox.doc);
 		for (const [id, view] of this.#previews)
