@@ -18,7 +18,7 @@ import {
 	WorkstreamSettingsSchema,
 	type WorkstreamSettings
 } from '../../src/lib/domain/workstream-settings';
-import { unknownParameters } from '../../src/lib/domain/template';
+import { hasStrayBrackets, unknownParameters } from '../../src/lib/domain/template';
 import { TriggerSchema } from '../../src/lib/domain/triggers';
 import { WEBHOOK_EVENTS } from '../../src/lib/domain/webhook-events';
 import {
@@ -641,7 +641,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			/^\/api\/admin\/templates$/,
 			async (req) => {
 				await requireAdmin(req);
-				const t = await templateInput(req);
+				const t = await templateInput(req, null);
 				const id = newId('tp');
 				await db
 					.insertInto('templates')
@@ -655,7 +655,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			new RegExp(`^/api/admin/templates/${ID}$`),
 			async (req, _res, [id]) => {
 				await requireAdmin(req);
-				const t = await templateInput(req);
+				const t = await templateInput(req, id);
 				const r = await db.updateTable('templates').set(t).where('id', '=', id).executeTakeFirst();
 				found(r.numUpdatedRows, 'No such template.');
 				return { template: { id, ...t } };
@@ -952,12 +952,27 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 		]
 	];
 
-	async function templateInput(req: IncomingMessage) {
+	/** A template to store (`id`: the one being edited): one name per template, whatever its case. */
+	async function templateInput(req: IncomingMessage, id: string | null) {
 		const t = parse(TemplateSchema, await readJson(req));
 		const unknown = unknownParameters(t.text);
 		if (unknown.length)
 			throw invalid({
 				text: `Unknown parameter ${unknown.map((u) => `<${u}>`).join(', ')}. Use one of the listed parameters.`
+			});
+		if (hasStrayBrackets(t.text))
+			throw invalid({
+				text: 'Agents cannot send < or > (they mark parameters such as <customer.name>): write the text without them.'
+			});
+		const same = await db
+			.selectFrom('templates')
+			.select(['id', 'name'])
+			.where(sql<string>`lower(name)`, '=', t.name.toLowerCase())
+			.execute();
+		const other = same.find((x) => x.id !== id);
+		if (other)
+			throw invalid({
+				name: `There is already a template named "${other.name}": choose another name.`
 			});
 		return t;
 	}

@@ -253,7 +253,7 @@ describe('agent actions in the browser', () => {
 		// The customer has no control that ends a persistent conversation.
 		expect(await widget.getByRole('button', { name: 'End chat' }).count()).toBe(0);
 
-		await ana.getByRole('button', { name: 'Waiting' }).click();
+		await ana.getByRole('button', { name: 'Waiting', exact: true }).click();
 		await nav.getByText('Gina').waitFor({ state: 'detached' });
 		await ana.getByText('Waiting for customers…').waitFor();
 		// It says where the conversation went, instead of just vanishing.

@@ -461,6 +461,30 @@ describe('admin API: templates and triggers (SPEC M2)', () => {
 		);
 		const seen = await call(srv, ana, '/api/agent/templates');
 		expect(seen.body.templates).toContainEqual({ id, name: 'Refund sent', text: 'Done.' });
+		// Text agents could never send, and a second template of the same name, are refused.
+		for (const text of ['Thanks <3', 'a -> b'])
+			expect(
+				(await call(srv, admin, '/api/admin/templates', { name: 'Other', text })).body.error?.fields
+			).toEqual({
+				text: 'Agents cannot send < or > (they mark parameters such as <customer.name>): write the text without them.'
+			});
+		const twin = await call(srv, admin, '/api/admin/templates', { name: 'refund SENT', text: 'x' });
+		expect(twin.status).toBe(400);
+		expect(twin.body.error?.fields).toEqual({
+			name: 'There is already a template named "Refund sent": choose another name.'
+		});
+		// Saving a template under its own name (another case) is fine.
+		expect(
+			(
+				await call(
+					srv,
+					admin,
+					`/api/admin/templates/${id}`,
+					{ name: 'Refund Sent', text: 'Done.' },
+					'PUT'
+				)
+			).status
+		).toBe(200);
 		expect((await call(srv, admin, `/api/admin/templates/${id}`, undefined, 'DELETE')).status).toBe(
 			200
 		);

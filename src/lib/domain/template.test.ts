@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { renderTemplate, checkAgentText, searchTemplates, unknownParameters } from './template';
+import {
+	renderTemplate,
+	checkAgentText,
+	hasStrayBrackets,
+	searchTemplates,
+	unknownParameters
+} from './template';
 
 describe('renderTemplate', () => {
 	it('replaces every known parameter that has a value', () => {
@@ -72,5 +78,15 @@ describe('searchTemplates', () => {
 		expect(searchTemplates(t, 'hello').map((x) => x.id)).toEqual(['1']);
 		expect(searchTemplates(t, '').length).toBe(2);
 		expect(searchTemplates(t, 'nothing')).toEqual([]);
+	});
+});
+
+describe('hasStrayBrackets', () => {
+	it('finds < or > outside a parameter, which an agent could never send', () => {
+		expect(hasStrayBrackets('Hello <customer.name>, I am <agent.name>')).toBe(false);
+		expect(hasStrayBrackets('Thanks <3')).toBe(true);
+		expect(hasStrayBrackets('a -> b')).toBe(true);
+		expect(hasStrayBrackets('Hi <customer.name> >')).toBe(true);
+		expect(hasStrayBrackets('plain text')).toBe(false);
 	});
 });

@@ -45,6 +45,14 @@ export function unknownParameters(text: string): string[] {
 	return out;
 }
 
+/**
+ * True if the text has a `<` or `>` that is not part of a `<parameter>`: an agent could never
+ * send it (the compose rule), so a template must not have one.
+ */
+export function hasStrayBrackets(text: string): boolean {
+	return /[<>]/.test(text.replace(PARAM, ''));
+}
+
 export type ComposeCheck = { ok: true } | { ok: false; code: 'reserved_chars'; message: string };
 
 /** The agent compose rule: no `<` or `>`, with a message that says what to do instead. */
