@@ -915,9 +915,20 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 				const report = await buildReport(range.from, range.to, q.tz ?? 'UTC', q.queue, q.agent);
 				if (!csv) return { report };
 				const body = csvStringify(reportCsvRows(report));
+				// The file's name says which filters made it.
+				const slug = (name: string | undefined) =>
+					name
+						? `-${name
+								.toLowerCase()
+								.replace(/[^a-z0-9]+/g, '-')
+								.replace(/^-|-$/g, '')}`
+						: '';
+				const filters =
+					(q.queue ? slug((await repo.queueById(q.queue))?.name ?? 'queue') : '') +
+					(q.agent ? slug((await repo.agentById(q.agent))?.name ?? 'agent') : '');
 				res.writeHead(200, {
 					'content-type': 'text/csv; charset=utf-8',
-					'content-disposition': `attachment; filename="parley-report-${q.from}-to-${q.to}.csv"`,
+					'content-disposition': `attachment; filename="parley-report-${q.from}-to-${q.to}${filters}.csv"`,
 					'cache-control': 'no-store'
 				});
 				res.end(body);

@@ -313,6 +313,15 @@ describe('the admin console', () => {
 		await admin.getByLabel('Time zone').fill('UTC');
 		await admin.getByRole('button', { name: 'Show report' }).click();
 		await ana.waitFor();
+
+		// A filter applies as it is chosen, and the CSV (and its name) follow it.
+		await admin.getByLabel('Queue', { exact: true }).selectOption({ label: 'General' });
+		await expect.poll(() => csv.getAttribute('href')).toMatch(/[?&]queue=q_/);
+		const filtered = await admin.request.get(server.base + (await csv.getAttribute('href'))!);
+		expect(filtered.headers()['content-disposition']).toMatch(/-general\.csv"$/);
+		expect(
+			await admin.getByRole('table', { name: 'By queue' }).getByRole('row').allTextContents()
+		).not.toContainEqual(expect.stringMatching(/^Account care/));
 	});
 
 	it('a queue created by mistake is deleted after a confirmation; one in use offers no Delete', async () => {
