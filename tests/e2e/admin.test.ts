@@ -191,6 +191,14 @@ describe('the admin console', () => {
 		await narrow.context().close();
 		await admin.reload();
 		await heading(admin, 'Returns').waitFor();
+
+		// The mode of an existing workstream brings its usual style along (it was the other's).
+		const style = admin.getByLabel('Style', { exact: true });
+		expect(await style.inputValue()).toBe('live');
+		await admin.getByRole('radio', { name: /Persistent chat/ }).check();
+		await expect.poll(() => style.inputValue()).toBe('social');
+		await admin.getByRole('radio', { name: /Live chat/ }).check();
+		await expect.poll(() => style.inputValue()).toBe('live');
 	});
 
 	it('a sign-in that ends mid-page is renewed over the page, keeping what was typed', async () => {
