@@ -47,6 +47,13 @@ export class Sessions {
 		await this.repo.db.deleteFrom('auth_sessions').where('id_hash', '=', hash(token)).execute();
 	}
 
+	/** Ends an agent's sessions on every other device (after a password change). */
+	async endOtherAgentSessions(agentId: string, keepToken: string | undefined) {
+		let q = this.repo.db.deleteFrom('auth_sessions').where('agent_id', '=', agentId);
+		if (keepToken) q = q.where('id_hash', '!=', hash(keepToken));
+		await q.execute();
+	}
+
 	async agentFromCookie(cookieHeader: string | undefined): Promise<AuthResult> {
 		const token = parseCookies(cookieHeader)[SESSION_COOKIE];
 		if (!token) return { ok: false, reason: 'not signed in' };

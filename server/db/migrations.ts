@@ -502,6 +502,15 @@ const migrations: Record<string, Migration> = {
 				.column('at')
 				.execute();
 		}
+	},
+	'0010_password_temporary': {
+		async up(db: Kysely<unknown>) {
+			// 1 while the password is one an admin set or generated: the agent chooses their own.
+			await db.schema
+				.alterTable('agents')
+				.addColumn('password_temporary', 'integer', (c) => c.notNull().defaultTo(0))
+				.execute();
+		}
 	}
 };
 

@@ -17,6 +17,8 @@ export interface AgentTable {
 	idle_since: number;
 	/** Set when an admin disabled the account: no sign-in, no chats; history stays. */
 	disabled_at: ColumnType<number | null, number | null | undefined, number | null>;
+	/** 1 while the password is one an admin set or generated: the agent is asked to choose one. */
+	password_temporary: ColumnType<number, number | undefined, number>;
 	created_at: number;
 }
 

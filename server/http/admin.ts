@@ -537,6 +537,8 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 						email: a.email,
 						name: a.name,
 						password_hash: await hashPassword(password),
+						// Set by an admin: the agent chooses their own at the first sign-in.
+						password_temporary: 1,
 						role: a.role,
 						capacity: a.capacity,
 						presence: 'Offline',
@@ -592,7 +594,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 				const password = body.password ?? tempPassword();
 				await db
 					.updateTable('agents')
-					.set({ password_hash: await hashPassword(password) })
+					.set({ password_hash: await hashPassword(password), password_temporary: 1 })
 					.where('id', '=', id)
 					.execute();
 				if (id !== me.id) await signOutEverywhere(id, 'password reset');

@@ -14,7 +14,7 @@ import type { ConversationService } from '../conversations';
 import { DomainError } from '../conversations';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
-import { verifyPassword } from '../auth/passwords';
+import { hashPassword, verifyPassword } from '../auth/passwords';
 import { TokenError, signWidgetSession, verifyCsatToken, verifyHostToken } from '../auth/tokens';
 import { PRESENCE_CHOICES } from '../../src/lib/domain/presence';
 import { TransitionError } from '../../src/lib/domain/conversation-state';
@@ -123,6 +123,38 @@ export function createApi(deps: ApiDeps) {
 				if (token) await sessions.endAgentSession(token);
 				if (who.ok) deps.disconnect(who.principal.principal, 'signed out');
 				res.setHeader('Set-Cookie', sessionCookie('', 0, req));
+				return { ok: true };
+			}
+		],
+		[
+			'POST',
+			/^\/api\/agent\/password$/,
+			async (req) => {
+				const me = await requireAgent(req);
+				const body = parse(PasswordChangeSchema, await readJson(req));
+				limit(
+					loginLimiter,
+					`${clientIp(req)}|password|${me.id}`,
+					'Too many attempts. Wait a minute and try again.'
+				);
+				const agent = await repo.agentById(me.id);
+				if (!agent) throw new HttpError(401, 'unauthorized', 'Sign in again.');
+				if (!(await verifyPassword(body.current, agent.password_hash)))
+					throw new HttpError(400, 'invalid_input', 'Some fields are not valid.', {
+						current: 'This is not your current password.'
+					});
+				if (body.next === body.current)
+					throw new HttpError(400, 'invalid_input', 'Some fields are not valid.', {
+						next: 'Choose a password other than the current one.'
+					});
+				await repo.db
+					.updateTable('agents')
+					.set({ password_hash: await hashPassword(body.next), password_temporary: 0 })
+					.where('id', '=', me.id)
+					.execute();
+				// Every other device signs in again with the new password; this one stays.
+				const token = parseCookies(req.headers.cookie)[SESSION_COOKIE];
+				await sessions.endOtherAgentSessions(me.id, token);
 				return { ok: true };
 			}
 		],
@@ -569,6 +601,13 @@ const LoginSchema = z.object({
 	email: z.string().email().max(320),
 	password: z.string().min(1).max(200)
 });
+const PasswordChangeSchema = z.object({
+	current: z.string().min(1, 'Enter your current password.').max(200),
+	next: z
+		.string()
+		.min(8, 'Use at least 8 characters.')
+		.max(200, 'Keep the password under 200 characters.')
+});
 const TransferSchema = z.union(
 	[
 		z.object({ queueId: z.string().min(1).max(64) }).strict(),
@@ -616,6 +655,7 @@ function agentView(a: {
 	role: string;
 	capacity: number;
 	presence: string;
+	password_temporary: number;
 }) {
 	return {
 		id: a.id,
@@ -624,7 +664,9 @@ function agentView(a: {
 		name: a.name,
 		role: a.role,
 		capacity: a.capacity,
-		presence: a.presence
+		presence: a.presence,
+		/** The password is one an admin set: the workspace asks for a new one first. */
+		mustChangePassword: a.password_temporary === 1
 	};
 }
 

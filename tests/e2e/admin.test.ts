@@ -428,4 +428,47 @@ describe('the admin console', () => {
 		await admin.getByText('Messaging session ended, changed to: ended by agent').waitFor();
 		await admin.getByText('Send the CSAT survey').waitFor();
 	});
+
+	it('an agent whose password an admin reset is told so, and chooses their own at sign-in', async () => {
+		const ben = await signInAgent(await newContext(), server.base, 'ben@example.com');
+		const agents = (await (await admin.request.get(server.base + '/api/admin/agents')).json())
+			.agents as { id: string; email: string }[];
+		const benId = agents.find((a) => a.email === 'ben@example.com')!.id;
+		const reset = await admin.request.post(`${server.base}/api/admin/agents/${benId}/password`, {
+			data: {}
+		});
+		const temp = (await reset.json()).temporaryPassword as string;
+		await ben.getByText('An admin reset your password: sign in with the new one.').waitFor();
+
+		await ben.getByLabel('Email').fill('ben@example.com');
+		await ben.getByLabel('Password').fill(temp);
+		await ben.getByRole('button', { name: 'Sign in' }).click();
+		await heading(ben, 'Choose your password').waitFor();
+		// The first field has the focus: the agent types straight away.
+		await ben.keyboard.type(temp);
+		await ben.getByLabel('New password', { exact: true }).fill('bens own secret');
+		await ben.getByLabel('Repeat the new password').fill('bens own secrte');
+		await ben.getByRole('button', { name: 'Change password' }).click();
+		await ben.getByText('The two new passwords are not the same.').waitFor();
+		await ben.getByLabel('Repeat the new password').fill('bens own secret');
+		await ben.getByRole('button', { name: 'Change password' }).click();
+		await ben.getByLabel('Presence').waitFor();
+
+		// Later, from the workspace: the same form, which can be left.
+		await ben.getByRole('button', { name: 'Password' }).click();
+		await ben.getByLabel('Current password').fill('bens own secret');
+		await ben.getByLabel('New password', { exact: true }).fill('another secret');
+		await ben.getByLabel('Repeat the new password').fill('another secret');
+		await ben.getByRole('button', { name: 'Change password' }).click();
+		await ben.getByText('Password changed. Other devices sign in again with it.').waitFor();
+		await ben.screenshot({ path: '/tmp/agent-password.png' });
+		// (Node's fetch, not the admin page's: its cookies stay the admin's.)
+		const login = await fetch(server.base + '/api/auth/login', {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ email: 'ben@example.com', password: 'another secret' })
+		});
+		expect(login.status).toBe(200);
+		await ben.context().close();
+	});
 });

@@ -410,7 +410,37 @@ describe('admin API: queues, skills, agents (SPEC M2)', () => {
 		);
 		expect(mail?.to).toBe('fay@example.com');
 		const temp = /temporary password: (\S+)/.exec(mail!.body)![1];
-		await loginAgent(srv.base, 'fay@example.com', temp);
+		const fay = await loginAgent(srv.base, 'fay@example.com', temp);
+		const fayPhone = await loginAgent(srv.base, 'fay@example.com', temp);
+		type MeReply = { agent: { mustChangePassword: boolean } };
+		const meOf = (cookie: string) => api<MeReply>(srv.base, '/api/agent/me', { cookie });
+		expect((await meOf(fay.cookie)).body.agent.mustChangePassword).toBe(true);
+
+		// Fay chooses her own password: checked, then the other device signs in again.
+		const change = (body: unknown) =>
+			api<Reply>(srv.base, '/api/agent/password', { body, cookie: fay.cookie });
+		expect(
+			(await change({ current: 'wrong one', next: 'my own secret' })).body.error?.fields
+		).toEqual({ current: 'This is not your current password.' });
+		expect((await change({ current: temp, next: temp })).body.error?.fields).toEqual({
+			next: 'Choose a password other than the current one.'
+		});
+		expect((await change({ current: temp, next: 'short' })).body.error?.fields).toEqual({
+			next: 'Use at least 8 characters.'
+		});
+		expect((await change({ current: temp, next: 'my own secret' })).status).toBe(200);
+		expect((await meOf(fay.cookie)).body.agent.mustChangePassword).toBe(false);
+		expect((await meOf(fayPhone.cookie)).status).toBe(401);
+		expect(
+			(
+				await api(srv.base, '/api/auth/login', {
+					body: { email: 'fay@example.com', password: temp }
+				})
+			).status
+		).toBe(401);
+		await loginAgent(srv.base, 'fay@example.com', 'my own secret');
+		// A password an admin typed is the admin's too: Dee is asked for her own as well.
+		expect((await meOf(deeLogin.cookie)).body.agent.mustChangePassword).toBe(true);
 
 		// Reset: a generated password shown once; the agent's sessions end.
 		const reset = await call(srv, admin, `/api/admin/agents/${dee.id}/password`, {});

@@ -42,6 +42,8 @@ export interface Me {
 	role: string;
 	capacity: number;
 	presence: string;
+	/** The password is one an admin set: the workspace asks for a new one first. */
+	mustChangePassword?: boolean;
 }
 
 /**
@@ -173,9 +175,19 @@ export class Workspace {
 			this.inboxStatus =
 				status === 'connected' ? 'connected' : navigator.onLine ? 'connecting' : 'offline';
 		});
-		provider.on('closed', ({ code }: { code: number }) => {
+		provider.on('closed', ({ code, reason }: { code: number; reason?: string }) => {
 			this.inboxStatus = 'closed';
-			if (code === 4401) this.phase = 'login'; // session expired: sign in again, local data stays
+			if (code === 4401) {
+				// Session over (expired, password reset, signed out elsewhere): sign in again, and
+				// say why. Local data stays.
+				this.error =
+					reason === 'password reset'
+						? 'An admin reset your password: sign in with the new one.'
+						: reason === 'account disabled'
+							? 'An admin disabled your account.'
+							: 'You were signed out. Sign in again.';
+				this.phase = 'login';
+			}
 		});
 		doc.on('update', () => {
 			this.#version++;
@@ -473,6 +485,24 @@ export class Workspace {
 		this.#previews.delete(offer.offerId);
 		this.error = null;
 		this.selectedId = r.data.conversationId;
+	}
+
+	/** Resolves to field errors or a message, or null once the password is changed. */
+	async changePassword(
+		current: string,
+		next: string
+	): Promise<{ fields?: Record<string, string>; message?: string } | null> {
+		const r = await call<{ error?: { message: string; fields?: Record<string, string> } }>(
+			'/api/agent/password',
+			{ current, next }
+		).catch(() => null);
+		if (!r) return { message: 'You are offline: changing the password needs a connection.' };
+		if (!r.ok) return { fields: r.data.error?.fields, message: r.data.error?.message };
+		if (this.me) {
+			this.me = { ...this.me, mustChangePassword: false };
+			keepMe(this.me);
+		}
+		return null;
 	}
 
 	async signOut() {
