@@ -1344,7 +1344,11 @@ export class ConversationService {
 						expiresAt,
 						kind,
 						...(invitedBy ? { invitedBy } : {}),
-						...(transferrer ? { transferredBy: transferrer.name } : {})
+						...(transferrer ? { transferredBy: transferrer.name } : {}),
+						// Its ticket was opened by an agent before: the customer is back, not new.
+						...(kind === 'route' && !transferrer && conv.ticket_status !== 'new'
+							? { returning: true }
+							: {})
 					}),
 				SERVER_ORIGIN
 			);

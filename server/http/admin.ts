@@ -58,7 +58,7 @@ const AgentSchema = z.object({
 	role: z.enum(['agent', 'admin'], { error: 'Choose agent or admin.' }),
 	capacity: z
 		.number({ error: 'Enter a capacity.' })
-		.int()
+		.int('Capacity is a whole number of conversations.')
 		.min(1, 'Capacity is at least 1.')
 		.max(50, 'Capacity is at most 50.'),
 	skills: z.array(SKILL).max(20)

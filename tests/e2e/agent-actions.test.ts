@@ -205,11 +205,11 @@ describe('agent actions in the browser', () => {
 			.getByText('I will send the details to finn@example.com within one working day.')
 			.waitFor();
 
+		// By keyboard: search, then Enter takes the first match.
 		await ana.getByRole('button', { name: 'Templates' }).click();
-		await ana
-			.getByRole('dialog', { name: 'Templates' })
-			.getByRole('button', { name: /Greeting/ })
-			.click();
+		const search = ana.getByRole('dialog', { name: 'Templates' }).getByLabel('Search templates');
+		await search.fill('greet');
+		await search.press('Enter');
 		await expect
 			.poll(() => box.inputValue())
 			.toBe('Hi Finn, I am Ana from General. How can I help?');
@@ -264,9 +264,10 @@ describe('agent actions in the browser', () => {
 
 		await box.fill('I am back with the papers');
 		await box.press('Enter');
-		const offer = ana.getByRole('dialog', { name: 'New chat from Gina' });
+		// Not a new chat: the customer is back in one Ana parked.
+		const offer = ana.getByRole('dialog', { name: 'Gina wrote again' });
 		await offer.getByText('I am back with the papers').waitFor();
-		await accept(ana, 'New chat from Gina');
+		await accept(ana, 'Gina wrote again');
 		await log(ana).getByText('I am back with the papers').waitFor();
 		const side = ana.getByRole('complementary', { name: 'Details' });
 		await side.getByText('Ana set it to Waiting').waitFor();

@@ -394,6 +394,16 @@ describe('admin API: queues, skills, agents (SPEC M2)', () => {
 			skills: []
 		});
 		expect(badCap.body.error?.fields).toEqual({ capacity: 'Capacity is at least 1.' });
+		const halfCap = await call(srv, admin, '/api/admin/agents', {
+			email: 'eve@example.com',
+			name: 'Eve',
+			role: 'agent',
+			capacity: 2.5,
+			skills: []
+		});
+		expect(halfCap.body.error?.fields).toEqual({
+			capacity: 'Capacity is a whole number of conversations.'
+		});
 
 		// An invitation: a temporary password by email (the local outbox without SMTP).
 		const invited = await call(srv, admin, '/api/admin/agents', {

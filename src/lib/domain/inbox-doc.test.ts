@@ -13,11 +13,12 @@ const base: OfferView = {
 };
 
 describe('offerTitle', () => {
-	it('names a new chat, a transfer and a conference invitation apart', () => {
+	it('names a new chat, a returning one, a transfer and a conference invitation apart', () => {
 		expect(offerTitle(base)).toBe('New chat from Pete');
 		expect(offerTitle({ ...base, kind: 'route', transferredBy: 'Ana' })).toBe(
 			'Transfer from Ana: chat with Pete'
 		);
+		expect(offerTitle({ ...base, kind: 'route', returning: true })).toBe('Pete wrote again');
 		expect(offerTitle({ ...base, kind: 'conference', invitedBy: 'Ana' })).toBe(
 			'Conference invitation: chat with Pete'
 		);

@@ -19,12 +19,15 @@ export interface OfferView {
 	invitedBy?: string;
 	/** A conversation another agent transferred: that agent, who holds it until someone accepts. */
 	transferredBy?: string;
+	/** An ongoing conversation coming back (from Waiting, or handed over): not a new chat. */
+	returning?: boolean;
 }
 
 /** How an offer is named: its dialog's title, its announcement and its desktop alert. */
 export function offerTitle(o: OfferView): string {
 	if (o.kind === 'conference') return `Conference invitation: chat with ${o.customerName}`;
 	if (o.transferredBy) return `Transfer from ${o.transferredBy}: chat with ${o.customerName}`;
+	if (o.returning) return `${o.customerName} wrote again`;
 	return `New chat from ${o.customerName}`;
 }
 
