@@ -19,6 +19,7 @@ import {
 	type Workstream
 } from './repo';
 import { availableAgents, type Router } from './routing';
+import { hasSkills, parseSkills } from '../src/lib/domain/routing';
 import type { Principal } from './principal';
 import type { Room, RoomManager } from './sync/rooms';
 import { SERVER_ORIGIN, FANOUT_ORIGIN } from './sync/rooms';
@@ -1353,6 +1354,15 @@ export class ConversationService {
 				SERVER_ORIGIN
 			);
 		});
+		// The agent transferring it follows where it is (the status line of their copy).
+		if (transferrer) {
+			const to = (await repo.agentById(agentId))?.name ?? 'an agent';
+			// "Ben declined. Offered to Cleo.": the last answer stays, the queue wait does not.
+			await this.#noteTransfer(conv.id, transferrer.id, (before) => {
+				const answer = before && !before.startsWith('Offered') ? `${before.split('. ')[0]}. ` : '';
+				return `${answer}Offered to ${to}.`;
+			});
+		}
 		this.deps.log.info({ conversation: conv.id, agent: agentId, offer: offerId, kind }, 'offered');
 	}
 
@@ -1543,6 +1553,17 @@ export class ConversationService {
 				},
 				clock.now()
 			);
+			// The agent transferring it is told, where they follow it (the status line).
+			if (offer.kind !== 'conference' && conv?.transfer_from) {
+				const queue = conv.queue_id ? await repo.queueById(conv.queue_id) : undefined;
+				const what = status === 'declined' ? 'declined' : 'did not answer in time';
+				await this.#noteTransfer(
+					conversationId,
+					conv.transfer_from,
+					() =>
+						`${agent?.name ?? 'The agent'} ${what}. It waits in ${queue ? `the ${queue.name} queue` : 'the queue'}.`
+				);
+			}
 		}
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
 			inbox.doc.transact(() => offersOf(inbox.doc).delete(offerId), SERVER_ORIGIN);
@@ -1571,13 +1592,23 @@ export class ConversationService {
 	/** What an agent may transfer to: every queue, and the other Available agents with room. */
 	async transferTargets(agentId: string) {
 		const { repo } = this.deps;
-		const queues = await repo.db
+		const rows = await repo.db
 			.selectFrom('queues')
-			.select(['id', 'name'])
+			.select(['id', 'name', 'skills'])
 			.orderBy('name')
 			.execute();
-		const agents = (await availableAgents(repo.db))
-			.filter((a) => a.id !== agentId)
+		const free = (await availableAgents(repo.db)).filter((a) => a.id !== agentId);
+		// How many Available agents with room could take it from each queue now (its skills): a
+		// queue nobody can serve at the moment is still a valid target, but the agent should know.
+		const queues = rows.map((q) => {
+			const skills = parseSkills(q.skills);
+			return {
+				id: q.id,
+				name: q.name,
+				available: free.filter((a) => hasSkills(a, skills)).length
+			};
+		});
+		const agents = free
 			.map((a) => ({ id: a.id, name: a.name, load: a.load, capacity: a.capacity }))
 			.sort((a, b) => a.name.localeCompare(b.name));
 		return { queues, agents };
@@ -1689,6 +1720,7 @@ export class ConversationService {
 				.where('id', '=', conv.id)
 				.execute();
 			await this.#showStatus(conv.id, next);
+			await this.#noteTransfer(conv.id, agentId, () => undefined);
 			const me = await repo.agentById(agentId);
 			await this.#event(
 				conv.id,
@@ -2178,6 +2210,30 @@ export class ConversationService {
 					inbox.doc.transact(() => list.set(conversationId, { ...entry, ...mark }), SERVER_ORIGIN);
 				return inbox.whenDurable();
 			});
+	}
+
+	/**
+	 * What became of a transfer, on the transferring agent's copy (`transferNote`); `update`
+	 * gets the note so far, and returns the new one or undefined to remove it.
+	 */
+	async #noteTransfer(
+		conversationId: string,
+		agentId: string,
+		update: (before: string | undefined) => string | undefined
+	) {
+		await this.deps.rooms.with(storedInboxKey(agentId), (inbox) => {
+			const list = inboxConversationsOf(inbox.doc);
+			const entry = list.get(conversationId);
+			if (!entry) return;
+			const { transferNote, ...rest } = entry;
+			const note = update(transferNote);
+			if (note === transferNote) return;
+			inbox.doc.transact(
+				() => list.set(conversationId, note ? { ...rest, transferNote: note } : rest),
+				SERVER_ORIGIN
+			);
+			return inbox.whenDurable();
+		});
 	}
 
 	/** Takes the conversation off these agents' lists (it left their hands). */

@@ -89,6 +89,15 @@ describe('the admin console', () => {
 		await admin.getByRole('link', { name: 'New workstream' }).click();
 		await heading(admin, 'New workstream').waitFor();
 
+		// Refused with nothing filled in: the summary lists the fields in the form's order.
+		await admin.getByRole('button', { name: 'Create workstream' }).click();
+		const problems = admin.locator('.error-summary li');
+		await problems.first().waitFor();
+		const listed = await problems.allTextContents();
+		const at = (field: string) => listed.findIndex((t) => t.startsWith(`${field}:`));
+		expect(at('Name')).toBeGreaterThanOrEqual(0);
+		expect(at('Name')).toBeLessThan(at('Slug'));
+
 		await admin.getByLabel('Name', { exact: true }).fill('Returns');
 		await admin.getByLabel('Slug', { exact: true }).fill('returns');
 		expect(await admin.getByRole('radio', { name: /^Live chat/ }).isChecked()).toBe(true);

@@ -97,6 +97,13 @@ describe('transfer', () => {
 		await dialog.getByLabel('Search').fill('an');
 		await dialog.getByRole('button', { name: /^Ana/ }).waitFor();
 		expect(await dialog.getByRole('button', { name: /^Cleo/ }).count()).toBe(0); // not herself
+		// Each queue says whether anyone could take it now.
+		await dialog.getByLabel('Search').fill('');
+		await dialog
+			.getByRole('list', { name: 'Queues' })
+			.getByRole('button', { name: /^General \(\d+ available\)$/ })
+			.waitFor();
+		await dialog.getByLabel('Search').fill('an');
 		await cleo.screenshot({ path: 'test-results/transfer-dialog.png' }).catch(() => undefined);
 		await dialog.getByRole('button', { name: /^Ana/ }).click();
 		await dialog.waitFor({ state: 'detached' });
@@ -108,6 +115,8 @@ describe('transfer', () => {
 		await server.advanceClock(61_000); // Ana lets it time out
 		await offer.waitFor({ state: 'detached' });
 		await ana.waitForFunction(() => document.querySelector('select')?.value === 'RONA');
+		// Cleo follows it: nobody else can take it yet.
+		await cleo.getByText(/Ana did not answer in time\. It waits in the General queue\.$/).waitFor();
 		// Back in the queue: still Cleo's until someone takes it, and Ben, arriving, gets it.
 		ben = await signInAgent('ben@example.com');
 		const again = ben.getByRole('dialog', { name: 'Transfer from Cleo: chat with Dana' });

@@ -103,6 +103,13 @@ describe('transfer', () => {
 		await srv.parley.timers.poll();
 		const next = await firstOffer(cleo.inbox, 'back to routing: Cleo');
 		expect(next.conversationId).toBe(customer.conversationId);
+		// Ana, who transferred it, sees what became of it.
+		await waitFor(
+			() =>
+				ana.inbox.conversations.get(customer.conversationId)?.transferNote ===
+				'Ben did not answer in time. Offered to Cleo.',
+			"Ana's note"
+		);
 		expect(ana.inbox.offers.size).toBe(0);
 		expect(ben.inbox.offers.size).toBe(0);
 		expect(await srv.parley.repo.isParticipant(customer.conversationId, ana.agent.id)).toBe(true);
@@ -117,6 +124,12 @@ describe('transfer', () => {
 			cookie: ben.agent.cookie
 		});
 		const toCleo = await firstOffer(cleo.inbox, 'back to routing: Cleo');
+		await waitFor(
+			() =>
+				ana.inbox.conversations.get(customer.conversationId)?.transferNote ===
+				'Ben declined. Offered to Cleo.',
+			"Ana's note: Ben declined"
+		);
 		// Ben may not take it back: only the agent who transferred it.
 		const outsider = await api(
 			srv.base,
@@ -138,6 +151,7 @@ describe('transfer', () => {
 		expect(late.status).toBeGreaterThanOrEqual(400);
 		const conv = await srv.parley.repo.conversationById(customer.conversationId);
 		expect(conv).toMatchObject({ status: 'active', transfer_from: null });
+		expect(ana.inbox.conversations.get(customer.conversationId)?.transferNote).toBeUndefined();
 		expect(await srv.parley.repo.participantsOf(customer.conversationId)).toEqual([ana.agent.id]);
 		await waitFor(
 			() => metaOf(chat.conversation).get('status') === 'active',
@@ -164,13 +178,15 @@ describe('transfer', () => {
 	it('to a queue, taken back: it is in the queue it was in before, for reports and routing', async () => {
 		const { srv, ana, cleo, customer } = await setup();
 		const before = (await srv.parley.repo.conversationById(customer.conversationId))!.queue_id;
-		const queues = await api<{ queues: { id: string; name: string }[] }>(
+		const queues = await api<{ queues: { id: string; name: string; available: number }[] }>(
 			srv.base,
 			'/api/agent/transfer-targets',
 			{ cookie: ana.agent.cookie }
 		);
 		const accounts = queues.body.queues.find((q) => q.name === 'Account care')!;
 		expect(accounts.id).not.toBe(before);
+		// Who could take it now, per queue: Cleo has the accounts skill (Ana herself does not count).
+		expect(accounts).toMatchObject({ available: 1 });
 		await transfer(srv, ana.agent, customer.conversationId, { queueId: accounts.id });
 		await firstOffer(cleo.inbox, 'offer to Cleo');
 		expect((await srv.parley.repo.conversationById(customer.conversationId))!.queue_id).toBe(

@@ -41,6 +41,8 @@ export interface InboxConversation {
 	left?: boolean;
 	/** Its messaging session ended (End session): it stays for email replies and notes. */
 	sessionEnded?: boolean;
+	/** While transferring it: what became of the last offer (declined, not answered in time). */
+	transferNote?: string;
 }
 
 export const offersOf = (doc: Y.Doc) => doc.getMap<OfferView>('offers');
