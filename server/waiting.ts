@@ -16,6 +16,8 @@ import { metaOf, type ConversationMeta } from '../src/lib/domain/conversation-do
 import { storedConversationKey } from '../src/lib/domain/doc-names';
 import {
 	ESTIMATE_WINDOW_MS,
+	FALLBACK_SAMPLE,
+	FALLBACK_WINDOW_MS,
 	estimateWaitMs,
 	waitingNotice,
 	type ServedRequest
@@ -107,12 +109,30 @@ export class WaitingNotices {
 			.groupBy(['c.id', 'c.queue_id', 'c.requested_at'])
 			.execute();
 		const servedByQueue = new Map<string, ServedRequest[]>();
-		for (const s of served) {
+		const add = (s: { queue_id: string | null; requested_at: unknown; accepted_at: unknown }) => {
 			const key = s.queue_id ?? '';
 			let list = servedByQueue.get(key);
 			if (!list) servedByQueue.set(key, (list = []));
 			list.push({ requestedAt: Number(s.requested_at), acceptedAt: Number(s.accepted_at) });
-		}
+		};
+		for (const s of served) add(s);
+		// A queue with customers waiting but nobody served this hour: its latest requests of the
+		// past week (a bounded read, only then) give the estimate instead.
+		for (const queue of new Set(waiting.map((w) => w.queue_id ?? '')))
+			if (!servedByQueue.has(queue) && queue !== '')
+				for (const s of await repo.db
+					.selectFrom('conversations as c')
+					.innerJoin('participants as p', 'p.conversation_id', 'c.id')
+					.select(['c.queue_id', 'c.requested_at'])
+					.select((eb) => eb.fn.min('p.joined_at').as('accepted_at'))
+					.where('c.queue_id', '=', queue)
+					.where('p.joined_at', '>', now - FALLBACK_WINDOW_MS)
+					.where('c.requested_at', 'is not', null)
+					.groupBy(['c.id', 'c.queue_id', 'c.requested_at'])
+					.orderBy('accepted_at', 'desc')
+					.limit(FALLBACK_SAMPLE)
+					.execute())
+					add(s);
 		const positions = new Map<string, number>();
 		const still = new Set<string>();
 		for (const w of waiting) {

@@ -320,6 +320,16 @@ describe('live chat waiting', () => {
 			() => notice(2) === 'You are number 2 in the queue. The estimated wait is about 10 minutes.',
 			'W3 moves up too'
 		);
+
+		// Two quiet hours later nobody was served this hour: the latest served requests (W1 waited
+		// five minutes) still give W2 an estimate. Read on the server, as the refresh wrote it.
+		clock.advance(2 * 3600_000);
+		await srv.parley.waiting.refresh();
+		const stored = await srv.parley.rooms.with(
+			storedConversationKey(waiting[1].customer.conversationId),
+			(room) => (metaOf(room.doc).get('waiting') as { text: string }).text
+		);
+		expect(stored).toBe('You are number 1 in the queue. The estimated wait is about 5 minutes.');
 	});
 
 	it('uses the workstream texts; persistent chat gets no such messages', async () => {

@@ -4,9 +4,18 @@ import { estimateWaitMs, fillText, formatWait, waitingNotice } from './queue-wai
 const min = 60_000;
 
 describe('estimated wait', () => {
-	it('is unknown without recent history', () => {
+	it('is unknown without any history of the past week', () => {
 		expect(estimateWaitMs(1, [], 10 * min)).toBeNull();
-		expect(estimateWaitMs(1, [{ requestedAt: 0, acceptedAt: min }], 3 * 3600_000)).toBeNull();
+		expect(estimateWaitMs(1, [{ requestedAt: 0, acceptedAt: min }], 8 * 24 * 3600_000)).toBeNull();
+	});
+	it('after a quiet hour, takes the mean wait of the latest requests served', () => {
+		const now = 3 * 24 * 3600_000;
+		const served = [
+			{ requestedAt: 0, acceptedAt: 2 * min }, // two days before: the same queue, earlier
+			{ requestedAt: now - 5 * 3600_000, acceptedAt: now - 5 * 3600_000 + 4 * min }
+		];
+		expect(estimateWaitMs(1, served, now)).toBe(3 * min);
+		expect(estimateWaitMs(2, served, now)).toBe(6 * min);
 	});
 	it('uses the mean wait per position with little history', () => {
 		const served = [

@@ -20,9 +20,15 @@ export interface ServedRequest {
 
 /** How far back served requests count for the estimate. */
 export const ESTIMATE_WINDOW_MS = 60 * 60_000;
+/** After a quiet hour, how far back the last requests served still say something. */
+export const FALLBACK_WINDOW_MS = 7 * 24 * 3600_000;
+/** How many of those the fallback averages (the latest). */
+export const FALLBACK_SAMPLE = 20;
 
 /**
- * Estimated wait for the customer at `position` (1 = next), or null with no recent history.
+ * Estimated wait for the customer at `position` (1 = next), or null with no history at all.
+ * After an hour with no request served (a quiet evening, the first of the day), the latest
+ * requests of the past week stand in: each position ahead costs their mean wait.
  *
  * With at least three requests served in the window, the queue moves at the rate they were
  * served, so position p waits about p / rate. With fewer, each position ahead is taken to cost
@@ -36,9 +42,16 @@ export function estimateWaitMs(
 	windowMs = ESTIMATE_WINDOW_MS
 ): number | null {
 	const recent = served.filter((s) => s.acceptedAt > now - windowMs && s.acceptedAt <= now);
-	if (recent.length === 0) return null;
-	const meanWait =
-		recent.reduce((sum, s) => sum + Math.max(0, s.acceptedAt - s.requestedAt), 0) / recent.length;
+	const mean = (list: readonly ServedRequest[]) =>
+		list.reduce((sum, s) => sum + Math.max(0, s.acceptedAt - s.requestedAt), 0) / list.length;
+	if (recent.length === 0) {
+		const older = served
+			.filter((s) => s.acceptedAt > now - FALLBACK_WINDOW_MS && s.acceptedAt <= now)
+			.sort((a, b) => b.acceptedAt - a.acceptedAt)
+			.slice(0, FALLBACK_SAMPLE);
+		return older.length === 0 ? null : Math.round(position * mean(older));
+	}
+	const meanWait = mean(recent);
 	if (recent.length < 3) return Math.round(position * meanWait);
 	const first = Math.min(...recent.map((s) => s.acceptedAt));
 	const span = Math.max(now - first, 1);
