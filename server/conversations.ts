@@ -1359,8 +1359,8 @@ export class ConversationService {
 			const to = (await repo.agentById(agentId))?.name ?? 'an agent';
 			// "Ben declined. Offered to Cleo.": the last answer stays, the queue wait does not.
 			await this.#noteTransfer(conv.id, transferrer.id, (before) => {
-				const answer = before && !before.startsWith('Offered') ? `${before.split('. ')[0]}. ` : '';
-				return `${answer}Offered to ${to}.`;
+				const answer = (before ?? '').replace(/(^| )(It waits in|Offered to) .*$/, '');
+				return `${answer ? `${answer} ` : ''}Offered to ${to}.`;
 			});
 		}
 		this.deps.log.info({ conversation: conv.id, agent: agentId, offer: offerId, kind }, 'offered');
