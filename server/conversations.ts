@@ -1627,12 +1627,12 @@ export class ConversationService {
 	) {
 		return this.#exclusive(async () => {
 			const { repo, clock } = this.deps;
-			const conv = await repo.conversationById(conversationId);
-			if (conv && (await repo.hasPendingOffer(conversationId, agentId)))
-				throw new DomainError('conflict', 'Accept the chat before transferring it.');
-			if (!conv || !(await repo.isParticipant(conversationId, agentId)))
-				throw new DomainError('forbidden', 'You are not a participant of this conversation.');
-			await this.#checkPrimary(conversationId, agentId, 'transfer it');
+			const conv = await this.#ownConversation(
+				agentId,
+				conversationId,
+				'transferring it',
+				'transfer it'
+			);
 			if (conv.status !== 'active')
 				throw new DomainError(
 					'conflict',
@@ -1995,27 +1995,25 @@ export class ConversationService {
 		const conv = await repo.conversationById(conversationId);
 		if (conv && (await repo.hasPendingOffer(conversationId, agentId)))
 			throw new DomainError('conflict', `Accept the chat before ${action}.`);
-		if (!conv || !(await repo.isParticipant(conversationId, agentId)))
+		// For a primary-only action the participant list answers both questions in one read.
+		const participants = conv && primaryOnly ? await repo.participantsOf(conversationId) : null;
+		const member = participants
+			? participants.includes(agentId)
+			: !!conv && (await repo.isParticipant(conversationId, agentId));
+		if (!conv || !member)
 			throw new DomainError('forbidden', 'You are not a participant of this conversation.');
-		if (primaryOnly) await this.#checkPrimary(conversationId, agentId, primaryOnly);
+		// The primary agent is the first participant: the one who accepted it. Agents invited to a
+		// conference write with them (SPEC A6), but who has the conversation and whether it goes
+		// on is the primary's call: transfer, invite, Waiting, End, End session, status. An
+		// invitee leaves through End conference instead.
+		if (participants && participants[0] !== agentId) {
+			const name = (await repo.agentById(participants[0]))?.name ?? 'the agent who has it';
+			throw new DomainError(
+				'forbidden',
+				`Only ${name} can ${primaryOnly}: you were invited to this conversation. Leave the conference instead.`
+			);
+		}
 		return conv;
-	}
-
-	/**
-	 * The primary agent is the conversation's first participant: the one who accepted it. Agents
-	 * invited to a conference write with them (SPEC A6), but who has the conversation and whether
-	 * it goes on is the primary's call: transfer, invite, Waiting, End, End session, status.
-	 * An invitee leaves through End conference instead.
-	 */
-	async #checkPrimary(conversationId: string, agentId: string, what: string) {
-		const { repo } = this.deps;
-		const [primary] = await repo.participantsOf(conversationId);
-		if (primary === agentId) return;
-		const name = (primary && (await repo.agentById(primary))?.name) || 'the agent who has it';
-		throw new DomainError(
-			'forbidden',
-			`Only ${name} can ${what}: you were invited to this conversation. Leave the conference instead.`
-		);
 	}
 
 	/**

@@ -99,15 +99,16 @@ export class WaitingNotices {
 			this.#written.clear();
 			return;
 		}
-		const served = await repo.db
-			.selectFrom('conversations as c')
-			.innerJoin('participants as p', 'p.conversation_id', 'c.id')
-			.select(['c.queue_id', 'c.requested_at'])
-			.select((eb) => eb.fn.min('p.joined_at').as('accepted_at'))
-			.where('p.joined_at', '>', now - ESTIMATE_WINDOW_MS)
-			.where('c.requested_at', 'is not', null)
-			.groupBy(['c.id', 'c.queue_id', 'c.requested_at'])
-			.execute();
+		// Requests served (first agent joined) since `since`: when they came, when answered.
+		const servedSince = (since: number) =>
+			repo.db
+				.selectFrom('conversations as c')
+				.innerJoin('participants as p', 'p.conversation_id', 'c.id')
+				.select(['c.queue_id', 'c.requested_at'])
+				.select((eb) => eb.fn.min('p.joined_at').as('accepted_at'))
+				.where('p.joined_at', '>', since)
+				.where('c.requested_at', 'is not', null)
+				.groupBy(['c.id', 'c.queue_id', 'c.requested_at']);
 		const servedByQueue = new Map<string, ServedRequest[]>();
 		const add = (s: { queue_id: string | null; requested_at: unknown; accepted_at: unknown }) => {
 			const key = s.queue_id ?? '';
@@ -115,20 +116,13 @@ export class WaitingNotices {
 			if (!list) servedByQueue.set(key, (list = []));
 			list.push({ requestedAt: Number(s.requested_at), acceptedAt: Number(s.accepted_at) });
 		};
-		for (const s of served) add(s);
+		for (const s of await servedSince(now - ESTIMATE_WINDOW_MS).execute()) add(s);
 		// A queue with customers waiting but nobody served this hour: its latest requests of the
 		// past week (a bounded read, only then) give the estimate instead.
 		for (const queue of new Set(waiting.map((w) => w.queue_id ?? '')))
 			if (!servedByQueue.has(queue) && queue !== '')
-				for (const s of await repo.db
-					.selectFrom('conversations as c')
-					.innerJoin('participants as p', 'p.conversation_id', 'c.id')
-					.select(['c.queue_id', 'c.requested_at'])
-					.select((eb) => eb.fn.min('p.joined_at').as('accepted_at'))
+				for (const s of await servedSince(now - FALLBACK_WINDOW_MS)
 					.where('c.queue_id', '=', queue)
-					.where('p.joined_at', '>', now - FALLBACK_WINDOW_MS)
-					.where('c.requested_at', 'is not', null)
-					.groupBy(['c.id', 'c.queue_id', 'c.requested_at'])
 					.orderBy('accepted_at', 'desc')
 					.limit(FALLBACK_SAMPLE)
 					.execute())

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { sql } from 'kysely';
 import { stringify as csvStringify } from 'csv-stringify/sync';
 import type { ApiDeps } from './api';
-import { HttpError, invalid, parse, queryOf, readJson, type Route } from './common';
+import { HttpError, PASSWORD, invalid, parse, queryOf, readJson, type Route } from './common';
 import { newId, triggerOf, type Workstream } from '../repo';
 import { hashPassword } from '../auth/passwords';
 import { hashApiKey } from './v1';
@@ -63,10 +63,6 @@ const AgentSchema = z.object({
 		.max(50, 'Capacity is at most 50.'),
 	skills: z.array(SKILL).max(20)
 });
-const PASSWORD = z
-	.string()
-	.min(8, 'Use at least 8 characters.')
-	.max(200, 'Keep the password under 200 characters.');
 const NewAgentSchema = AgentSchema.extend({
 	email: z.string().trim().toLowerCase().email('Enter a valid email address.').max(320),
 	/** Omitted: an invitation with a temporary password is emailed. */
@@ -118,17 +114,20 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			throw invalid({ [field]: `Unknown skill ${unknown.map((s) => `"${s}"`).join(', ')}.` });
 	}
 
-	/** Queue names are told apart without regard to case: two "General" queues confuse everyone. */
-	async function checkQueueName(name: string, id: string | null) {
+	/**
+	 * Queue and template names are told apart without regard to case: two "General" queues, or
+	 * three "Greeting" templates, confuse everyone. `id`: the row being edited.
+	 */
+	async function checkUniqueName(table: 'queues' | 'templates', name: string, id: string | null) {
 		const same = await db
-			.selectFrom('queues')
+			.selectFrom(table)
 			.select(['id', 'name'])
 			.where(sql<string>`lower(name)`, '=', name.toLowerCase())
 			.execute();
-		const other = same.find((q) => q.id !== id);
+		const other = same.find((row) => row.id !== id);
 		if (other)
 			throw invalid({
-				name: `There is already a queue named "${other.name}": choose another name.`
+				name: `There is already a ${table === 'queues' ? 'queue' : 'template'} named "${other.name}": choose another name.`
 			});
 	}
 
@@ -369,7 +368,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			async (req) => {
 				await requireAdmin(req);
 				const q = parse(QueueSchema, await readJson(req));
-				await checkQueueName(q.name, null);
+				await checkUniqueName('queues', q.name, null);
 				await checkSkills(q.skills);
 				const id = newId('q');
 				await db
@@ -391,7 +390,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			async (req, _res, [id]) => {
 				await requireAdmin(req);
 				const q = parse(QueueSchema, await readJson(req));
-				await checkQueueName(q.name, id);
+				await checkUniqueName('queues', q.name, id);
 				await checkSkills(q.skills);
 				const r = await db
 					.updateTable('queues')
@@ -977,16 +976,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			throw invalid({
 				text: 'Agents cannot send < or > (they mark parameters such as <customer.name>): write the text without them.'
 			});
-		const same = await db
-			.selectFrom('templates')
-			.select(['id', 'name'])
-			.where(sql<string>`lower(name)`, '=', t.name.toLowerCase())
-			.execute();
-		const other = same.find((x) => x.id !== id);
-		if (other)
-			throw invalid({
-				name: `There is already a template named "${other.name}": choose another name.`
-			});
+		await checkUniqueName('templates', t.name, id);
 		return t;
 	}
 

@@ -27,7 +27,7 @@ import { TICKET_STATUSES, TicketTransitionError } from '../../src/lib/domain/tic
 import { SessionTransitionError } from '../../src/lib/domain/session-state';
 import { CsatAnswerSchema } from '../../src/lib/domain/csat';
 import { MESSAGE_LIMITS } from '../../src/lib/domain/message';
-import { HttpError, checkCsrf, parse, readJson, sendJson, type Route } from './common';
+import { HttpError, PASSWORD, checkCsrf, parse, readJson, sendJson, type Route } from './common';
 import { adminRoutes } from './admin';
 import { v1Routes } from './v1';
 import type { Webhooks } from '../webhooks';
@@ -603,10 +603,7 @@ const LoginSchema = z.object({
 });
 const PasswordChangeSchema = z.object({
 	current: z.string().min(1, 'Enter your current password.').max(200),
-	next: z
-		.string()
-		.min(8, 'Use at least 8 characters.')
-		.max(200, 'Keep the password under 200 characters.')
+	next: PASSWORD
 });
 const TransferSchema = z.union(
 	[

@@ -3,7 +3,7 @@
  * (`{ error: { code, message, fields? } }`), body parsing with zod, and the same-origin check.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { fieldErrors } from '../../src/lib/domain/workstream-settings';
 
 export class HttpError extends Error {
@@ -26,6 +26,12 @@ export type Handler = (
 export type Route = [string, RegExp, Handler];
 
 const MAX_BODY_BYTES = 64 * 1024;
+
+/** A password an agent or an admin chooses. */
+export const PASSWORD = z
+	.string()
+	.min(8, 'Use at least 8 characters.')
+	.max(200, 'Keep the password under 200 characters.');
 
 export function invalid(fields: Record<string, string>): HttpError {
 	return new HttpError(400, 'invalid_input', 'Some fields are not valid.', fields);
