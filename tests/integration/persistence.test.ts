@@ -116,7 +116,16 @@ describe('offline', () => {
 		const cust = customerChat(first, customer, { now });
 		const ag = agentChat(first, agent, customer.conversationId, { now });
 		sessions.push(cust, ag);
-		await waitFor(() => texts(cust).length === 1 && texts(ag).length === 1, 'synced');
+		// Synced means the first message is in the transcript, not only in the outbox they load
+		// (on a slower store the outbox can arrive first, and it would count as pending below).
+		await waitFor(
+			() =>
+				texts(cust).length === 1 &&
+				texts(ag).length === 1 &&
+				cust.pendingCount === 0 &&
+				ag.pendingCount === 0,
+			'synced'
+		);
 
 		cust.disconnect();
 		ag.disconnect();
