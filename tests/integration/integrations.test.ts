@@ -421,6 +421,7 @@ describe('webhooks', () => {
 		const deliveries = async () =>
 			(await api<Reply>(srv.base, '/api/admin/webhook-deliveries', { cookie: admin.cookie })).body
 				.deliveries as {
+				id: string;
 				url: string;
 				status: string;
 				attempts: number;
@@ -429,6 +430,17 @@ describe('webhooks', () => {
 				nextAttemptAt: number | null;
 			}[];
 		const of = async (url: string) => (await deliveries()).find((d) => d.url === url)!;
+		// An attempt is recorded, then its retry timer set: wait for both before moving the clock.
+		const attempted = async (url: string, n: number) => {
+			const d = await of(url);
+			if (d.attempts !== n) return false;
+			const timer = await srv.parley.database.db
+				.selectFrom('timers')
+				.select('due_at')
+				.where('id', '=', `webhook:${d.id}`)
+				.executeTakeFirst();
+			return Number(timer?.due_at) === d.nextAttemptAt;
+		};
 
 		const customer = await customerSession(srv.base, 'live', { name: 'Rae' });
 		const chat = customerChat(srv, customer);
@@ -438,7 +450,7 @@ describe('webhooks', () => {
 		await waitFor(async () => (await deliveries()).length === 2, 'two deliveries queued');
 
 		await fire();
-		await waitFor(async () => (await of(flaky.url)).attempts === 1, 'first attempt');
+		await waitFor(() => attempted(flaky.url, 1), 'first attempt');
 		expect(await of(flaky.url)).toMatchObject({
 			status: 'pending',
 			responseStatus: 500,
@@ -451,7 +463,7 @@ describe('webhooks', () => {
 		expect((await of(flaky.url)).attempts).toBe(1);
 		clock.advance(1000);
 		await fire();
-		await waitFor(async () => (await of(flaky.url)).attempts === 2, 'second attempt');
+		await waitFor(() => attempted(flaky.url, 2), 'second attempt');
 		clock.advance(WEBHOOK_RETRY_DELAYS_MS[1]);
 		await fire();
 		await waitFor(async () => (await of(flaky.url)).status === 'delivered', 'delivered');
