@@ -126,7 +126,13 @@ export async function createParley(opts: ParleyOptions): Promise<Parley> {
 		smtpUrl: config.smtpUrl,
 		from: config.mailFrom
 	});
-	const webhooks = new Webhooks({ db: database.db, timers, clock, log });
+	const webhooks = new Webhooks({
+		db: database.db,
+		timers,
+		clock,
+		log,
+		targets: config.webhookTargets
+	});
 	let conversations: ConversationService | null = null;
 	// Its sources are read at each scrape; `sync` exists by then.
 	const metrics = createMetrics({

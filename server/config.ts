@@ -59,6 +59,12 @@ export const ConfigSchema = z.object({
 	 * made directly from this machine (loopback, no proxy headers).
 	 */
 	metricsToken: z.string().min(16).optional(),
+	/**
+	 * Where webhooks may post. `public` (default): public addresses only, never loopback,
+	 * private-network or link-local ones (see server/webhook-target.ts). `any`: also those, for
+	 * receivers inside the deployment's own network.
+	 */
+	webhookTargets: z.enum(['public', 'any']).default('public'),
 	logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 	limits: z.object({
 		/** Largest websocket frame accepted; bigger frames close the socket with 4413. */
@@ -137,6 +143,7 @@ const ENV_NAMES = {
 	mailFrom: 'MAIL_FROM',
 	publicUrl: 'PARLEY_PUBLIC_URL',
 	metricsToken: 'PARLEY_METRICS_TOKEN',
+	webhookTargets: 'PARLEY_WEBHOOK_TARGETS',
 	logLevel: 'LOG_LEVEL',
 	offerTimeoutMs: 'PARLEY_OFFER_TIMEOUT_MS',
 	timerPollMs: 'PARLEY_TIMER_POLL_MS',

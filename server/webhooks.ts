@@ -14,6 +14,8 @@ import { newId, type Db } from './repo';
 import type { Timers } from './timers';
 import type { StoredEvent } from './conversations';
 import { ticketById } from './tickets';
+import { fetch } from 'undici';
+import { RefusedTargetError, webhookClient, type WebhookTargets } from './webhook-target';
 import {
 	SIGNATURE_HEADER,
 	SIGNATURE_TOLERANCE_S,
@@ -30,6 +32,8 @@ export interface WebhooksOptions {
 	log: Logger;
 	/** How long one POST may take before it counts as failed. */
 	timeoutMs?: number;
+	/** Which addresses deliveries may go to (`PARLEY_WEBHOOK_TARGETS`). */
+	targets: WebhookTargets;
 }
 
 /** The signature header's value for `body` at `timestampS` (unix seconds). */
@@ -57,8 +61,21 @@ export function verifyWebhookSignature(
 	});
 }
 
+/** What an attempt's failure says in the delivery log. */
+function attemptError(e: unknown): string {
+	if (!(e instanceof Error)) return 'Request failed.';
+	// undici reports why a connection failed (a refused address among the reasons) as the cause.
+	const cause = e.cause instanceof Error ? e.cause : null;
+	if (e instanceof RefusedTargetError) return e.message.slice(0, 300);
+	if (cause instanceof RefusedTargetError) return cause.message.slice(0, 300);
+	return `${e.name}: ${e.message}${cause ? ` (${cause.message})` : ''}`.slice(0, 300);
+}
+
 export class Webhooks {
+	#client: ReturnType<typeof webhookClient>;
+
 	constructor(private readonly opts: WebhooksOptions) {
+		this.#client = webhookClient(opts.targets);
 		opts.timers.on('webhook-send', (payload) =>
 			this.#deliver((payload as { deliveryId: string }).deliveryId)
 		);
@@ -177,7 +194,10 @@ export class Webhooks {
 		let responseStatus: number | null = null;
 		let error: string | null = null;
 		try {
+			const refused = this.#client.check(d.url);
+			if (refused) throw new RefusedTargetError(refused);
 			const res = await fetch(d.url, {
+				dispatcher: this.#client.dispatcher,
 				method: 'POST',
 				headers: {
 					'content-type': 'application/json',
@@ -194,7 +214,7 @@ export class Webhooks {
 			await res.body?.cancel().catch(() => undefined);
 			if (res.status < 200 || res.status > 299) error = `The receiver answered ${res.status}.`;
 		} catch (e) {
-			error = e instanceof Error ? `${e.name}: ${e.message}`.slice(0, 300) : 'Request failed.';
+			error = attemptError(e);
 		}
 		try {
 			const timer = `webhook:${d.id}`;

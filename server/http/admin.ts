@@ -13,6 +13,7 @@ import { HttpError, PASSWORD, invalid, parse, queryOf, readJson, type Route } fr
 import { newId, triggerOf, type Workstream } from '../repo';
 import { hashPassword } from '../auth/passwords';
 import { hashApiKey } from './v1';
+import { checkWebhookTarget } from '../webhook-target';
 import { parseHours } from '../../src/lib/domain/hours';
 import {
 	WorkstreamSettingsSchema,
@@ -129,6 +130,11 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			throw invalid({
 				name: `There is already a ${table === 'queues' ? 'queue' : 'template'} named "${other.name}": choose another name.`
 			});
+	}
+
+	async function checkWebhookUrl(url: string) {
+		const refused = await checkWebhookTarget(url, deps.config.webhookTargets);
+		if (refused) throw invalid({ url: refused });
 	}
 
 	async function checkQueue(queueId: string) {
@@ -816,6 +822,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			async (req) => {
 				await requireAdmin(req);
 				const w = parse(WebhookSchema, await readJson(req));
+				await checkWebhookUrl(w.url);
 				const row = {
 					id: newId('wh'),
 					url: w.url,
@@ -834,6 +841,7 @@ export function adminRoutes(deps: ApiDeps, auth: AdminAuth): Route[] {
 			async (req, _res, [id]) => {
 				await requireAdmin(req);
 				const w = parse(WebhookSchema, await readJson(req));
+				await checkWebhookUrl(w.url);
 				const r = await db
 					.updateTable('webhooks')
 					.set({ url: w.url, events: JSON.stringify(w.events), active: w.active ? 1 : 0 })

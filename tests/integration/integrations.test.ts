@@ -318,7 +318,11 @@ async function receiver(statuses: number[] = []) {
 describe('webhooks', () => {
 	it('delivers signed events for a conversation: started, status changed, session ended, CSAT', async () => {
 		const clock = new ManualClock(Date.now());
-		const srv = await startServer({ clock, config: { timerPollMs: 3_600_000 } });
+		// The receivers listen on loopback, which webhooks reach only with `any`.
+		const srv = await startServer({
+			clock,
+			config: { timerPollMs: 3_600_000, webhookTargets: 'any' }
+		});
 		cleanup.push(() => srv.dispose());
 		const fire = () => srv.parley.timers.poll();
 		const admin = await loginAgent(srv.base, 'admin@example.com');
@@ -402,7 +406,11 @@ describe('webhooks', () => {
 
 	it('retries with backoff until the receiver accepts, and gives up after the last retry', async () => {
 		const clock = new ManualClock(Date.now());
-		const srv = await startServer({ clock, config: { timerPollMs: 3_600_000 } });
+		// The receivers listen on loopback, which webhooks reach only with `any`.
+		const srv = await startServer({
+			clock,
+			config: { timerPollMs: 3_600_000, webhookTargets: 'any' }
+		});
 		cleanup.push(() => srv.dispose());
 		const fire = () => srv.parley.timers.poll();
 		const admin = await loginAgent(srv.base, 'admin@example.com');
@@ -493,7 +501,11 @@ describe('webhooks', () => {
 describe('webhooks removed', () => {
 	it('a deleted webhook’s pending delivery fails instead of waiting for ever, and stays in the log', async () => {
 		const clock = new ManualClock(Date.now());
-		const srv = await startServer({ clock, config: { timerPollMs: 3_600_000 } });
+		// The receivers listen on loopback, which webhooks reach only with `any`.
+		const srv = await startServer({
+			clock,
+			config: { timerPollMs: 3_600_000, webhookTargets: 'any' }
+		});
 		cleanup.push(() => srv.dispose());
 		const admin = await loginAgent(srv.base, 'admin@example.com');
 		const flaky = await receiver([500]);
@@ -526,6 +538,73 @@ describe('webhooks removed', () => {
 		await waitFor(async () => (await log())[0].status === 'failed', 'failed');
 		expect((await log())[0]).toMatchObject({ url: null, error: 'The webhook was deleted.' });
 		expect(flaky.got).toHaveLength(1);
+	});
+});
+
+describe('webhook targets', () => {
+	it('refuses loopback, private and link-local addresses by default, when saved and when delivering', async () => {
+		const clock = new ManualClock(Date.now());
+		const srv = await startServer({ clock, config: { timerPollMs: 3_600_000 } });
+		cleanup.push(() => srv.dispose());
+		const admin = await loginAgent(srv.base, 'admin@example.com');
+		const hook = await receiver();
+		const save = (url: string) =>
+			api<Reply>(srv.base, '/api/admin/webhooks', {
+				body: { url, events: ['conversation.started'] },
+				cookie: admin.cookie
+			});
+		const refusals: [string, RegExp][] = [
+			[
+				hook.url,
+				/^127\.0\.0\.1 is a loopback \(this machine\) address\. .*PARLEY_WEBHOOK_TARGETS=any/
+			],
+			[
+				hook.url.replace('127.0.0.1', 'localhost'),
+				/^localhost resolves to (127\.0\.0\.1|::1) is a loopback/
+			],
+			['http://10.1.2.3/hook', /^10\.1\.2\.3 is a private network address/],
+			['http://[::ffff:192.168.0.9]/hook', /^192\.168\.0\.9 is a private network address/],
+			['http://169.254.169.254/latest/meta-data', /^169\.254\.169\.254 is a link-local address/],
+			['http://[::1]:8080/', /^::1 is a loopback/]
+		];
+		for (const [url, message] of refusals) {
+			const r = await save(url);
+			expect(r.status, url).toBe(400);
+			expect(r.body.error!.fields!.url, url).toMatch(message);
+		}
+		expect(
+			(
+				(await api<Reply>(srv.base, '/api/admin/webhooks', { cookie: admin.cookie })).body
+					.webhooks as unknown[]
+			).length
+		).toBe(0);
+
+		// A public address is accepted. Later its name resolves to this machine (DNS changed, or
+		// rebinding): the delivery checks the address it connects to and never reaches the receiver.
+		const made = await save('http://93.184.216.34/hook');
+		expect(made.status).toBe(200);
+		const hookId = (made.body.webhook as { id: string }).id;
+		await srv.parley.repo.db
+			.updateTable('webhooks')
+			.set({ url: hook.url.replace('127.0.0.1', 'localhost') })
+			.where('id', '=', hookId)
+			.execute();
+		const customer = await customerSession(srv.base, 'live', { name: 'Sam' });
+		const chat = customerChat(srv, customer);
+		cleanup.push(() => chat.destroy());
+		await chat.ready;
+		chat.send('Hi');
+		const log = async () =>
+			(await api<Reply>(srv.base, '/api/admin/webhook-deliveries', { cookie: admin.cookie })).body
+				.deliveries as { status: string; attempts: number; error: string | null }[];
+		await waitFor(async () => (await log()).length === 1, 'queued');
+		await srv.parley.timers.poll();
+		await waitFor(async () => (await log())[0].attempts === 1, 'attempted');
+		expect((await log())[0]).toMatchObject({ status: 'pending' });
+		expect((await log())[0].error).toMatch(
+			/^localhost resolves to (127\.0\.0\.1|::1) is a loopback/
+		);
+		expect(hook.got).toHaveLength(0);
 	});
 });
 
