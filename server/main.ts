@@ -11,15 +11,25 @@ import { createParley, type UiHandler } from './app';
 import { OffsetClock } from './clock';
 import { startDemoHost, type DemoHost } from './demo-host';
 import { StoreInUseError } from './db/sqlite';
+import { snapshotBuild } from './ui-snapshot';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const config = loadConfigOrExit();
 const log = pino({ level: config.logLevel });
 
-const handlerPath = join(root, 'build', 'handler.js');
+// A copy of the build per version: rebuilding under a running server does not break it.
+let handlerPath: string | null;
+try {
+	handlerPath = snapshotBuild(root);
+} catch (err) {
+	// A read-only install, say: serve build/ itself (a rebuild then needs a restart).
+	log.warn({ err }, 'could not copy the built UI; serving build/ directly');
+	handlerPath = existsSync(join(root, 'build', 'handler.js'))
+		? join(root, 'build', 'handler.js')
+		: null;
+}
 let ui: UiHandler | undefined;
-if (existsSync(handlerPath))
-	ui = (await import(pathToFileURL(handlerPath).href)).handler as UiHandler;
+if (handlerPath) ui = (await import(pathToFileURL(handlerPath).href)).handler as UiHandler;
 else
 	log.warn(
 		'build/handler.js is missing: run `npm run build` for the UI; serving the API and sync only'
