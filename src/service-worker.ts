@@ -11,8 +11,12 @@
  * built files (`$service-worker`), and only two pages are worth keeping. Workbox would add a
  * build step and a runtime for the same few lines.
  *
- * - The built app and the static files are cached on install and served from the cache (their
- *   names carry a hash, or they change with the version).
+ * - The built app's files are served from the cache (their names carry a hash, or they change
+ *   with the version). What is kept is what the page asks for: each page, once the worker runs,
+ *   sends the files it loaded before the worker took over (`parley:keep`), and files it loads
+ *   later are kept as they pass. The agent workspace asks for the whole app (every dialog must
+ *   open offline); the customer's chat keeps only its own files, about a quarter of the app,
+ *   so a widget visit does not download the workspace and the admin console.
  * - `/agent` and `/chat` are app shells (`ssr = false`): their HTML is the same for everyone and
  *   holds no data, so it is safe to keep. They come from the network first, from the cache when
  *   the network fails or takes too long.
@@ -34,8 +38,7 @@ sw.addEventListener('install', (event) => {
 	event.waitUntil(
 		(async () => {
 			const cache = await caches.open(CACHE);
-			await cache.addAll([...ASSETS]);
-			// The shells too, so that the very first visit already works offline next time.
+			// The shells, so that the very first visit already works offline next time.
 			await Promise.all(
 				SHELLS.map(async (path) => {
 					const res = await fetch(path).catch(() => null);
@@ -48,6 +51,41 @@ sw.addEventListener('install', (event) => {
 		})()
 	);
 });
+
+/** A page asks to keep the files it loaded (or, `everything`, the whole app); answered when kept. */
+interface KeepRequest {
+	type: 'parley:keep';
+	paths: string[];
+	everything: boolean;
+}
+
+sw.addEventListener('message', (event) => {
+	const data = event.data as KeepRequest | null;
+	if (data?.type !== 'parley:keep' || !Array.isArray(data.paths)) return;
+	const wanted = data.everything ? [...ASSETS] : data.paths.filter((p) => ASSETS.has(p));
+	const reply = event.ports[0];
+	event.waitUntil(
+		keep(wanted).then(
+			(missing) => reply?.postMessage({ kept: wanted.length - missing, missing }),
+			() => reply?.postMessage({ kept: 0, missing: wanted.length })
+		)
+	);
+});
+
+/** Caches the paths not cached yet; resolves with how many could not be fetched. */
+async function keep(paths: string[]): Promise<number> {
+	const cache = await caches.open(CACHE);
+	let missing = 0;
+	await Promise.all(
+		paths.map(async (path) => {
+			if (await cache.match(path)) return;
+			const res = await fetch(path).catch(() => null);
+			if (res?.ok) await cache.put(path, res);
+			else missing++;
+		})
+	);
+	return missing;
+}
 
 sw.addEventListener('activate', (event) => {
 	event.waitUntil(
@@ -64,17 +102,22 @@ sw.addEventListener('fetch', (event) => {
 	const url = new URL(request.url);
 	if (url.origin !== sw.location.origin) return;
 	if (ASSETS.has(url.pathname)) {
-		event.respondWith(
-			caches
-				.open(CACHE)
-				.then((cache) => cache.match(url.pathname))
-				.then((hit) => hit ?? fetch(request))
-		);
+		event.respondWith(asset(event, url.pathname));
 		return;
 	}
 	if (request.mode === 'navigate' && SHELLS.includes(url.pathname))
 		event.respondWith(shell(event, url.pathname));
 });
+
+/** A file of the app from the cache, else from the network, and kept for next time. */
+async function asset(event: FetchEvent, path: string): Promise<Response> {
+	const cache = await caches.open(CACHE);
+	const hit = await cache.match(path);
+	if (hit) return hit;
+	const res = await fetch(event.request);
+	if (res.ok && res.type === 'basic') event.waitUntil(cache.put(path, res.clone()));
+	return res;
+}
 
 /** The page from the network (and kept), or the kept copy when the network fails or stalls. */
 async function shell(event: FetchEvent, path: string): Promise<Response> {

@@ -3,6 +3,8 @@
  * workspace and the chat page show what this device keeps, take new messages, and deliver them
  * once connected. Sign-out forgets the device, and the service worker keeps nothing but the app.
  */
+import { readdirSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import {
@@ -15,9 +17,35 @@ import {
 
 const suite = browserSuite();
 
-/** Waits until the page is controlled by Parley's service worker (it installs on first visit). */
+/**
+ * Waits until Parley's service worker (it installs on the first visit) controls the page and
+ * has kept the files the page needs offline.
+ */
 const controlled = (page: Page) =>
-	page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+	page.waitForFunction(
+		() =>
+			navigator.serviceWorker.controller !== null &&
+			document.documentElement.dataset.offlineReady === 'true'
+	);
+
+/** The paths in the service worker's caches. */
+const cachedPaths = (page: Page) =>
+	page.evaluate(async () => {
+		const paths: string[] = [];
+		for (const name of await caches.keys()) {
+			const cache = await caches.open(name);
+			for (const req of await cache.keys()) paths.push(new URL(req.url).pathname);
+		}
+		return paths;
+	});
+
+/** The built app's files (what the workspace keeps), from the build the server serves. */
+function builtFiles(): string[] {
+	const dir = join(process.cwd(), 'build', 'client');
+	return readdirSync(join(dir, '_app', 'immutable'), { recursive: true, withFileTypes: true })
+		.filter((e) => e.isFile() && !/\.(br|gz)$/.test(e.name))
+		.map((e) => '/' + relative(dir, join(e.parentPath, e.name)).split(sep).join('/'));
+}
 
 const texts = (page: Page) =>
 	conversationLog(page).getByRole('listitem').locator('p').allTextContents();
@@ -119,14 +147,7 @@ describe('opening offline', () => {
 		await controlled(page);
 		await page.goto(server.base + '/admin');
 		await page.goto(server.base + '/agent');
-		const kept = await page.evaluate(async () => {
-			const paths: string[] = [];
-			for (const name of await caches.keys()) {
-				const cache = await caches.open(name);
-				for (const req of await cache.keys()) paths.push(new URL(req.url).pathname);
-			}
-			return paths;
-		});
+		const kept = await cachedPaths(page);
 		expect(kept).toContain('/agent');
 		expect(kept).toContain('/chat');
 		expect(kept.some((p) => p.startsWith('/_app/immutable/'))).toBe(true);
@@ -135,5 +156,28 @@ describe('opening offline', () => {
 				!p.startsWith('/_app/') && !['/agent', '/chat', '/favicon.svg', '/widget.js'].includes(p)
 		);
 		expect(unexpected).toEqual([]);
+	});
+
+	it('keeps the whole app for the workspace, and only its own files for a customer', async () => {
+		const { server } = suite;
+		const all = builtFiles();
+		const agentCtx = await suite.newContext();
+		const agent = await signInAgent(agentCtx, server.base, 'ana@example.com');
+		await controlled(agent);
+		const forAgent = new Set(await cachedPaths(agent));
+		expect(all.filter((p) => !forAgent.has(p))).toEqual([]);
+
+		const customerCtx = await suite.newContext();
+		const customer = await customerCtx.newPage();
+		await customer.goto(server.base + '/chat?workstream=live');
+		await controlled(customer);
+		const loaded = await customer.evaluate(() =>
+			performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)
+		);
+		const forCustomer = (await cachedPaths(customer)).filter((p) => p.startsWith('/_app/'));
+		expect(forCustomer.length).toBeGreaterThan(0);
+		expect(forCustomer.filter((p) => !loaded.includes(p))).toEqual([]);
+		// The workspace's and the console's code stay on the server.
+		expect(forCustomer.length).toBeLessThan(all.length / 2);
 	});
 });
