@@ -88,11 +88,26 @@ describe('ending a messaging session in the browser', () => {
 		const box = customer.getByLabel('Message', { exact: true });
 		await box.fill('Also, the size was wrong');
 		await box.press('Enter');
-		await customer.getByRole('region', { name: 'Earlier conversation' }).waitFor();
-		await customer
-			.getByRole('log', { name: 'Conversation' })
-			.getByText('Also, the size was wrong')
-			.waitFor();
+		const earlier = customer.getByRole('region', { name: 'Earlier conversation' });
+		await earlier.waitFor();
+		const current = customer.getByRole('log', { name: 'Conversation', exact: true });
+		await current.getByText('Also, the size was wrong').waitFor();
+		// The size of the embedded widget: the conversation going on now keeps the room, the
+		// earlier one is folded, and nothing pushes the header or the composer out of view.
+		await customer.setViewportSize({ width: 380, height: 560 });
+		const fits = async () => {
+			const log = (await current.boundingBox())!;
+			const composer = (await box.boundingBox())!;
+			const scrolled = await customer.evaluate(() => document.scrollingElement!.scrollTop);
+			return log.height >= 200 && composer.y + composer.height <= 560 && scrolled === 0;
+		};
+		expect(await fits()).toBe(true);
+		expect(await earlier.getByText('Where is my parcel?').isVisible()).toBe(false);
+		await earlier.getByText('Earlier conversation').click();
+		await earlier.getByText('Where is my parcel?').waitFor();
+		const opened = (await current.boundingBox())!;
+		expect(opened.height).toBeGreaterThanOrEqual(120);
+		expect(await customer.evaluate(() => document.scrollingElement!.scrollTop)).toBe(0);
 		await customer.screenshot({ path: 'test-results/session-ended-widget.png' });
 		await accept(ana, 'New chat from Kim');
 		// Two entries for Kim: the old ticket (session ended) and the new one.
@@ -138,6 +153,20 @@ describe('ending a messaging session in the browser', () => {
 		await survey.waitFor();
 		await survey.getByRole('button', { name: 'Send rating' }).click();
 		await survey.getByText('Choose a rating from 1 to 5.').waitFor();
+		// Lou writes again before rating: a new conversation, the survey stays with the earlier
+		// one, and in an embedded widget's size both fit, the current conversation readable.
+		await customer.setViewportSize({ width: 380, height: 560 });
+		const box = customer.getByLabel('Message', { exact: true });
+		await box.fill('One more thing');
+		await box.press('Enter');
+		const earlier = customer.getByRole('region', { name: 'Earlier conversation' });
+		await earlier.getByRole('form', { name: 'Rate this conversation' }).waitFor();
+		const current = customer.getByRole('log', { name: 'Conversation', exact: true });
+		await current.getByText('One more thing').waitFor();
+		expect((await current.boundingBox())!.height).toBeGreaterThanOrEqual(80);
+		const composer = (await box.boundingBox())!;
+		expect(composer.y + composer.height).toBeLessThanOrEqual(560);
+		expect(await customer.evaluate(() => document.scrollingElement!.scrollTop)).toBe(0);
 		await survey.getByRole('radio', { name: /4 — Good/ }).check();
 		await survey.getByLabel('Comment (optional)').fill('Friendly');
 		await customer.screenshot({ path: 'test-results/csat-widget.png' });
