@@ -72,18 +72,23 @@ sw.addEventListener('message', (event) => {
 	);
 });
 
-/** Caches the paths not cached yet; resolves with how many could not be fetched. */
+/** Requests at once while keeping files: the page's own requests (its websockets) come first. */
+const KEEP_CONCURRENCY = 3;
+
+/** Caches the paths not cached yet, a few at a time; resolves with how many could not be fetched. */
 async function keep(paths: string[]): Promise<number> {
 	const cache = await caches.open(CACHE);
+	const queue = [...paths];
 	let missing = 0;
-	await Promise.all(
-		paths.map(async (path) => {
-			if (await cache.match(path)) return;
+	const worker = async () => {
+		for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+			if (await cache.match(path)) continue;
 			const res = await fetch(path).catch(() => null);
 			if (res?.ok) await cache.put(path, res);
 			else missing++;
-		})
-	);
+		}
+	};
+	await Promise.all(Array.from({ length: KEEP_CONCURRENCY }, worker));
 	return missing;
 }
 

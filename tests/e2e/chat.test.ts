@@ -54,7 +54,10 @@ describe('customer and agent in the browser', () => {
 	});
 
 	it('chat in real time: offer, Accept, Enter sends, typing, sent and read', async () => {
-		await expect.poll(() => widget.getByRole('status').first().textContent()).toBe('Connected');
+		// The first page load of the run (the workspace's service worker keeps the app meanwhile).
+		await expect
+			.poll(() => widget.getByRole('status').first().textContent(), { timeout: 10_000 })
+			.toBe('Connected');
 		await send(widget, 'Hello, my order is late');
 		const offer = agent.getByRole('dialog', { name: 'New chat from Carla' });
 		await offer.waitFor();
@@ -201,14 +204,55 @@ describe('customer and agent in the browser', () => {
 		const dbNames = (p: Page) =>
 			p.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? ''));
 		expect((await dbNames(agent)).some((n) => n.startsWith('parley/agent:'))).toBe(true);
+
+		// A message still waiting to go: Sign out asks first, and offline it cannot end the
+		// session on the server, so it signs out nothing and says so.
+		await agentCtx.setOffline(true);
+		await send(agent, 'written just before signing out');
+		await expect
+			.poll(() =>
+				message(agent, 'written just before signing out').getByTestId('delivery').textContent()
+			)
+			.toBe('Not yet sent');
 		await agent.getByRole('button', { name: 'Sign out' }).click();
+		const ask = agent.getByRole('alertdialog', { name: 'Sign out with unsent messages?' });
+		await ask.getByText('1 message you wrote has not reached the server yet.').waitFor();
+		await ask.getByRole('button', { name: 'Sign out and delete it' }).click();
+		await ask
+			.getByRole('alert')
+			.getByText(/^You are offline: signing out needs the server/)
+			.waitFor();
+		await ask.getByRole('button', { name: 'Cancel' }).click();
+		await agentCtx.setOffline(false);
+		await message(widget, 'written just before signing out').waitFor({ timeout: 15_000 });
+		await expect
+			.poll(() =>
+				message(agent, 'written just before signing out').getByTestId('delivery').textContent()
+			)
+			.toMatch(/Sent|Read/);
+
+		// Everything sent: Sign out at once.
+		await agent.getByRole('button', { name: 'Sign out' }).click();
+		expect(await agent.getByRole('alertdialog').count()).toBe(0);
 		await agent.getByRole('button', { name: 'Sign in' }).waitFor();
 		await expect
 			.poll(async () => (await dbNames(agent)).filter((n) => n.startsWith('parley/agent:')))
 			.toEqual([]);
 
+		// The host site's logout is the host's decision: the widget forgets everything, and says
+		// what it deleted that had not been sent.
+		await customerCtx.setOffline(true);
+		await send(widget, 'written offline, then the host signs out');
+		await expect
+			.poll(() => widget.getByRole('status').first().textContent())
+			.toBe('Offline — 1 waiting to send');
 		await demo.getByRole('button', { name: 'Sign out' }).click();
-		await widget.getByText('You are signed out').waitFor();
+		await widget
+			.getByText(
+				'You are signed out. This device no longer keeps your chat. One message written offline had not been sent yet and was deleted with it.'
+			)
+			.waitFor();
+		await customerCtx.setOffline(false);
 		await expect
 			.poll(async () => (await dbNames(demo)).filter((n) => n.startsWith('parley/customer:')))
 			.toEqual([]);

@@ -234,6 +234,17 @@ export class Workspace {
 		return [...offersOf(this.#inbox.doc).values()].sort((a, b) => a.offeredAt - b.offeredAt);
 	}
 
+	/**
+	 * Messages and notes written on this device that the server has not stored yet, across the
+	 * held conversations: signing out now would delete them with the device's copy.
+	 */
+	get unsent(): number {
+		void this.#version;
+		let n = 0;
+		for (const view of this.#chats.values()) n += view.pendingCount;
+		return n;
+	}
+
 	/** Held conversations, newest activity first, with unread counts. */
 	get conversations(): InboxItem[] {
 		void this.#version;
@@ -505,15 +516,29 @@ export class Workspace {
 		return null;
 	}
 
-	async signOut() {
+	/**
+	 * Ends the session on the server, then forgets this device's copy. Offline it does neither and
+	 * says why (the session cookie is httpOnly: only the server can end it, and a device that
+	 * only forgot its copy would be signed in again on the next visit). Resolves to that message,
+	 * or null once signed out.
+	 */
+	async signOut(): Promise<string | null> {
 		const principal = this.me?.principal;
-		await call('/api/auth/logout', {}).catch(() => null);
+		const r = await call('/api/auth/logout', {}).catch(() => null);
+		if (!r || r.status >= 500) {
+			const message =
+				'You are offline: signing out needs the server, which ends this device’s session there too. Try again once connected.';
+			this.error = message;
+			return message;
+		}
+		this.error = null;
 		this.destroy();
 		if (principal) await clearLocalData(principal);
 		keepMe(null);
 		this.me = null;
 		this.selectedId = null;
 		this.phase = 'login';
+		return null;
 	}
 
 	destroy() {

@@ -45,7 +45,8 @@ type Phase =
 	| { kind: 'offline' }
 	| { kind: 'needs-sign-in'; message: string }
 	| { kind: 'error'; message: string }
-	| { kind: 'signed-out' }
+	/** `unsent`: messages written offline that the host's logout deleted before they were sent. */
+	| { kind: 'signed-out'; unsent: number }
 	| { kind: 'chat' };
 
 const storageKey = (slug: string) => `parley:widget:${slug}`;
@@ -358,6 +359,7 @@ export class Widget {
 	/** The host site's logout: forget this customer on this device. */
 	async logout() {
 		const principal = this.session?.customer.principal ?? this.cached?.customer.principal;
+		const unsent = this.chat?.pendingCount ?? 0;
 		this.chat?.destroy();
 		this.chat = null;
 		this.previous?.destroy();
@@ -367,7 +369,7 @@ export class Widget {
 		this.#store.removeItem(storageKey(this.slug));
 		if (principal) await this.#clearLocal(principal);
 		this.hostToken = null;
-		this.phase = { kind: 'signed-out' };
+		this.phase = { kind: 'signed-out', unsent };
 	}
 
 	setHostToken(token: string) {
