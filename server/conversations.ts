@@ -2278,21 +2278,41 @@ export class ConversationService {
 				.execute();
 			const had = await repo.participantPresence(conv.id);
 			const last = had.sort((a, b) => b.joinedAt - a.joinedAt)[0];
+			const customer = await repo.customerById(conv.customer_id);
+			// A reply reopens a Pending, On-hold or Solved ticket (SPEC A11); Closed never gets here.
+			const reopens = onCustomerMessage(conv.ticket_status as TicketStatus) === 'reopen';
+			const reopen = (c: Conversation) =>
+				this.#applyTicketStatus(
+					c,
+					'open',
+					`customer:${c.customer_id}`,
+					customer?.name ?? null,
+					now
+				);
+			// The ticket's status parked it, not the agent's ✖: "a customer reply makes the ticket
+			// Open again and uses capacity" (A11). If its agent is Available with room, it goes
+			// straight back to them, with no offer to accept for a conversation they already have.
+			if (
+				reopens &&
+				last &&
+				(await this.#inAgentsList(last.agentId, conv.id)) &&
+				(await availableAgents(repo.db)).some((a) => a.id === last.agentId)
+			) {
+				// The ticket first: a conversation seen active again has an Open ticket.
+				await reopen(conv);
+				await this.#setStatus(conv, transition('waiting', { type: 'reopen' }));
+				await this.#event(conv.id, 'resumed', null, {}, now);
+				this.deps.log.info(
+					{ conversation: conv.id, agent: last.agentId },
+					'reopened: the customer wrote again, back to their agent'
+				);
+				return;
+			}
 			if (ws?.keep_same_agent && last)
 				await this.#preferAgent(conv.id, last.agentId, now + ws.keep_wait_ms);
 			await this.#setStatus(conv, transition('waiting', { type: 'resume' }));
 			await this.#event(conv.id, 'resumed', null, {}, now);
-			// A reply reopens a Pending, On-hold or Solved ticket (SPEC A11); Closed never gets here.
-			if (onCustomerMessage(conv.ticket_status as TicketStatus) === 'reopen') {
-				const customer = await repo.customerById(conv.customer_id);
-				await this.#applyTicketStatus(
-					conv,
-					'open',
-					`customer:${conv.customer_id}`,
-					customer?.name ?? null,
-					now
-				);
-			}
+			if (reopens) await reopen(conv);
 			this.deps.log.info({ conversation: conv.id }, 'resumed: the customer wrote again');
 			await this.#drain();
 			this.deps.onQueueChanged?.();
@@ -2838,6 +2858,14 @@ export class ConversationService {
 				customer?.name ?? null,
 				this.deps.clock.now()
 			);
+		});
+	}
+
+	/** Whether the conversation is in the agent's list (Pending and On-hold keep it there). */
+	#inAgentsList(agentId: string, conversationId: string): Promise<boolean> {
+		return this.deps.rooms.with(storedInboxKey(agentId), (inbox) => {
+			const entry = inboxConversationsOf(inbox.doc).get(conversationId);
+			return entry !== undefined && !entry.left && !entry.sessionEnded;
 		});
 	}
 
