@@ -496,7 +496,14 @@ export class ConversationService {
 			created_at: now,
 			updated_at: now
 		};
-		await this.deps.repo.db.insertInto('conversations').values(conv).execute();
+		if (offline)
+			// A message left is a request from the start: its `requested` event (history, reports,
+			// the `conversation.started` webhook) is written with it, as a first message's is.
+			await this.#withEvent(async (trx) => {
+				await trx.insertInto('conversations').values(conv).execute();
+				return this.#storeEvent(trx, conv.id, 'requested', null, { channel: 'email' }, now);
+			});
+		else await this.deps.repo.db.insertInto('conversations').values(conv).execute();
 		await this.deps.rooms.with(storedConversationKey(conv.id), (room) => {
 			const meta: ConversationMeta = {
 				id: conv.id,
@@ -2524,7 +2531,8 @@ export class ConversationService {
 	async replyByEmail(agentId: string, conversationId: string, text: string) {
 		const { repo, clock, rooms, mailer } = this.deps;
 		const conv = await this.#ownConversation(agentId, conversationId, 'replying');
-		if (conv.session_status !== 'ended')
+		// A message left outside hours (channel `email`) has no chat to answer in.
+		if (conv.session_status !== 'ended' && conv.channel !== 'email')
 			throw new DomainError('conflict', 'The messaging session is active: reply in the chat.');
 		const check = checkAgentText(text);
 		if (!check.ok) throw new DomainError('invalid', check.message);
@@ -2573,6 +2581,12 @@ export class ConversationService {
 			'email_sent',
 			`agent:${agentId}`,
 			{ by: name, to: customer.email },
+			now
+		);
+		// The ticket's first response, when nobody answered in the chat (a message left).
+		await this.#recordFirstReply(
+			conversationId,
+			{ principal: `agent:${agentId}`, role: 'agent', name },
 			now
 		);
 		return { ok: true, mailId, to: customer.email };

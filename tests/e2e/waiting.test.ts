@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser';
+import { acceptOffer, conversationLog, launchChromium, signInAgent } from '../helpers/browser';
 import { startServerProcess, type ServerProcess } from '../helpers/process';
 
 let server: ServerProcess;
@@ -54,6 +54,7 @@ describe('live widget', () => {
 		await page.goto(server.base + '/chat?workstream=live');
 		const form = page.getByRole('form', { name: 'Leave a message' });
 		await form.getByText(/agents are not available right now/).waitFor();
+		await form.getByLabel('Name (optional)').fill('Olga');
 		await form.getByLabel('Email').fill('olga@example.com');
 		await form.getByLabel('Message', { exact: true }).fill('Please call me back');
 		await form.getByRole('button', { name: 'Send message' }).click();
@@ -65,5 +66,43 @@ describe('live widget', () => {
 		check.close();
 		expect(row).toEqual({ status: 'queued', offline_message: 1 });
 		await ctx.close();
+
+		// Hours open again; Ana takes it. Olga is in no chat: the reply goes by email, and the
+		// ticket's history and reports count it as a request like any other.
+		const reopen = new Database(`${server.dir}/parley.db`);
+		reopen.prepare(`update workstreams set hours = null where slug = 'live'`).run();
+		reopen.close();
+		const agentCtx = await browser.newContext();
+		const ana = await signInAgent(agentCtx, server.base, 'ana@example.com');
+		await acceptOffer(ana, 'New chat from Olga');
+		await conversationLog(ana).getByText('Please call me back').waitFor();
+		const channel = ana.getByLabel('Reply channel');
+		expect(await channel.locator('option').allTextContents()).toEqual([
+			'Public reply by email',
+			'Internal note (agents only)'
+		]);
+		const reply = ana.getByLabel('Email reply', { exact: true });
+		await reply.fill('We will call you at 3 pm.');
+		await reply.press('Enter');
+		await conversationLog(ana).getByText('Email to olga@example.com').waitFor();
+		const side = ana.getByRole('complementary', { name: 'Details' });
+		await side.getByText('Ana replied by email to olga@example.com').waitFor();
+		await side
+			.getByRole('list', { name: 'Event history' })
+			.getByText(/Requested in/)
+			.waitFor();
+		const after = new Database(`${server.dir}/parley.db`, { readonly: true });
+		const mail = after
+			.prepare(`select to_address, body from mail_outbox where kind = 'reply'`)
+			.all() as { to_address: string; body: string }[];
+		const conv = after
+			.prepare(`select first_response_at from conversations where offline_message = 1`)
+			.get() as { first_response_at: number | null };
+		after.close();
+		expect(mail).toHaveLength(1);
+		expect(mail[0].to_address).toBe('olga@example.com');
+		expect(mail[0].body).toContain('We will call you at 3 pm.');
+		expect(conv.first_response_at).not.toBeNull();
+		await agentCtx.close();
 	});
 });
