@@ -152,6 +152,10 @@ describe('the admin console', () => {
 			`<script src="${server.base}/widget.js" data-workstream="returns" async></script>`
 		);
 		expect(await snippetBox.getAttribute('readonly')).not.toBeNull();
+		// A later save says "Saved." alone: the creation message does not linger beside it.
+		await admin.getByRole('button', { name: 'Save changes' }).click();
+		await admin.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+		expect(await admin.getByText('Workstream “Returns” created.').count()).toBe(0);
 
 		const saved = (
 			await (await admin.request.get(server.base + '/api/admin/workstreams/returns')).json()
@@ -436,6 +440,22 @@ describe('the admin console', () => {
 		await admin.goto(server.base + '/admin/triggers');
 		await admin.getByText('Messaging session ended, changed to: ended by agent').waitFor();
 		await admin.getByText('Send the CSAT survey').waitFor();
+	});
+
+	it('the Agents page follows presence without a reload', async () => {
+		const page = await (await newContext()).newPage();
+		// The page's clock is the test's: its 10 s refresh runs when the test says so.
+		await page.clock.install();
+		await signInAdmin(page, '/admin/agents');
+		const cleoRow = page.getByRole('row', { name: /Cleo/ });
+		await cleoRow.getByRole('cell', { name: 'Offline', exact: true }).waitFor();
+		const cleo = await signInAgent(await newContext(), server.base, 'cleo@example.com');
+		await page.clock.runFor(10_000);
+		await cleoRow.getByRole('cell', { name: 'Available', exact: true }).waitFor();
+		await cleo.getByLabel('Presence').selectOption('Offline');
+		await cleo.waitForFunction(() => document.querySelector('select')?.value === 'Offline');
+		await page.clock.runFor(10_000);
+		await cleoRow.getByRole('cell', { name: 'Offline', exact: true }).waitFor();
 	});
 
 	it('an agent whose password an admin reset is told so, and chooses their own at sign-in', async () => {
