@@ -127,6 +127,14 @@ export class WaitingNotices {
 					.limit(FALLBACK_SAMPLE)
 					.execute())
 					add(s);
+		// Nobody Available at all: the widget offers to take an address to reply to.
+		const available = await repo.db
+			.selectFrom('agents')
+			.select(repo.db.fn.countAll<number>().as('n'))
+			.where('presence', '=', 'Available')
+			.where('disabled_at', 'is', null)
+			.executeTakeFirstOrThrow();
+		const nobodyAvailable = Number(available.n) === 0;
 		const positions = new Map<string, number>();
 		const still = new Set<string>();
 		for (const w of waiting) {
@@ -143,15 +151,26 @@ export class WaitingNotices {
 				position,
 				estimateMs
 			);
-			if (this.#written.get(w.id) === text) continue;
-			const info: NonNullable<ConversationMeta['waiting']> = { position, estimateMs, text };
+			const written = `${nobodyAvailable ? 'nobody' : 'some'}:${text}`;
+			if (this.#written.get(w.id) === written) continue;
+			const info: NonNullable<ConversationMeta['waiting']> = {
+				position,
+				estimateMs,
+				text,
+				...(nobodyAvailable ? { nobodyAvailable: true } : {})
+			};
 			await rooms.with(storedConversationKey(w.id), (room) => {
 				// Another instance may have written the same text already (each sweeps the queue).
 				const current = metaOf(room.doc).get('waiting') as ConversationMeta['waiting'];
-				if (current?.text === text && current.position === position) return;
+				if (
+					current?.text === text &&
+					current.position === position &&
+					(current.nobodyAvailable ?? false) === nobodyAvailable
+				)
+					return;
 				room.doc.transact(() => metaOf(room.doc).set('waiting', info), SERVER_ORIGIN);
 			});
-			this.#written.set(w.id, text);
+			this.#written.set(w.id, written);
 		}
 		for (const id of this.#written.keys()) if (!still.has(id)) this.#written.delete(id);
 	}

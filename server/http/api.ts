@@ -377,6 +377,17 @@ export function createApi(deps: ApiDeps) {
 		],
 		[
 			'POST',
+			/^\/api\/widget\/email$/,
+			async (req) => {
+				// A waiting customer leaves the address to reply to if they go (nobody is available).
+				const me = await requireCustomer(req);
+				const { email } = parse(ReplyEmailSchema, await readJson(req));
+				await repo.db.updateTable('customers').set({ email }).where('id', '=', me.id).execute();
+				return { ok: true, email };
+			}
+		],
+		[
+			'POST',
 			/^\/api\/widget\/offline-message$/,
 			async (req) => {
 				const body = parse(OfflineMessageSchema, await readJson(req));
@@ -612,6 +623,10 @@ const TransferSchema = z.union(
 	],
 	{ error: 'Choose a queue or an agent.' }
 );
+
+const ReplyEmailSchema = z.object({
+	email: z.string().trim().email('Enter an email address so we can reply.').max(320)
+});
 
 const OfflineMessageSchema = z.object({
 	workstream: z.string().min(1).max(64),

@@ -39,6 +39,29 @@ describe('live widget', () => {
 		await dana.getByRole('status').filter({ hasText: 'You are number 1 in the queue.' }).waitFor();
 		const eli = await liveCustomer('Eli', 'Second in line');
 		await eli.getByRole('status').filter({ hasText: 'You are number 2 in the queue.' }).waitFor();
+
+		// Nobody is Available: Dana need not wait with the page open, she leaves her email.
+		const form = dana.getByRole('form', { name: 'Reply by email' });
+		await form.getByText('Nobody is available right now.', { exact: false }).waitFor();
+		await form.getByLabel('Email').fill('dana@example.com');
+		await form.getByRole('button', { name: 'Leave email' }).click();
+		await form
+			.getByRole('status')
+			.getByText('Nobody is available right now. If you leave, we will reply to dana@example.com.')
+			.waitFor();
+		const db = new Database(`${server.dir}/parley.db`, { readonly: true });
+		const stored = db.prepare(`select email from customers where name = 'Dana'`).get() as {
+			email: string | null;
+		};
+		db.close();
+		expect(stored.email).toBe('dana@example.com');
+		// Once someone is Available, the offer goes.
+		const cleoCtx = await browser.newContext();
+		const cleo = await signInAgent(cleoCtx, server.base, 'cleo@example.com');
+		await eli.getByRole('form', { name: 'Reply by email' }).waitFor({ state: 'detached' });
+		await cleo.getByLabel('Presence').selectOption('Offline');
+		await cleo.waitForFunction(() => document.querySelector('select')?.value === 'Offline');
+		await cleoCtx.close();
 		await dana.context().close();
 		await eli.context().close();
 	});

@@ -332,6 +332,41 @@ describe('live chat waiting', () => {
 		expect(stored).toBe('You are number 1 in the queue. The estimated wait is about 5 minutes.');
 	});
 
+	it('says when nobody is Available, and takes an address to reply to', async () => {
+		const { srv } = await setup();
+		const { customer, chat } = await customerWrites(srv, 'live', 'Anyone?');
+		const waiting = () =>
+			metaOf(chat.conversation).get('waiting') as { nobodyAvailable?: boolean } | undefined;
+		await waitFor(() => waiting()?.nobodyAvailable === true, 'nobody available');
+		const leave = async (email: unknown, token: string | null = customer.sessionToken) => {
+			const res = await fetch(srv.base + '/api/widget/email', {
+				method: 'POST',
+				headers: {
+					'content-type': 'application/json',
+					...(token ? { authorization: `Bearer ${token}` } : {})
+				},
+				body: JSON.stringify({ email })
+			});
+			return {
+				status: res.status,
+				body: (await res.json()) as { error?: { fields?: Record<string, string> } }
+			};
+		};
+		const bad = await leave('not an address');
+		expect(bad.status).toBe(400);
+		expect(bad.body.error?.fields?.email).toBe('Enter an email address so we can reply.');
+		expect((await leave('x@example.com', null)).status).toBe(401);
+		const ok = await leave('  kim@example.com ');
+		expect(ok.status).toBe(200);
+		const row = await srv.parley.repo.customerById(customer.customer.id);
+		expect(row?.email).toBe('kim@example.com');
+		// Someone Available: the request is offered, and the notice no longer says nobody is.
+		const ana = await online(srv, 'ana@example.com');
+		await offerIn(ana.inbox, 'offered to Ana');
+		await srv.parley.waiting.refresh();
+		await waitFor(() => waiting()?.nobodyAvailable === undefined, 'someone available');
+	});
+
 	it('uses the workstream texts; persistent chat gets no such messages', async () => {
 		const { srv, db } = await setup();
 		await db

@@ -16,7 +16,16 @@ export interface ConversationMeta {
 	/** Agents currently in the conversation, in join order. */
 	agents: { principal: string; name: string }[];
 	/** Live chat, while waiting: queue position, estimated wait and the text to show. */
-	waiting?: { position: number; estimateMs: number | null; text: string };
+	/**
+	 * `nobodyAvailable`: no agent is Available at all right now; the widget then offers to take
+	 * an email address to reply to.
+	 */
+	waiting?: {
+		position: number;
+		estimateMs: number | null;
+		text: string;
+		nobodyAvailable?: boolean;
+	};
 	/** A message left outside operating hours, and the address to reply to. */
 	offlineMessage?: { email: string | null };
 	/** An agent was invited to a conference and has not answered yet (SPEC A6). */

@@ -190,7 +190,51 @@ export class Widget {
 		}
 	}
 
+	/**
+	 * Waiting with nobody available: the address to reply to if the customer goes. `replyTo`
+	 * holds it once the server has it (the email given at the start counts too).
+	 */
+	replyTo = $state<{ busy: boolean; email: string | null; error: string | null }>({
+		busy: false,
+		email: null,
+		error: null
+	});
+
+	async leaveEmail(email: string) {
+		const session = this.session;
+		if (!session) return;
+		this.replyTo = { busy: true, email: null, error: null };
+		const res = await fetch('/api/widget/email', {
+			method: 'POST',
+			headers: {
+				'content-type': 'application/json',
+				authorization: `Bearer ${session.sessionToken}`
+			},
+			body: JSON.stringify({ email })
+		}).catch(() => null);
+		if (!res) {
+			this.replyTo = {
+				busy: false,
+				email: null,
+				error: 'You are offline: leaving your email needs a connection.'
+			};
+			return;
+		}
+		const body = await res.json().catch(() => ({}));
+		this.replyTo = res.ok
+			? { busy: false, email: body.email as string, error: null }
+			: {
+					busy: false,
+					email: null,
+					error:
+						body?.error?.fields?.email ??
+						body?.error?.message ??
+						`The email could not be saved (${res.status}).`
+				};
+	}
+
 	async begin(name: string, email: string) {
+		if (email.trim()) this.replyTo = { busy: false, email: email.trim(), error: null };
 		await this.#open({ name: name.trim() || undefined, email: email.trim() || undefined });
 	}
 
