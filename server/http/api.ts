@@ -507,7 +507,9 @@ export function createApi(deps: ApiDeps) {
 						id: customer.id,
 						principal: `customer:${customer.id}`,
 						name: customer.name,
-						authenticated: customer.authenticated === 1
+						authenticated: customer.authenticated === 1,
+						// Their own address to reply to, if they gave one (the widget shows it).
+						email: customer.email
 					},
 					conversationId: conv.id,
 					previousConversationId: previous?.id ?? null,

@@ -55,6 +55,12 @@ describe('live widget', () => {
 		};
 		db.close();
 		expect(stored.email).toBe('dana@example.com');
+		// A reload remembers it (the session carries the customer's own address).
+		await dana.reload();
+		await dana
+			.getByRole('form', { name: 'Reply by email' })
+			.getByText('Nobody is available right now. If you leave, we will reply to dana@example.com.')
+			.waitFor();
 		// Once someone is Available, the offer goes.
 		const cleoCtx = await browser.newContext();
 		const cleo = await signInAgent(cleoCtx, server.base, 'cleo@example.com');

@@ -12,7 +12,14 @@ export interface WidgetSession {
 	conversationId: string;
 	/** The customer's previous conversation, if it ended (shown above, read-only). */
 	previousConversationId?: string | null;
-	customer: { id: string; principal: string; name: string; authenticated: boolean };
+	customer: {
+		id: string;
+		principal: string;
+		name: string;
+		authenticated: boolean;
+		/** The address to reply to, if the customer gave one (absent in sessions kept by older versions). */
+		email?: string | null;
+	};
 	workstream: {
 		slug: string;
 		name: string;
@@ -279,6 +286,8 @@ export class Widget {
 	#chat(session: WidgetSession) {
 		const before = this.chat;
 		this.session = session;
+		if (session.customer.email && !this.replyTo.email)
+			this.replyTo = { busy: false, email: session.customer.email, error: null };
 		const open = (conversationId: string) =>
 			new ChatSession({
 				serverUrl: syncUrl(),
