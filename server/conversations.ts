@@ -2285,15 +2285,14 @@ export class ConversationService {
 				.execute();
 			const had = await repo.participantPresence(conv.id);
 			const last = had.sort((a, b) => b.joinedAt - a.joinedAt)[0];
-			const customer = await repo.customerById(conv.customer_id);
 			// A reply reopens a Pending, On-hold or Solved ticket (SPEC A11); Closed never gets here.
 			const reopens = onCustomerMessage(conv.ticket_status as TicketStatus) === 'reopen';
-			const reopen = (c: Conversation) =>
+			const reopen = async () =>
 				this.#applyTicketStatus(
-					c,
+					conv,
 					'open',
-					`customer:${c.customer_id}`,
-					customer?.name ?? null,
+					`customer:${conv.customer_id}`,
+					(await repo.customerById(conv.customer_id))?.name ?? null,
 					now
 				);
 			// The ticket's status parked it, not the agent's ✖: "a customer reply makes the ticket
@@ -2306,7 +2305,7 @@ export class ConversationService {
 				(await availableAgents(repo.db)).some((a) => a.id === last.agentId)
 			) {
 				// The ticket first: a conversation seen active again has an Open ticket.
-				await reopen(conv);
+				await reopen();
 				await this.#setStatus(conv, transition('waiting', { type: 'reopen' }));
 				await this.#event(conv.id, 'resumed', null, {}, now);
 				this.deps.log.info(
@@ -2319,7 +2318,7 @@ export class ConversationService {
 				await this.#preferAgent(conv.id, last.agentId, now + ws.keep_wait_ms);
 			await this.#setStatus(conv, transition('waiting', { type: 'resume' }));
 			await this.#event(conv.id, 'resumed', null, {}, now);
-			if (reopens) await reopen(conv);
+			if (reopens) await reopen();
 			this.deps.log.info({ conversation: conv.id }, 'resumed: the customer wrote again');
 			await this.#drain();
 			this.deps.onQueueChanged?.();
@@ -2584,11 +2583,12 @@ export class ConversationService {
 			now
 		);
 		// The ticket's first response, when nobody answered in the chat (a message left).
-		await this.#recordFirstReply(
-			conversationId,
-			{ principal: `agent:${agentId}`, role: 'agent', name },
-			now
-		);
+		if (conv.first_response_at === null)
+			await this.#recordFirstReply(
+				conversationId,
+				{ principal: `agent:${agentId}`, role: 'agent', name },
+				now
+			);
 		return { ok: true, mailId, to: customer.email };
 	}
 

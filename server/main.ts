@@ -24,9 +24,8 @@ try {
 } catch (err) {
 	// A read-only install, say: serve build/ itself (a rebuild then needs a restart).
 	log.warn({ err }, 'could not copy the built UI; serving build/ directly');
-	handlerPath = existsSync(join(root, 'build', 'handler.js'))
-		? join(root, 'build', 'handler.js')
-		: null;
+	const built = join(root, 'build', 'handler.js');
+	handlerPath = existsSync(built) ? built : null;
 }
 let ui: UiHandler | undefined;
 if (handlerPath) ui = (await import(pathToFileURL(handlerPath).href)).handler as UiHandler;

@@ -27,7 +27,7 @@ export function nonPublicRange(address: string): string | null {
 }
 
 /** Words for a refused address, naming the setting that allows it. */
-export function refusedTargetMessage(address: string, range: string): string {
+function refusedTargetMessage(address: string, range: string): string {
 	// An IPv4-mapped address reads as the IPv4 address it carries (URLs write it in hex).
 	const shown = ipaddr.isValid(address) ? ipaddr.process(address).toString() : address;
 	return `${shown} is a ${describeRange(range)} address. Webhooks go only to public addresses unless the server sets PARLEY_WEBHOOK_TARGETS=any.`;
@@ -49,6 +49,19 @@ function describeRange(range: string): string {
 	}
 }
 
+/**
+ * The refusal for the first non-public address of `addresses`, or null when all are public.
+ * `name`: the host name they were resolved from (null for an address typed in the URL).
+ */
+function refusal(addresses: string[], name: string | null): string | null {
+	for (const address of addresses) {
+		const range = nonPublicRange(address);
+		if (range)
+			return `${name ? `${name} resolves to ` : ''}${refusedTargetMessage(address, range)}`;
+	}
+	return null;
+}
+
 /** The host of a URL as an address when it is one (without IPv6 brackets), else null. */
 function literalAddress(url: URL): string | null {
 	const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -66,21 +79,13 @@ export async function checkWebhookTarget(
 	if (targets === 'any') return null;
 	const url = new URL(raw);
 	const literal = literalAddress(url);
-	const addresses = literal
-		? [literal]
-		: await new Promise<string[]>((resolve) =>
-				dnsLookup(url.hostname, { all: true }, (err, found) =>
-					resolve(err ? [] : found.map((a) => a.address))
-				)
-			);
-	for (const address of addresses) {
-		const range = nonPublicRange(address);
-		if (range)
-			return literal
-				? refusedTargetMessage(address, range)
-				: `${url.hostname} resolves to ${refusedTargetMessage(address, range)}`;
-	}
-	return null;
+	if (literal) return refusal([literal], null);
+	const resolved = await new Promise<string[]>((resolve) =>
+		dnsLookup(url.hostname, { all: true }, (err, found) =>
+			resolve(err ? [] : found.map((a) => a.address))
+		)
+	);
+	return refusal(resolved, url.hostname);
 }
 
 /** Raised (as the connection's error) when a delivery's address is refused. */
@@ -104,16 +109,11 @@ export function webhookClient(targets: WebhookTargets) {
 	const lookup = (hostname: string, options: { all?: boolean }, callback: Callback) =>
 		dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
 			if (err) return callback(err, []);
-			for (const a of addresses) {
-				const range = nonPublicRange(a.address);
-				if (range)
-					return callback(
-						new RefusedTargetError(
-							`${hostname} resolves to ${refusedTargetMessage(a.address, range)}`
-						),
-						[]
-					);
-			}
+			const refused = refusal(
+				addresses.map((a) => a.address),
+				hostname
+			);
+			if (refused) return callback(new RefusedTargetError(refused), []);
 			if (options.all) callback(null, addresses);
 			else callback(null, addresses[0].address, addresses[0].family);
 		});
@@ -122,8 +122,7 @@ export function webhookClient(targets: WebhookTargets) {
 		/** The refusal for a URL whose host is an address, or null. */
 		check(raw: string): string | null {
 			const literal = literalAddress(new URL(raw));
-			const range = literal && nonPublicRange(literal);
-			return literal && range ? refusedTargetMessage(literal, range) : null;
+			return literal ? refusal([literal], null) : null;
 		}
 	};
 }

@@ -626,14 +626,15 @@ const TransferSchema = z.union(
 	{ error: 'Choose a queue or an agent.' }
 );
 
-const ReplyEmailSchema = z.object({
-	email: z.string().trim().email('Enter an email address so we can reply.').max(320)
-});
+/** The address a customer gives for replies (a message left, or while nobody is available). */
+const REPLY_EMAIL = z.string().trim().email('Enter an email address so we can reply.').max(320);
+
+const ReplyEmailSchema = z.object({ email: REPLY_EMAIL });
 
 const OfflineMessageSchema = z.object({
 	workstream: z.string().min(1).max(64),
 	name: z.string().max(120).optional(),
-	email: z.string().trim().email('Enter an email address so we can reply.').max(320),
+	email: REPLY_EMAIL,
 	message: z
 		.string()
 		.trim()

@@ -198,8 +198,8 @@ export class Widget {
 	}
 
 	/**
-	 * Waiting with nobody available: the address to reply to if the customer goes. `replyTo`
-	 * holds it once the server has it (the email given at the start counts too).
+	 * Waiting with nobody available: the address to reply to if the customer goes, once the
+	 * server has it (from the session, which carries a pre-chat email too, or `leaveEmail`).
 	 */
 	replyTo = $state<{ busy: boolean; email: string | null; error: string | null }>({
 		busy: false,
@@ -241,7 +241,6 @@ export class Widget {
 	}
 
 	async begin(name: string, email: string) {
-		if (email.trim()) this.replyTo = { busy: false, email: email.trim(), error: null };
 		await this.#open({ name: name.trim() || undefined, email: email.trim() || undefined });
 	}
 
