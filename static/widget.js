@@ -5,7 +5,10 @@
  *
  * It adds a launcher button (bottom right) and, on first open, a panel holding an iframe of
  * PARLEY_ORIGIN/chat. JS API on window.Parley: setCustomerToken(token[, slug]), logout([slug]),
- * open([slug]), close([slug]). See docs/embedding.md. Plain ES2019, no dependencies.
+ * open([slug]), close([slug]). The launcher shows how many agent messages wait unseen; for a
+ * visitor who has a conversation on this device (or a signed-in customer) the iframe is loaded,
+ * hidden, once the page is idle, so that count is there before the first open
+ * (data-preload="false" turns that off). See docs/embedding.md. Plain ES2019, no dependencies.
  */
 (function () {
 	'use strict';
@@ -91,6 +94,9 @@
 		'.launcher:focus-visible{outline:3px solid #111827;outline-offset:3px;' +
 		'box-shadow:0 0 0 3px #fff,0 4px 14px rgba(0,0,0,.28)}' +
 		'.launcher svg{width:28px;height:28px;fill:currentColor;pointer-events:none}' +
+		'.badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;' +
+		'border-radius:11px;background:#b91c1c;color:#fff;border:2px solid #fff;' +
+		'font:700 12px/18px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;text-align:center}' +
 		'.panel{position:fixed;right:var(--parley-right);bottom:88px;z-index:2147483000;' +
 		'width:380px;height:560px;max-width:calc(100vw - 32px);max-height:calc(100vh - 108px);' +
 		'border-radius:14px;overflow:hidden;background:#fff;' +
@@ -144,8 +150,30 @@
 		/** A token given before the iframe exists: it goes in the iframe URL's hash. */
 		token: null,
 		/** Resolvers of logout() calls, answered by the widget's `parley:signed-out`. */
-		signingOut: []
+		signingOut: [],
+		/** Agent messages the customer has not seen (`parley:unread`), shown on the launcher. */
+		unread: 0
 	};
+
+	// Whether this visitor has a conversation with this workstream on this device, as the widget
+	// last said (`parley:unread`'s `chat`). Kept in the host's storage: Parley's own storage is
+	// in the iframe, which is what this decides whether to load.
+	var CHAT_KEY = 'parley:chat:' + slug;
+	function rememberChat(has) {
+		try {
+			if (has) window.localStorage.setItem(CHAT_KEY, '1');
+			else window.localStorage.removeItem(CHAT_KEY);
+		} catch {
+			/* storage blocked: the chat then loads on the first open only */
+		}
+	}
+	function hadChat() {
+		try {
+			return window.localStorage.getItem(CHAT_KEY) === '1';
+		} catch {
+			return false;
+		}
+	}
 
 	function paint() {
 		host.style.setProperty('--parley-color', state.color);
@@ -164,6 +192,8 @@
 		if (state.iframe) return state.iframe;
 		var iframe = document.createElement('iframe');
 		var src = origin + '/chat?workstream=' + encodeURIComponent(slug) + '&embed=1';
+		// Created closed (preloaded, or for logout): what arrives is not *read* until shown.
+		if (!state.open) src += '&hidden=1';
 		// The widget reads #token= once and removes it from its history.
 		if (state.token) src += '#token=' + encodeURIComponent(state.token);
 		state.token = null;
@@ -181,13 +211,31 @@
 		else state.outbox.push(message);
 	}
 
-	function setOpen(open, returnFocus) {
-		if (open) ensureFrame();
-		state.open = open;
-		panel.hidden = !open;
+	function renderLauncher() {
+		var open = state.open;
+		var n = state.unread;
 		launcher.setAttribute('aria-expanded', open ? 'true' : 'false');
-		launcher.setAttribute('aria-label', open ? 'Close chat' : 'Open chat');
-		launcher.innerHTML = open ? ICON_CLOSE : ICON_CHAT;
+		launcher.setAttribute(
+			'aria-label',
+			open
+				? 'Close chat'
+				: n > 0
+					? 'Open chat, ' + n + ' unread message' + (n === 1 ? '' : 's')
+					: 'Open chat'
+		);
+		launcher.innerHTML =
+			(open ? ICON_CLOSE : ICON_CHAT) +
+			(!open && n > 0
+				? '<span class="badge" aria-hidden="true">' + (n > 99 ? '99+' : n) + '</span>'
+				: '');
+	}
+
+	function setOpen(open, returnFocus) {
+		state.open = open;
+		if (open) ensureFrame();
+		panel.hidden = !open;
+		renderLauncher();
+		if (state.iframe) post({ type: 'parley:visibility', open: open });
 		if (!open && returnFocus) launcher.focus();
 	}
 
@@ -223,7 +271,17 @@
 			queued.forEach(post);
 		} else if (data.type === 'parley:close') {
 			setOpen(false, true);
+		} else if (data.type === 'parley:unread') {
+			var count = typeof data.count === 'number' && data.count > 0 ? Math.floor(data.count) : 0;
+			if (typeof data.chat === 'boolean') rememberChat(data.chat);
+			if (count !== state.unread) {
+				state.unread = count;
+				renderLauncher();
+			}
 		} else if (data.type === 'parley:signed-out') {
+			rememberChat(false);
+			state.unread = 0;
+			renderLauncher();
 			var done = state.signingOut;
 			state.signingOut = [];
 			done.forEach(function (resolve) {
@@ -239,7 +297,10 @@
 			if (typeof token !== 'string' || !token)
 				throw new TypeError('Parley.setCustomerToken needs a token string');
 			if (state.iframe) post({ type: 'parley:token', token: token });
-			else state.token = token;
+			else {
+				state.token = token;
+				preloadWhenIdle();
+			}
 		},
 		logout: function () {
 			state.token = null;
@@ -327,6 +388,25 @@
 			});
 		});
 	}
+
+	// A visitor who has a conversation here, or a signed-in customer, gets the widget loaded
+	// (hidden) once the page is idle: agent replies then show on the launcher, and the chat opens
+	// at once. Everyone else loads it on the first open.
+	var preloadQueued = false;
+	function preloadWhenIdle() {
+		if (preloadQueued || state.iframe || script.getAttribute('data-preload') === 'false') return;
+		preloadQueued = true;
+		var run = function () {
+			var load = function () {
+				if (!state.iframe) ensureFrame();
+			};
+			if (window.requestIdleCallback) window.requestIdleCallback(load, { timeout: 3000 });
+			else setTimeout(load, 200);
+		};
+		if (document.readyState === 'complete') run();
+		else window.addEventListener('load', run);
+	}
+	if (hadChat()) preloadWhenIdle();
 
 	registry.instances.push(instance);
 	// Run the calls waiting for this widget (or for any widget, if this is the first).

@@ -175,6 +175,44 @@ describe('the live chat behind the launcher', () => {
 		await page.getByRole('button', { name: 'Open chat' }).waitFor();
 	});
 
+	it('counts unseen replies on the closed launcher, and marks them read only when shown', async () => {
+		// The panel is closed (previous test); the agent writes twice.
+		await send(agent, 'Are you still there?');
+		await send(agent, 'I found your order');
+		const unread = page.getByRole('button', { name: 'Open chat, 2 unread messages' });
+		await unread.waitFor();
+		expect(await launcher(page).locator('.badge').textContent()).toBe('2');
+		// A hidden panel's page is still "visible" to the browser: the agent must not see *read*.
+		await message(agent, 'I found your order').getByTestId('delivery').waitFor();
+		await new Promise((r) => setTimeout(r, 500));
+		expect(await message(agent, 'I found your order').getByTestId('delivery').textContent()).toBe(
+			'Sent'
+		);
+
+		// The page reloads (another page of the shop): this visitor has a chat here, so the
+		// widget loads hidden once the page is idle and the count is there before any open.
+		await page.reload();
+		await page.getByRole('button', { name: 'Open chat, 2 unread messages' }).waitFor();
+		expect(await page.locator('parley-widget iframe').isVisible()).toBe(false);
+		expect(await page.locator('parley-widget iframe').getAttribute('src')).toBe(
+			`${server.base}/chat?workstream=live&embed=1&hidden=1`
+		);
+		await new Promise((r) => setTimeout(r, 500));
+		expect(await message(agent, 'I found your order').getByTestId('delivery').textContent()).toBe(
+			'Sent'
+		);
+
+		// Opened: the replies are on screen, the count goes and the agent sees *read*.
+		await page.getByRole('button', { name: 'Open chat, 2 unread messages' }).click();
+		await message(frameOf(page), 'I found your order').waitFor();
+		await expect
+			.poll(() => message(agent, 'I found your order').getByTestId('delivery').textContent())
+			.toBe('Read');
+		await frameOf(page).getByRole('button', { name: 'Close chat' }).click();
+		expect(await launcher(page).getAttribute('aria-label')).toBe('Open chat');
+		expect(await launcher(page).locator('.badge').count()).toBe(0);
+	});
+
 	it('is operable with the keyboard alone', async () => {
 		const ctx = await browser.newContext();
 		const p = await ctx.newPage();
