@@ -48,6 +48,12 @@ describe('the agent workspace on a narrow screen', () => {
 		// The messages get most of the screen; the details panel opens on request.
 		const log = (await conversationLog(ben).boundingBox())!;
 		expect(log.height).toBeGreaterThan(844 * 0.4);
+		// Every action is on screen (none scrolled out of a row wider than the phone).
+		for (const name of ['Details', 'End session', 'Transfer', 'Conference', 'End']) {
+			const action = ben.getByRole('button', { name, exact: true });
+			const b = (await action.boundingBox())!;
+			expect([name, b.x >= 0 && b.x + b.width <= 390]).toEqual([name, true]);
+		}
 		const details = ben.getByRole('complementary', { name: 'Details' });
 		const toggle = ben.getByRole('button', { name: 'Details' });
 		expect(await details.isVisible()).toBe(false);
