@@ -22,6 +22,7 @@ import {
 	waitingNotice,
 	type ServedRequest
 } from '../src/lib/domain/queue-wait';
+import { hasSkills, parseSkills } from '../src/lib/domain/routing';
 
 export class WaitingNotices {
 	#timer: ReturnType<typeof setTimeout> | null = null;
@@ -81,10 +82,12 @@ export class WaitingNotices {
 		const waiting = await repo.db
 			.selectFrom('conversations as c')
 			.innerJoin('workstreams as w', 'w.id', 'c.workstream_id')
+			.leftJoin('queues as q', 'q.id', 'c.queue_id')
 			.select([
 				'c.id',
 				'c.queue_id',
 				'c.transfer_from',
+				'q.skills',
 				'w.queue_position_text',
 				'w.wait_time_text'
 			])
@@ -127,14 +130,26 @@ export class WaitingNotices {
 					.limit(FALLBACK_SAMPLE)
 					.execute())
 					add(s);
-		// Nobody Available at all: the widget offers to take an address to reply to.
-		const available = await repo.db
-			.selectFrom('agents')
-			.select(repo.db.fn.countAll<number>().as('n'))
-			.where('presence', '=', 'Available')
-			.where('disabled_at', 'is', null)
-			.executeTakeFirstOrThrow();
-		const nobodyAvailable = Number(available.n) === 0;
+		// Nobody Available who could take the request (the queue's skills; capacity aside, as a
+		// busy agent frees up): the widget offers to take an address to reply to.
+		const available = (
+			await repo.db
+				.selectFrom('agents')
+				.select('skills')
+				.where('presence', '=', 'Available')
+				.where('disabled_at', 'is', null)
+				.execute()
+		).map((a) => ({ skills: parseSkills(a.skills) }));
+		const nobodyFor = new Map<string | null, boolean>();
+		const nobodyAvailableFor = (skillsJson: string | null) => {
+			let nobody = nobodyFor.get(skillsJson);
+			if (nobody === undefined) {
+				const required = parseSkills(skillsJson);
+				nobody = !available.some((agent) => hasSkills(agent, required));
+				nobodyFor.set(skillsJson, nobody);
+			}
+			return nobody;
+		};
 		const positions = new Map<string, number>();
 		const still = new Set<string>();
 		for (const w of waiting) {
@@ -145,6 +160,7 @@ export class WaitingNotices {
 			// agent who transferred keeps it until someone accepts): no queue notice for them.
 			if (w.transfer_from !== null) continue;
 			still.add(w.id);
+			const nobodyAvailable = nobodyAvailableFor(w.skills);
 			const estimateMs = estimateWaitMs(position, servedByQueue.get(queue) ?? [], now);
 			const text = waitingNotice(
 				{ position: w.queue_position_text ?? undefined, wait: w.wait_time_text ?? undefined },

@@ -360,9 +360,23 @@ describe('live chat waiting', () => {
 		expect(ok.status).toBe(200);
 		const row = await srv.parley.repo.customerById(customer.customer.id);
 		expect(row?.email).toBe('kim@example.com');
-		// Someone Available: the request is offered, and the notice no longer says nobody is.
+		// An agent Available without the queue's skill (`chat`) cannot take it: still nobody.
+		await srv.parley.repo.db
+			.updateTable('agents')
+			.set({ skills: '["accounts"]' })
+			.where('email', '=', 'ana@example.com')
+			.execute();
 		const ana = await online(srv, 'ana@example.com');
-		await offerIn(ana.inbox, 'offered to Ana');
+		await srv.parley.waiting.refresh();
+		const stored = await srv.parley.rooms.with(
+			storedConversationKey(customer.conversationId),
+			(room) => metaOf(room.doc).get('waiting') as { nobodyAvailable?: boolean }
+		);
+		expect(stored.nobodyAvailable).toBe(true);
+		expect(ana.inbox.offers.size).toBe(0);
+		// Someone who can: the request is offered, and the notice no longer says nobody is.
+		const ben = await online(srv, 'ben@example.com');
+		await offerIn(ben.inbox, 'offered to Ben');
 		await srv.parley.waiting.refresh();
 		await waitFor(() => waiting()?.nobodyAvailable === undefined, 'someone available');
 	});

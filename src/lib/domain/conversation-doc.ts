@@ -17,7 +17,7 @@ export interface ConversationMeta {
 	agents: { principal: string; name: string }[];
 	/** Live chat, while waiting: queue position, estimated wait and the text to show. */
 	/**
-	 * `nobodyAvailable`: no agent is Available at all right now; the widget then offers to take
+	 * `nobodyAvailable`: no Available agent has the queue's skills right now; the widget offers to take
 	 * an email address to reply to.
 	 */
 	waiting?: {

@@ -28,7 +28,7 @@ export interface RoutingRequest {
 
 export const freeCapacity = (a: AgentCandidate) => Math.max(0, a.capacity - a.load);
 
-export const hasSkills = (agent: AgentCandidate, required: readonly string[]) =>
+export const hasSkills = (agent: Pick<AgentCandidate, 'skills'>, required: readonly string[]) =>
 	required.every((s) => agent.skills.includes(s));
 
 /** May `agent` be offered `req` now? Available, skilled, with a free unit of capacity. */
