@@ -69,6 +69,8 @@ export class SyncConnection {
 		private readonly owners: {
 			ownerOf: (room: Room, clientId: number, conn: SyncConnection) => AwarenessOwner;
 			takeOver: (room: Room, clientId: number, conn: SyncConnection) => void;
+			/** Reads what the store has and this instance's copy of the room lacks. */
+			catchUp: (room: Room) => Promise<void>;
 		}
 	) {
 		this.#tokens = limits.messageBurst;
@@ -163,6 +165,18 @@ export class SyncConnection {
 		if (subtype === syncProtocol.messageYjsSyncStep1) {
 			// Reply only with what is durable: nobody sees a message the server could still lose.
 			await this.room.whenDurable();
+			if (!this.access.writable && this.#aheadOfServer(payload)) {
+				// Only the server writes here, so a device holding more than the server can only
+				// hold what the server lost: the store was restored from a backup. Another instance
+				// may simply be ahead of this one, so catch up from the store before saying so.
+				await this.owners.catchUp(this.room);
+				if (this.#aheadOfServer(payload))
+					this.notice({
+						type: 'diverged',
+						reason:
+							'this device holds changes the server no longer has (restored from a backup): discard the local copy and sync again'
+					});
+			}
 			const encoder = encoding.createEncoder();
 			encoding.writeVarUint(encoder, MessageType.sync);
 			try {
@@ -197,6 +211,19 @@ export class SyncConnection {
 		} catch {
 			throw new ConnectionError(CloseCode.badRequest, 'malformed Yjs update');
 		}
+	}
+
+	/** Whether a client's state vector names changes this room's document does not have. */
+	#aheadOfServer(stateVector: Uint8Array): boolean {
+		let theirs: Map<number, number>;
+		try {
+			theirs = Y.decodeStateVector(stateVector);
+		} catch {
+			throw new ConnectionError(CloseCode.badRequest, 'malformed state vector');
+		}
+		for (const [client, clock] of theirs)
+			if (clock > Y.getState(this.room.doc.store, client)) return true;
+		return false;
 	}
 
 	#receiveAwareness(decoder: decoding.Decoder) {

@@ -164,7 +164,8 @@ export class SyncServer {
 			}
 			const c = new SyncConnection(ws, auth.principal, room, access, config.limits, log, {
 				ownerOf: (r, id, self) => this.#ownerOf(r, id, self),
-				takeOver: (r, id, self) => this.#takeOver(r, id, self)
+				takeOver: (r, id, self) => this.#takeOver(r, id, self),
+				catchUp: (r) => rooms.catchUp(r)
 			});
 			this.#attach(c);
 			conn = c;

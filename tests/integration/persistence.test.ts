@@ -1,6 +1,11 @@
 /** History survives restarts and eviction; offline writes on both sides merge after days. */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/clock';
+import { backend } from '../helpers/backend';
 import {
 	startServer,
 	startConversation,
@@ -210,5 +215,92 @@ describe('loading', () => {
 			fresh.conversationProvider.once('sync', () => resolve(texts(fresh).length))
 		);
 		expect(countAtFirstSync).toBe(301);
+	});
+});
+
+/** `npm run backup -- <file>` (server/tools/backup.ts) as an admin runs it, next to the server. */
+function runBackup(env: Record<string, string>, ...args: string[]) {
+	return new Promise<{ code: number; out: string }>((resolve) => {
+		execFile(
+			process.execPath,
+			['--import', 'tsx', join(import.meta.dirname, '../../server/tools/backup.ts'), ...args],
+			{ env: { ...process.env, ...env } },
+			(err, stdout, stderr) =>
+				resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr })
+		);
+	});
+}
+
+describe('backup', () => {
+	it('copies the embedded store while the server runs; a server started on the copy has it all', async () => {
+		const first = await startServer();
+		servers.push(first);
+		if (backend === 'postgres') {
+			// No embedded store: the tool says what to use instead.
+			const refused = await runBackup(
+				{ DATABASE_URL: first.config.databaseUrl! },
+				join(first.dir, 'b.db')
+			);
+			expect(refused.code).toBe(1);
+			expect(refused.out).toContain('back it up with pg_dump instead');
+			return;
+		}
+		const { customer, customerSide, agentSide, inbox } = await startConversation(first);
+		sessions.push(customerSide, agentSide);
+		inbox.destroy();
+		for (let i = 0; i < 3; i++) customerSide.send(`c${i}`);
+		agentSide.send('reply');
+		await waitFor(() => texts(agentSide).length === 5, 'exchanged');
+
+		const dir = mkdtempSync(join(tmpdir(), 'parley-backup-'));
+		const target = join(dir, 'parley.db');
+		const env = { PARLEY_DB: first.dbPath };
+		// Written while the server keeps writing (the customer goes on).
+		customerSide.send('during the backup');
+		const made = await runBackup(env, target);
+		expect(made.out).toMatch(/^Parley backup: .* → .*parley\.db \(\d+\.\d MB, \d+ ms\)\n$/);
+		expect(made.code).toBe(0);
+		// One file, nothing half-written left beside it.
+		expect(readdirSync(dir)).toEqual(['parley.db']);
+		// It does not overwrite a backup unless told to, nor copy the store onto itself.
+		const again = await runBackup(env, target);
+		expect([again.code, again.out]).toEqual([
+			1,
+			`Parley backup: ${target} exists; pass --force to replace it\n`
+		]);
+		expect((await runBackup(env, target, '--force')).code).toBe(0);
+		expect((await runBackup(env, first.dbPath)).out).toContain('must be another file');
+		expect((await runBackup({ PARLEY_DB: join(dir, 'none.db') }, join(dir, 'x.db'))).out).toContain(
+			'there is no store at'
+		);
+		expect(existsSync(join(dir, 'x.db'))).toBe(false);
+		customerSide.send('after the backup');
+		await waitFor(() => texts(agentSide).includes('after the backup'), 'written after');
+
+		// Restored on the same address: a server on the copy serves the history to the same customer.
+		await first.stop();
+		const restored = await startServer({ dir, port: Number(new URL(first.base).port) });
+		servers.push(restored);
+		// The devices that synced after the backup reconnect by themselves, and learn that their
+		// copies hold what the server lost; the message still in the customer's outbox is merged
+		// again, and shows once.
+		await waitFor(() => customerSide.diverged && agentSide.diverged, 'told of the restore', 15_000);
+		await waitFor(
+			() => texts(customerSide).filter((t) => t === 'after the backup').length === 1,
+			'merged again, shown once'
+		);
+		expect(new Set(customerSide.transcript.map((t) => t.id)).size).toBe(
+			customerSide.transcript.length
+		);
+		const resumed = await customerSession(restored.base, 'live', {
+			resumeToken: customer.sessionToken
+		});
+		expect(resumed.conversationId).toBe(customer.conversationId);
+		const device = customerChat(restored, resumed);
+		sessions.push(device);
+		await waitFor(() => texts(device).includes('after the backup'), 'history from the backup');
+		expect(texts(device).slice(0, 5)).toEqual(['Hello, I need help', 'c0', 'c1', 'c2', 'reply']);
+		// A device that never held more than the server is not told anything.
+		expect(device.diverged).toBe(false);
 	});
 });

@@ -7,6 +7,7 @@
  * Optional local persistence (IndexedDB in the browser) keeps both across reloads and offline.
  */
 import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
 import { WebsocketProvider } from 'y-websocket';
 import { OutboxEntrySchema, type Message, type Role } from '../domain/message';
 import {
@@ -48,6 +49,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'offline' | 'closed';
 export interface LocalPersistence {
 	whenSynced: Promise<unknown>;
 	destroy(): unknown;
+	/** Deletes the local copy (y-indexeddb's `clearData`). */
+	clearData?(): Promise<unknown>;
 }
 
 export interface ChatSessionOptions {
@@ -83,8 +86,16 @@ export class ChatSession {
 	readonly internalProvider: WebsocketProvider | null = null;
 	readonly ready: Promise<void>;
 	closedReason: string | null = null;
+	/**
+	 * The server said this device's copy of the transcript (or notes) holds changes it no longer
+	 * has: its store was restored from a backup. The copy then shows what the server lost, and
+	 * messages merged again appear twice until it is discarded (`discardLocalCopy`).
+	 */
+	diverged = false;
 	#listeners = new Set<() => void>();
 	#persistences: LocalPersistence[] = [];
+	/** The local copies of the documents only the server writes (not the outbox). */
+	#serverWritten: LocalPersistence[] = [];
 	#now: () => number;
 	#newId: () => string;
 	#readOnly: boolean;
@@ -129,9 +140,18 @@ export class ChatSession {
 		this.outboxProvider.awareness.setLocalState(null);
 		this.conversationProvider.awareness.setLocalState({ typing: false });
 		// Parley notices (e.g. a rejection) are informational: what the UI shows comes from the
-		// documents (the outbox's `rejected` map), so a notice only prompts a re-render.
-		for (const p of [this.outboxProvider, this.conversationProvider])
-			p.messageHandlers[MessageType.parley] = () => this.#emit();
+		// documents (the outbox's `rejected` map), so a notice only prompts a re-render; except
+		// `diverged`, which only the server can know.
+		for (const p of this.#providers())
+			p.messageHandlers[MessageType.parley] = (_encoder, decoder) => {
+				try {
+					const notice = JSON.parse(decoding.readVarString(decoder)) as { type?: string };
+					if (notice.type === 'diverged') this.diverged = true;
+				} catch {
+					/* not JSON: nothing to read */
+				}
+				this.#emit();
+			};
 
 		const changed = () => this.#emit();
 		this.conversation.on('update', () => this.#prune());
@@ -149,12 +169,15 @@ export class ChatSession {
 		}
 		if (opts.persistence) {
 			const key = `${opts.me.principal}/${opts.conversationId}`;
-			this.#persistences = [
+			this.#serverWritten = [
 				opts.persistence(`parley/${key}/conversation`, this.conversation),
-				opts.persistence(`parley/${key}/outbox`, this.outbox),
 				...(this.internalProvider
 					? [opts.persistence(`parley/${key}/internal`, this.internal)]
 					: [])
+			];
+			this.#persistences = [
+				...this.#serverWritten,
+				opts.persistence(`parley/${key}/outbox`, this.outbox)
 			];
 		}
 		this.ready = Promise.all(this.#persistences.map((p) => p.whenSynced)).then(() => {
@@ -192,6 +215,16 @@ export class ChatSession {
 		return [this.conversationProvider, this.outboxProvider, this.internalProvider].filter(
 			(p): p is WebsocketProvider => p !== null
 		);
+	}
+
+	/**
+	 * Deletes this device's copies of the server-written documents (after `diverged`), keeping
+	 * the outbox, so nothing written here is lost: the next load syncs them afresh from the
+	 * server, and the outbox's entries the server lost are merged again.
+	 */
+	async discardLocalCopy() {
+		this.disconnect();
+		await Promise.all(this.#serverWritten.map((p) => p.clearData?.()));
 	}
 
 	connect() {
@@ -308,7 +341,11 @@ export class ChatSession {
 			if (note.author === me.principal) merged.add(note.id);
 			items.push(toItem(note, -1));
 		};
+		// A message merged again after the server lost it (`diverged`) shows once.
+		const shown = new Set<string>();
 		messages.forEach((m, index) => {
+			if (shown.has(m.id)) return;
+			shown.add(m.id);
 			while (n < notes.length && notes[n].at < m.at) addNote(notes[n++]);
 			items.push(toItem(m, index));
 		});

@@ -26,6 +26,9 @@ export class ChatView {
 	get closedReason() {
 		return this.#read(() => this.session.closedReason);
 	}
+	get diverged() {
+		return this.#read(() => this.session.diverged);
+	}
 	get transcriptLoaded() {
 		return this.#read(() => this.session.transcriptLoaded);
 	}

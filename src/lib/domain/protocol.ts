@@ -31,4 +31,6 @@ export const CloseCode = {
 export type Notice =
 	| { type: 'rejected'; id: string | null; code: string; reason: string }
 	| { type: 'read_only'; reason: string }
+	/** The device's copy of a server-written document holds changes the server lost (a restore). */
+	| { type: 'diverged'; reason: string }
 	| { type: 'error'; code: string; reason: string };
