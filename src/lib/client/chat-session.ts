@@ -22,7 +22,7 @@ import {
 	type ConversationMeta
 } from '../domain/conversation-doc';
 import { conversationDocName, internalDocName, outboxDocName } from '../domain/doc-names';
-import { MessageType } from '../domain/protocol';
+import { MessageType, type Notice } from '../domain/protocol';
 
 /** Merged entries an outbox may hold before the client deletes them. */
 export const PRUNE_AFTER_ENTRIES = 16;
@@ -45,6 +45,15 @@ export interface TranscriptItem {
 }
 
 export type ConnectionState = 'connecting' | 'connected' | 'offline' | 'closed';
+
+/** Reads a Parley notice (message type 100) after its type; null if it is not one. */
+export function readNotice(decoder: decoding.Decoder): Notice | null {
+	try {
+		return JSON.parse(decoding.readVarString(decoder)) as Notice;
+	} catch {
+		return null;
+	}
+}
 
 export interface LocalPersistence {
 	whenSynced: Promise<unknown>;
@@ -144,12 +153,7 @@ export class ChatSession {
 		// `diverged`, which only the server can know.
 		for (const p of this.#providers())
 			p.messageHandlers[MessageType.parley] = (_encoder, decoder) => {
-				try {
-					const notice = JSON.parse(decoding.readVarString(decoder)) as { type?: string };
-					if (notice.type === 'diverged') this.diverged = true;
-				} catch {
-					/* not JSON: nothing to read */
-				}
+				if (readNotice(decoder)?.type === 'diverged') this.diverged = true;
 				this.#emit();
 			};
 

@@ -4,7 +4,8 @@
  */
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { ChatSession } from '$lib/client/chat-session';
+import { ChatSession, readNotice } from '$lib/client/chat-session';
+import { MessageType } from '$lib/domain/protocol';
 import { ChatView } from '$lib/client/chat.svelte';
 import { clearLocalData, followNetwork, indexeddb, syncUrl } from '$lib/client/persistence';
 import {
@@ -164,6 +165,21 @@ export class Workspace {
 		keepMe(me);
 		this.me = me;
 		this.phase = 'ready';
+		this.#openInbox(me);
+		this.#stopNetwork = followNetwork(
+			() => this.#eachConnection((c) => c.connect()),
+			() => {
+				this.inboxStatus = 'offline';
+				this.#eachConnection((c) => c.disconnect());
+			}
+		);
+		if (!navigator.onLine) {
+			this.inboxStatus = 'offline';
+			this.#eachConnection((c) => c.disconnect());
+		}
+	}
+
+	#openInbox(me: Me) {
 		const doc = new Y.Doc();
 		const local = indexeddb(`parley/${me.principal}/inbox`, doc);
 		const provider = new WebsocketProvider(syncUrl(), 'inbox', doc, {
@@ -171,6 +187,11 @@ export class Workspace {
 			maxBackoffTime: 5000
 		});
 		provider.awareness.setLocalState(null);
+		// The server holds less than this device's copy: its store was restored from a backup.
+		// The inbox is the server's alone (nothing in it waits to be sent), so start it afresh.
+		provider.messageHandlers[MessageType.parley] = (_encoder, decoder) => {
+			if (readNotice(decoder)?.type === 'diverged') void this.#resetInbox(me);
+		};
 		provider.on('status', ({ status }: { status: string }) => {
 			this.inboxStatus =
 				status === 'connected' ? 'connected' : navigator.onLine ? 'connecting' : 'offline';
@@ -200,17 +221,16 @@ export class Workspace {
 			this.#inboxLoaded = true;
 			this.#followInbox();
 		});
-		this.#stopNetwork = followNetwork(
-			() => this.#eachConnection((c) => c.connect()),
-			() => {
-				this.inboxStatus = 'offline';
-				this.#eachConnection((c) => c.disconnect());
-			}
-		);
-		if (!navigator.onLine) {
-			this.inboxStatus = 'offline';
-			this.#eachConnection((c) => c.disconnect());
-		}
+	}
+
+	async #resetInbox(me: Me) {
+		const inbox = this.#inbox;
+		if (!inbox || this.me !== me) return;
+		this.#inbox = null;
+		inbox.provider.destroy();
+		await inbox.local.clearData?.();
+		inbox.doc.destroy();
+		if (this.me === me && this.#inbox === null) this.#openInbox(me);
 	}
 
 	#eachConnection(fn: (c: { connect(): void; disconnect(): void }) => void) {
