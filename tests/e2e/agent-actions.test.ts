@@ -273,4 +273,43 @@ describe('agent actions in the browser', () => {
 		await side.getByText('Ana set it to Waiting').waitFor();
 		await side.getByText('The customer wrote again').waitFor();
 	});
+
+	it('each conversation keeps its own draft and channel: a half-written note never moves to another customer', async () => {
+		// Ben alone takes chats here.
+		for (const other of ['ana@example.com', 'cleo@example.com'])
+			await setPresence(await signInAgent(other), 'Offline');
+		const ben = await signInAgent('ben@example.com');
+		const xavi = await liveCustomer('Xavi', 'Refund please');
+		await accept(ben, 'New chat from Xavi');
+		const box = ben.getByLabel(/^(Message|Internal note)/);
+		const replyAs = ben.getByLabel('Reply channel');
+		await replyAs.selectOption('note');
+		await box.fill('NOTE: check this refund twice');
+
+		// A new customer; Accept opens their conversation with the focus in its message box.
+		const yara = await liveCustomer('Yara', 'Hello?');
+		await accept(ben, 'New chat from Yara');
+		await log(ben).getByText('Hello?').waitFor();
+		expect(await replyAs.inputValue()).toBe('chat');
+		expect(await box.inputValue()).toBe('');
+		// Enter in the empty box sends nothing.
+		await box.press('Enter');
+		await box.fill('Hi Yara, one moment');
+
+		// Back to Xavi: the note, still a note. Then Yara's draft, still a message.
+		const list = ben.getByRole('navigation', { name: 'Conversations' });
+		await list.getByRole('button', { name: /Xavi/ }).click();
+		await log(ben).getByText('Refund please').waitFor();
+		expect(await replyAs.inputValue()).toBe('note');
+		expect(await box.inputValue()).toBe('NOTE: check this refund twice');
+		await list.getByRole('button', { name: /Yara/ }).click();
+		await log(ben).getByText('Hello?').waitFor();
+		expect(await replyAs.inputValue()).toBe('chat');
+		expect(await box.inputValue()).toBe('Hi Yara, one moment');
+		await box.press('Enter');
+		await log(yara).getByText('Hi Yara, one moment').waitFor();
+		// Neither customer ever saw the note.
+		for (const customer of [xavi, yara])
+			expect(await log(customer).getByText('NOTE:').count()).toBe(0);
+	});
 });
