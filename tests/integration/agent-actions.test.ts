@@ -559,6 +559,31 @@ describe('internal notes (A10) and the compose rule (A4)', () => {
 		);
 	});
 
+	it('notes written offline between messages keep their place once sent', async () => {
+		const { srv, ana, customer } = await setup();
+		const id = customer.conversationId;
+		let now = Date.now();
+		const side = agentChat(srv, ana.agent, id, { internal: true, now: () => ++now });
+		cleanup.push(() => side.destroy());
+		await side.ready;
+		await waitFor(() => side.connection === 'connected', 'connected');
+		side.disconnect();
+		side.send('b1');
+		side.send('bn1', { internal: true });
+		side.send('b2');
+		side.send('bn2', { internal: true });
+		side.connect();
+		const order = (s: typeof side) =>
+			s.transcript.filter((t) => /^bn?\d$/.test(t.text)).map((t) => `${t.text}:${t.state}`);
+		await waitFor(() => order(side).every((o) => o.endsWith(':sent')) && order(side), 'sent');
+		expect(order(side)).toEqual(['b1:sent', 'bn1:sent', 'b2:sent', 'bn2:sent']);
+		// Another device of the agent, which only ever saw the stored documents.
+		const other = agentChat(srv, ana.agent, id, { internal: true });
+		cleanup.push(() => other.destroy());
+		await waitFor(() => order(other).length === 4, 'other device');
+		expect(order(other)).toEqual(['b1:sent', 'bn1:sent', 'b2:sent', 'bn2:sent']);
+	});
+
 	it('refuses < and > in an agent message, with the reason, and keeps it visible to the author', async () => {
 		const { srv, ana, customer, chat } = await setup();
 		const side = agentChat(srv, ana.agent, customer.conversationId);

@@ -9,7 +9,13 @@
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import { WebsocketProvider } from 'y-websocket';
-import { OutboxEntrySchema, type Message, type Role } from '../domain/message';
+import {
+	OutboxEntrySchema,
+	byStoredTime,
+	storedBefore,
+	type Message,
+	type Role
+} from '../domain/message';
 import {
 	messagesOf,
 	metaOf,
@@ -335,10 +341,8 @@ export class ChatSession {
 				state: mine ? (index >= 0 && index < seenByOthers ? 'read' : 'sent') : undefined
 			};
 		};
-		// Internal notes sit among the messages by the time the server stored them.
-		const notes = notesOf(this.internal)
-			.toArray()
-			.sort((a, b) => a.at - b.at);
+		// Internal notes sit among the messages in the order the server stored them.
+		const notes = notesOf(this.internal).toArray().sort(byStoredTime);
 		const items: TranscriptItem[] = [];
 		let n = 0;
 		const addNote = (note: Message) => {
@@ -350,7 +354,7 @@ export class ChatSession {
 		messages.forEach((m, index) => {
 			if (shown.has(m.id)) return;
 			shown.add(m.id);
-			while (n < notes.length && notes[n].at < m.at) addNote(notes[n++]);
+			while (n < notes.length && storedBefore(notes[n], m)) addNote(notes[n++]);
 			items.push(toItem(m, index));
 		});
 		while (n < notes.length) addNote(notes[n++]);

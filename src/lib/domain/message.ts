@@ -123,3 +123,16 @@ export function parseOutboxEntry(raw: unknown, authorPrincipal: string): ParsedE
 		rejection: { id, code, reason: `${path ? path + ': ' : ''}${issue?.message ?? 'invalid'}` }
 	};
 }
+
+/**
+ * Whether `a` was stored before `b` (an internal note and a transcript message live in two
+ * documents, so their order is rebuilt). By the server's storing time; entries merged in one
+ * batch share it (written offline, then sent together), and then the author's own writing time
+ * tells, which the merge keeps in the order they were written.
+ */
+export const storedBefore = (a: Pick<Message, 'at' | 'time'>, b: Pick<Message, 'at' | 'time'>) =>
+	a.at < b.at || (a.at === b.at && a.time < b.time);
+
+/** Orders messages by `storedBefore` (a stable sort, for notes among themselves). */
+export const byStoredTime = (a: Pick<Message, 'at' | 'time'>, b: Pick<Message, 'at' | 'time'>) =>
+	a.at - b.at || a.time - b.time;
