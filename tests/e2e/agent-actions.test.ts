@@ -138,8 +138,12 @@ describe('agent actions in the browser', () => {
 		expect(await dialog.getByRole('radio').count()).toBe(1);
 		await dialog.getByRole('radio', { name: 'Information given' }).check();
 		await cleo.screenshot({ path: 'test-results/wrap-up.png' });
-		await submit.click();
+		await submit.press('Enter');
 		await dialog.waitFor({ state: 'detached' });
+		// The conversation went with its End button: the keyboard is on the list, not lost.
+		await expect
+			.poll(() => cleo.evaluate(() => document.activeElement?.textContent))
+			.toBe('Conversations');
 		await customer.getByText('Cleo ended the chat').waitFor();
 		await customer.getByText('This chat has ended.').waitFor();
 		// The interaction is closed: off the list, and the agent is told.
@@ -158,9 +162,23 @@ describe('agent actions in the browser', () => {
 		const customer = await liveCustomer('Hana', 'Never mind, found it');
 		await accept(ben, 'New chat from Hana');
 		await customer.getByText('Ben joined the chat').waitFor();
-		await customer.getByRole('button', { name: 'End chat' }).click();
-		await customer.getByRole('button', { name: 'Yes, end chat' }).click();
+		// By keyboard: the question takes the focus on its safe answer, named by the question.
+		const focused = () =>
+			customer.evaluate(() => [
+				document.activeElement?.textContent,
+				document.activeElement?.closest('[role="group"]')?.getAttribute('aria-labelledby') ?? null
+			]);
+		await customer.getByRole('button', { name: 'End chat' }).press('Enter');
+		const question = customer.getByRole('group', { name: 'End this chat?' });
+		await question.waitFor();
+		expect(await focused()).toEqual(['No', 'end-question']);
+		await customer.keyboard.press('Enter');
+		await expect.poll(focused).toEqual(['End chat', null]);
+		await customer.keyboard.press('Enter');
+		await question.getByRole('button', { name: 'Yes, end chat' }).press('Enter');
 		await customer.getByText('This chat has ended.').waitFor();
+		// On to what comes next, not back to the top of the page.
+		await expect.poll(focused).toEqual(['Start a new chat', null]);
 		expect(await customer.getByLabel('Message', { exact: true }).count()).toBe(0);
 		await ben.getByText('Hana ended the chat. Choose End to wrap it up.').waitFor();
 		await ben.getByRole('button', { name: 'End', exact: true }).click();
