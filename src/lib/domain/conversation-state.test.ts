@@ -3,6 +3,7 @@ import {
 	transition,
 	TransitionError,
 	CONVERSATION_STATUSES,
+	conversationStatusLabel,
 	type ConversationEvent,
 	type ConversationStatus
 } from './conversation-state';
@@ -80,5 +81,19 @@ describe('every status × event', () => {
 				else
 					expect(() => transition(from, event), `${from} + ${event.type}`).toThrow(TransitionError);
 			}
+	});
+});
+
+describe('conversationStatusLabel', () => {
+	it('names every status in words, and passes an unknown one through', () => {
+		expect(CONVERSATION_STATUSES.map(conversationStatusLabel)).toEqual([
+			'in the queue',
+			'being offered',
+			'active',
+			'waiting for the customer',
+			'session ended'
+		]);
+		expect(conversationStatusLabel('archived')).toBe('archived');
+		expect(conversationStatusLabel(undefined)).toBe('');
 	});
 });

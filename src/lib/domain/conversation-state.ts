@@ -21,6 +21,21 @@
 export const CONVERSATION_STATUSES = ['queued', 'offered', 'active', 'waiting', 'ended'] as const;
 export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
 
+/** What agents read for each status (the header and the details panel). */
+export const CONVERSATION_STATUS_LABELS: Record<ConversationStatus, string> = {
+	queued: 'in the queue',
+	offered: 'being offered',
+	active: 'active',
+	waiting: 'waiting for the customer',
+	ended: 'session ended'
+};
+
+/** The label of a status, or the value itself if it is not one (an older document). */
+export const conversationStatusLabel = (status: string | undefined) =>
+	status !== undefined && status in CONVERSATION_STATUS_LABELS
+		? CONVERSATION_STATUS_LABELS[status as ConversationStatus]
+		: (status ?? '');
+
 export type ConversationEvent =
 	| { type: 'offer'; agentId: string }
 	| { type: 'withdraw' }
