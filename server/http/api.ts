@@ -32,6 +32,8 @@ import { adminRoutes } from './admin';
 import { v1Routes } from './v1';
 import type { Webhooks } from '../webhooks';
 
+/** How many ended conversations the widget session lists (newest first) for the history. */
+const EARLIER_CONVERSATIONS = 50;
 export { HttpError } from './common';
 
 export interface ApiDeps {
@@ -486,15 +488,18 @@ export function createApi(deps: ApiDeps) {
 				const customer = await repo.customerById(customerId);
 				if (!customer) throw new HttpError(500, 'internal', 'Customer could not be stored.');
 				const conv = await conversations.openConversationFor(customer.id, ws);
-				// The one before, if it ended: the widget keeps its history readable above.
-				const previous = await repo.db
+				// The ones before, ended, newest first: the widget keeps the whole history readable
+				// above the current one (SPEC C3), loading each when it is opened.
+				const earlier = await repo.db
 					.selectFrom('conversations')
-					.select('id')
+					.select(['id', 'created_at', 'ended_at'])
 					.where('customer_id', '=', customer.id)
 					.where('id', '!=', conv.id)
 					.where('status', '=', 'ended')
 					.orderBy('created_at', 'desc')
-					.executeTakeFirst();
+					.orderBy('id', 'desc')
+					.limit(EARLIER_CONVERSATIONS)
+					.execute();
 				const sessionToken = await signWidgetSession(
 					deps.widgetKey,
 					{ customerId: customer.id, workstreamId: ws.id },
@@ -512,7 +517,12 @@ export function createApi(deps: ApiDeps) {
 						email: customer.email
 					},
 					conversationId: conv.id,
-					previousConversationId: previous?.id ?? null,
+					previousConversationId: earlier[0]?.id ?? null,
+					earlierConversations: earlier.map((c) => ({
+						id: c.id,
+						startedAt: Number(c.created_at),
+						endedAt: c.ended_at === null ? null : Number(c.ended_at)
+					})),
 					workstream: workstreamView(ws, now)
 				};
 			}

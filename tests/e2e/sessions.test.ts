@@ -179,5 +179,22 @@ describe('ending a messaging session in the browser', () => {
 				return side.getByTestId('ticket-csat').textContent();
 			})
 			.toMatch('4/5 (Good) — “Friendly”');
+
+		// A third conversation: the first is still there, under Older conversations, loaded
+		// when opened, with its answered survey (the whole history, C3).
+		await accept(ben, 'New chat from Lou');
+		await log(ben).getByText('One more thing').waitFor();
+		await ben.getByRole('button', { name: 'End session' }).click();
+		await ben.getByLabel('Internal note', { exact: true }).waitFor();
+		await box.fill('And a third question');
+		await box.press('Enter');
+		await current.getByText('And a third question').waitFor();
+		await earlier.getByText('One more thing').waitFor({ state: 'attached' });
+		const older = customer.getByRole('region', { name: 'Older conversations' });
+		await older.getByText('Older conversations').click();
+		await older.locator('summary').nth(1).click();
+		await older.getByText('Is the shop open on Sunday?').waitFor();
+		await older.getByText('Thank you for your rating (4/5).').waitFor();
+		expect(await older.getByText('One more thing').count()).toBe(0);
 	});
 });

@@ -6,12 +6,20 @@ import { ChatSession } from '$lib/client/chat-session';
 import { ChatView } from '$lib/client/chat.svelte';
 import { clearLocalData, followNetwork, indexeddb, syncUrl } from '$lib/client/persistence';
 
+export interface EarlierConversation {
+	id: string;
+	startedAt: number;
+	endedAt: number | null;
+}
+
 export interface WidgetSession {
 	sessionToken: string;
 	expiresAt: number;
 	conversationId: string;
 	/** The customer's previous conversation, if it ended (shown above, read-only). */
 	previousConversationId?: string | null;
+	/** Their ended conversations, newest first (the first is the previous one); absent in older sessions. */
+	earlierConversations?: EarlierConversation[];
 	customer: {
 		id: string;
 		principal: string;
@@ -91,6 +99,11 @@ export class Widget {
 	chat = $state<ChatView | null>(null);
 	/** The conversation before this one (ended), read-only: its history stays readable. */
 	previous = $state<ChatView | null>(null);
+	/**
+	 * The ones before that, oldest first, each loaded only when the customer opens it (two
+	 * sockets each): `view` is set then.
+	 */
+	older = $state<(EarlierConversation & { view: ChatView | null })[]>([]);
 	/** The workstream's public settings, known before a session exists (title, greeting). */
 	info = $state<WidgetSession['workstream'] | null>(null);
 	offline = $state<OfflineForm>({ busy: false, sentTo: null, errors: {} });
@@ -313,6 +326,17 @@ export class Widget {
 			}
 		}
 		this.chat = new ChatView(chat);
+		const olderIds = (session.earlierConversations ?? [])
+			.filter((c) => c.id !== previousId && c.id !== session.conversationId)
+			.reverse();
+		// Views already opened stay open; those no longer listed close.
+		const previouslyOlder = this.older;
+		for (const o of previouslyOlder) if (!olderIds.some((c) => c.id === o.id)) o.view?.destroy();
+		this.older = olderIds.map((c) => ({
+			...c,
+			view: previouslyOlder.find((o) => o.id === c.id)?.view ?? null
+		}));
+		this.#openOlder = (id) => new ChatView(open(id));
 		this.#stopNetwork?.();
 		this.#stopNetwork = followNetwork(
 			() => chat.connect(),
@@ -386,7 +410,16 @@ export class Widget {
 		return true;
 	}
 
-	/** Answers a CSAT survey (SPEC C8) of the current or the previous conversation. */
+	#openOlder: ((conversationId: string) => ChatView) | null = null;
+
+	/** Loads an older conversation's history (when the customer opens it). */
+	openOlder(conversationId: string) {
+		const entry = this.older.find((o) => o.id === conversationId);
+		if (!entry || entry.view || !this.#openOlder) return;
+		entry.view = this.#openOlder(conversationId);
+	}
+
+	/** Answers a CSAT survey (SPEC C8) of the current, the previous or an older conversation. */
 	async rate(conversationId: string, rating: number, comment: string): Promise<string | null> {
 		const session = this.session;
 		if (!session) return 'The chat is not open.';
@@ -416,6 +449,8 @@ export class Widget {
 		this.chat = null;
 		this.previous?.destroy();
 		this.previous = null;
+		for (const o of this.older) o.view?.destroy();
+		this.older = [];
 		this.session = null;
 		this.#stopNetwork?.();
 		this.#store.removeItem(storageKey(this.slug));
@@ -433,5 +468,6 @@ export class Widget {
 		this.#stopNetwork?.();
 		this.chat?.destroy();
 		this.previous?.destroy();
+		for (const o of this.older) o.view?.destroy();
 	}
 }
