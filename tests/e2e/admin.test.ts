@@ -202,7 +202,15 @@ describe('the admin console', () => {
 		);
 		await narrow.screenshot({ path: '/tmp/admin-workstream-375.png', fullPage: true });
 		await narrow.context().close();
+		// The refused edits are unsaved: the browser asks before the reload throws them away.
+		const asked = new Promise<string>((resolve) =>
+			admin.once('dialog', (d) => {
+				resolve(d.type());
+				void d.accept();
+			})
+		);
 		await admin.reload();
+		expect(await asked).toBe('beforeunload');
 		await heading(admin, 'Returns').waitFor();
 
 		// The mode of an existing workstream brings its usual style along (it was the other's).
@@ -212,6 +220,41 @@ describe('the admin console', () => {
 		await expect.poll(() => style.inputValue()).toBe('social');
 		await admin.getByRole('radio', { name: /Live chat/ }).check();
 		await expect.poll(() => style.inputValue()).toBe('live');
+	});
+
+	it('asks before a link throws away unsaved edits', async () => {
+		const page = await (await newContext()).newPage();
+		await signInAdmin(page, '/admin/workstreams/returns');
+		await heading(page, 'Returns').waitFor();
+		const greeting = page.getByLabel('Greeting');
+		const before = await greeting.inputValue();
+		const templates = page.getByRole('navigation', { name: 'Admin' }).getByRole('link', {
+			name: 'Templates'
+		});
+		let questions: string[] = [];
+		page.on('dialog', (d) => {
+			questions.push(d.message());
+			void (questions.length === 1 ? d.dismiss() : d.accept());
+		});
+		await greeting.fill('Half-written greeting');
+		await templates.click();
+		await expect
+			.poll(() => questions)
+			.toEqual(['You have changes that are not saved. Leave and discard them?']);
+		// Stayed, with the text.
+		expect(await greeting.inputValue()).toBe('Half-written greeting');
+		await templates.click();
+		await heading(page, 'Templates').waitFor();
+		expect(questions.length).toBe(2);
+		// Discarded: the server still has the old greeting, and going back asks nothing.
+		await page.goBack();
+		await heading(page, 'Returns').waitFor();
+		expect(await page.getByLabel('Greeting').inputValue()).toBe(before);
+		questions = [];
+		await templates.click();
+		await heading(page, 'Templates').waitFor();
+		expect(questions).toEqual([]);
+		await page.context().close();
 	});
 
 	it('a sign-in that ends mid-page is renewed over the page, keeping what was typed', async () => {

@@ -6,6 +6,7 @@
  */
 import { tick } from 'svelte';
 import { api, type ApiResult } from './api';
+import { guardUnsaved } from './unsaved.svelte';
 
 const focusOn = (id: string) => document.getElementById(id)?.focus();
 
@@ -20,6 +21,14 @@ export class EditForm<T extends { id: string | null }> {
 	/** The last thing done ("Template “X” saved."), for a role="status" line. */
 	said = $state('');
 
+	/** The form's value as opened, to tell unsaved changes. */
+	#opened = '';
+
+	/** The open form holds changes not saved yet. */
+	get dirty() {
+		return this.value !== null && JSON.stringify(this.value) !== this.#opened;
+	}
+
 	constructor(
 		private readonly opts: {
 			/** The collection's API path, e.g. `/api/admin/templates`. */
@@ -31,13 +40,16 @@ export class EditForm<T extends { id: string | null }> {
 			/** Reads the page's list again. */
 			reload: () => Promise<void>;
 		}
-	) {}
+	) {
+		guardUnsaved(() => this.dirty);
+	}
 
 	async open(value: T) {
 		this.fields = {};
 		this.message = null;
 		this.said = '';
 		this.value = value;
+		this.#opened = JSON.stringify(value);
 		await tick();
 		focusOn(this.opts.firstField);
 	}
