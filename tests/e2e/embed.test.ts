@@ -209,7 +209,8 @@ describe('the live chat behind the launcher', () => {
 			.poll(() => message(agent, 'I found your order').getByTestId('delivery').textContent())
 			.toBe('Read');
 		await frameOf(page).getByRole('button', { name: 'Close chat' }).click();
-		expect(await launcher(page).getAttribute('aria-label')).toBe('Open chat');
+		// The widget tells the loader with postMessage: the panel closes a moment later.
+		await expect.poll(() => launcher(page).getAttribute('aria-label')).toBe('Open chat');
 		expect(await launcher(page).locator('.badge').count()).toBe(0);
 	});
 
