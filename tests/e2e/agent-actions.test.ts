@@ -314,8 +314,12 @@ describe('agent actions in the browser', () => {
 		await box.press('Enter');
 		await box.fill('Hi Yara, one moment');
 
-		// Back to Xavi: the note, still a note. Then Yara's draft, still a message.
+		// Back to Xavi, after a reload even: the note, still a note. Then Yara's draft, still a
+		// message.
 		const list = ben.getByRole('navigation', { name: 'Conversations' });
+		await list.getByRole('button', { name: /Xavi/ }).click();
+		await log(ben).getByText('Refund please').waitFor();
+		await ben.reload();
 		await list.getByRole('button', { name: /Xavi/ }).click();
 		await log(ben).getByText('Refund please').waitFor();
 		expect(await replyAs.inputValue()).toBe('note');

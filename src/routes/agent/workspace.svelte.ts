@@ -8,6 +8,7 @@ import { ChatSession, readNotice } from '$lib/client/chat-session';
 import { MessageType } from '$lib/domain/protocol';
 import { ChatView } from '$lib/client/chat.svelte';
 import { clearLocalData, followNetwork, indexeddb, syncUrl } from '$lib/client/persistence';
+import { clearDrafts } from '$lib/client/drafts';
 import {
 	offersOf,
 	offerTitle,
@@ -554,6 +555,7 @@ export class Workspace {
 		this.error = null;
 		this.destroy();
 		if (principal) await clearLocalData(principal);
+		clearDrafts();
 		keepMe(null);
 		this.me = null;
 		this.selectedId = null;
