@@ -334,4 +334,28 @@ describe('agent actions in the browser', () => {
 		for (const customer of [xavi, yara])
 			expect(await log(customer).getByText('NOTE:').count()).toBe(0);
 	});
+
+	it('a message that reached the server minutes after it was written says when it arrived', async () => {
+		const ben = await signInAgent('ben@example.com');
+		// A device whose message left five minutes after it was written (its clock says so).
+		const ctx = await browser.newContext();
+		contexts.push(ctx);
+		const late = await ctx.newPage();
+		await late.clock.install({ time: Date.now() - 5 * 60_000 });
+		await late.clock.resume();
+		await late.goto(server.base + '/chat?workstream=live');
+		await late.getByLabel('Name').fill('Zoe');
+		await late.getByRole('button', { name: 'Start chat' }).click();
+		await late.getByLabel('Message', { exact: true }).fill('Written on the train');
+		await late.getByLabel('Message', { exact: true }).press('Enter');
+		await accept(ben, 'New chat from Zoe');
+		const item = log(ben).getByRole('listitem').filter({ hasText: 'Written on the train' });
+		await item.getByText(/^· arrived \d/).waitFor();
+		// Ben's own reply, stored as he wrote it, says nothing of the kind.
+		await ben.getByLabel('Message', { exact: true }).fill('Welcome back');
+		await ben.getByLabel('Message', { exact: true }).press('Enter');
+		const reply = log(ben).getByRole('listitem').filter({ hasText: 'Welcome back' });
+		await expect.poll(() => reply.getByTestId('delivery').textContent()).toMatch(/Sent|Read/);
+		expect(await reply.getByText('arrived').count()).toBe(0);
+	});
 });

@@ -11,6 +11,7 @@ import * as decoding from 'lib0/decoding';
 import { WebsocketProvider } from 'y-websocket';
 import {
 	OutboxEntrySchema,
+	arrivedLate,
 	byStoredTime,
 	storedBefore,
 	type Message,
@@ -42,6 +43,8 @@ export interface TranscriptItem {
 	name: string;
 	text: string;
 	time: number;
+	/** When it reached the server, if well after it was written (see `arrivedLate`). */
+	arrived?: number;
 	mine: boolean;
 	/** A public reply sent by email: its recipient. */
 	to?: string;
@@ -336,6 +339,7 @@ export class ChatSession {
 				name: m.name,
 				text: m.text,
 				time: m.time,
+				...(arrivedLate(m) !== null ? { arrived: m.at } : {}),
 				mine,
 				...(m.to ? { to: m.to } : {}),
 				state: mine ? (index >= 0 && index < seenByOthers ? 'read' : 'sent') : undefined

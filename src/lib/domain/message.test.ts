@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byStoredTime, storedBefore } from './message';
+import { arrivedLate, byStoredTime, storedBefore } from './message';
 
 describe('storedBefore', () => {
 	it('orders by the storing time, then, within one merge, by the writing time', () => {
@@ -17,5 +17,14 @@ describe('storedBefore', () => {
 			{ at: 50, time: 11, id: 'b' }
 		];
 		expect(notes.sort(byStoredTime).map((n) => n.id)).toEqual(['a', 'b', 'c']);
+	});
+});
+
+describe('arrivedLate', () => {
+	it('names the arrival of a message stored a minute or more after it was written', () => {
+		expect(arrivedLate({ time: 1_000, at: 1_500 })).toBeNull();
+		expect(arrivedLate({ time: 1_000, at: 60_999 })).toBeNull();
+		expect(arrivedLate({ time: 1_000, at: 61_000 })).toBe(61_000);
+		expect(arrivedLate({ time: 0, at: 3 * 86_400_000 })).toBe(3 * 86_400_000);
 	});
 });

@@ -136,3 +136,14 @@ export const storedBefore = (a: Pick<Message, 'at' | 'time'>, b: Pick<Message, '
 /** Orders messages by `storedBefore` (a stable sort, for notes among themselves). */
 export const byStoredTime = (a: Pick<Message, 'at' | 'time'>, b: Pick<Message, 'at' | 'time'>) =>
 	a.at - b.at || a.time - b.time;
+
+/** A message that reached the server this long after it was written was written offline. */
+export const LATE_AFTER_MS = 60_000;
+
+/**
+ * When a stored message arrived, if that was well after it was written (offline, a bad
+ * network): the transcript keeps arrival order, so its written time can sit above newer ones'
+ * and deserves a word. Null when it arrived about when it was written.
+ */
+export const arrivedLate = (m: Pick<Message, 'at' | 'time'>): number | null =>
+	m.at - m.time >= LATE_AFTER_MS ? m.at : null;
