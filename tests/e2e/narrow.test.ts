@@ -39,6 +39,13 @@ describe('the agent workspace on a narrow screen', () => {
 		await offer.waitFor();
 		expect(await inViewport(ben, '.offer')).toBe(true);
 		expect(await offer.getByRole('button', { name: 'Decline' }).isVisible()).toBe(true);
+		// A second offer: the band scrolls sideways and snaps to whole cards, the first in sight.
+		await liveCustomerAt(await suite.newContext(), server.base, 'Noor', 'Me too');
+		const second = ben.getByRole('dialog', { name: 'New chat from Noor' });
+		await second.waitFor();
+		await expect.poll(() => inViewport(ben, '.offer')).toBe(true);
+		await second.getByRole('button', { name: 'Decline' }).click();
+		await second.waitFor({ state: 'detached' });
 		await acceptOffer(ben, 'New chat from Mia');
 
 		// The conversation alone, with a way back; still nothing wider than the screen.
