@@ -254,6 +254,16 @@ describe('the admin console', () => {
 		await templates.click();
 		await heading(page, 'Templates').waitFor();
 		expect(questions).toEqual([]);
+		// The agent form too: a name typed into a new agent is not thrown away silently.
+		await page
+			.getByRole('navigation', { name: 'Admin' })
+			.getByRole('link', { name: 'Agents' })
+			.click();
+		await page.getByRole('button', { name: 'Add agent' }).click();
+		await page.getByLabel('Name', { exact: true }).fill('Half an agent');
+		await templates.click();
+		await expect.poll(() => questions.length).toBe(1);
+		expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('Half an agent');
 		await page.context().close();
 	});
 
