@@ -331,6 +331,7 @@ export class ChatSession {
 		const merged = new Set<string>();
 		const toItem = (m: Message, index: number): TranscriptItem => {
 			const mine = m.author === me.principal;
+			const arrived = arrivedLate(m);
 			if (mine) merged.add(m.id);
 			return {
 				id: m.id,
@@ -339,7 +340,7 @@ export class ChatSession {
 				name: m.name,
 				text: m.text,
 				time: m.time,
-				...(arrivedLate(m) !== null ? { arrived: m.at } : {}),
+				...(arrived !== null ? { arrived } : {}),
 				mine,
 				...(m.to ? { to: m.to } : {}),
 				state: mine ? (index >= 0 && index < seenByOthers ? 'read' : 'sent') : undefined

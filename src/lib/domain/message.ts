@@ -131,11 +131,12 @@ export function parseOutboxEntry(raw: unknown, authorPrincipal: string): ParsedE
  * tells, which the merge keeps in the order they were written.
  */
 export const storedBefore = (a: Pick<Message, 'at' | 'time'>, b: Pick<Message, 'at' | 'time'>) =>
-	a.at < b.at || (a.at === b.at && a.time < b.time);
+	byStoredTime(a, b) < 0;
 
-/** Orders messages by `storedBefore` (a stable sort, for notes among themselves). */
-export const byStoredTime = (a: Pick<Message, 'at' | 'time'>, b: Pick<Message, 'at' | 'time'>) =>
-	a.at - b.at || a.time - b.time;
+/** Orders messages by storing time, then writing time (`storedBefore` as a sort comparator). */
+export function byStoredTime(a: Pick<Message, 'at' | 'time'>, b: Pick<Message, 'at' | 'time'>) {
+	return a.at - b.at || a.time - b.time;
+}
 
 /** A message that reached the server this long after it was written was written offline. */
 export const LATE_AFTER_MS = 60_000;

@@ -224,33 +224,19 @@ export class Widget {
 		const session = this.session;
 		if (!session) return;
 		this.replyTo = { busy: true, email: null, error: null };
-		const res = await fetch('/api/widget/email', {
-			method: 'POST',
-			headers: {
-				'content-type': 'application/json',
-				authorization: `Bearer ${session.sessionToken}`
-			},
-			body: JSON.stringify({ email })
-		}).catch(() => null);
-		if (!res) {
-			this.replyTo = {
-				busy: false,
-				email: null,
-				error: 'You are offline: leaving your email needs a connection.'
-			};
-			return;
-		}
-		const body = await res.json().catch(() => ({}));
-		this.replyTo = res.ok
-			? { busy: false, email: body.email as string, error: null }
-			: {
-					busy: false,
-					email: null,
-					error:
-						body?.error?.fields?.email ??
-						body?.error?.message ??
-						`The email could not be saved (${res.status}).`
-				};
+		const r = await this.#post(
+			session,
+			'/api/widget/email',
+			{ email },
+			{
+				offline: 'You are offline: leaving your email needs a connection.',
+				failed: 'The email could not be saved',
+				field: 'email'
+			}
+		);
+		this.replyTo = r.ok
+			? { busy: false, email: r.body.email as string, error: null }
+			: { busy: false, email: null, error: r.error };
 	}
 
 	async begin(name: string, email: string) {
@@ -300,18 +286,7 @@ export class Widget {
 		this.session = session;
 		if (session.customer.email && !this.replyTo.email)
 			this.replyTo = { busy: false, email: session.customer.email, error: null };
-		const open = (conversationId: string) =>
-			new ChatSession({
-				serverUrl: syncUrl(),
-				conversationId,
-				me: {
-					principal: session.customer.principal,
-					role: 'customer',
-					name: session.customer.name
-				},
-				params: { token: session.sessionToken },
-				persistence: this.persistent ? indexeddb : undefined
-			});
+		const open = (conversationId: string) => this.#openSession(session, conversationId);
 		const chat = open(session.conversationId);
 		// The conversation just left stays on screen, read-only, above the new one.
 		const previousId = session.previousConversationId ?? null;
@@ -336,7 +311,6 @@ export class Widget {
 			...c,
 			view: previouslyOlder.find((o) => o.id === c.id)?.view ?? null
 		}));
-		this.#openOlder = (id) => new ChatView(open(id));
 		this.#stopNetwork?.();
 		this.#stopNetwork = followNetwork(
 			() => chat.connect(),
@@ -353,14 +327,16 @@ export class Widget {
 	async endChat(): Promise<string | null> {
 		const session = this.session;
 		if (!session) return 'There is no chat to end.';
-		const res = await fetch(`/api/widget/conversations/${session.conversationId}/end`, {
-			method: 'POST',
-			headers: { authorization: `Bearer ${session.sessionToken}` }
-		}).catch(() => null);
-		if (!res) return 'You are offline: ending the chat needs a connection.';
-		if (res.ok) return null;
-		const body = await res.json().catch(() => ({}));
-		return body?.error?.message ?? `The chat could not be ended (${res.status}).`;
+		const r = await this.#post(
+			session,
+			`/api/widget/conversations/${session.conversationId}/end`,
+			undefined,
+			{
+				offline: 'You are offline: ending the chat needs a connection.',
+				failed: 'The chat could not be ended'
+			}
+		);
+		return r.ok ? null : r.error;
 	}
 
 	/** After a chat ended: a new conversation (the server opens one, with a new ticket). */
@@ -410,35 +386,73 @@ export class Widget {
 		return true;
 	}
 
-	#openOlder: ((conversationId: string) => ChatView) | null = null;
+	/** One of the session's conversations, as this customer, kept on the device if it may. */
+	#openSession(session: WidgetSession, conversationId: string) {
+		return new ChatSession({
+			serverUrl: syncUrl(),
+			conversationId,
+			me: {
+				principal: session.customer.principal,
+				role: 'customer',
+				name: session.customer.name
+			},
+			params: { token: session.sessionToken },
+			persistence: this.persistent ? indexeddb : undefined
+		});
+	}
 
 	/** Loads an older conversation's history (when the customer opens it). */
 	openOlder(conversationId: string) {
 		const entry = this.older.find((o) => o.id === conversationId);
-		if (!entry || entry.view || !this.#openOlder) return;
-		entry.view = this.#openOlder(conversationId);
+		if (!entry || entry.view || !this.session) return;
+		entry.view = new ChatView(this.#openSession(this.session, conversationId));
+	}
+
+	/**
+	 * POSTs to the widget API with the session's token: the reply's body, or what went wrong in
+	 * words (`field`'s message, else the server's, else `failed` with the status).
+	 */
+	async #post(
+		session: WidgetSession,
+		path: string,
+		body: unknown,
+		words: { offline: string; failed: string; field?: string }
+	): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: string }> {
+		const res = await fetch(path, {
+			method: 'POST',
+			headers: {
+				...(body === undefined ? {} : { 'content-type': 'application/json' }),
+				authorization: `Bearer ${session.sessionToken}`
+			},
+			...(body === undefined ? {} : { body: JSON.stringify(body) })
+		}).catch(() => null);
+		if (!res) return { ok: false, error: words.offline };
+		const reply = await res.json().catch(() => ({}));
+		if (res.ok) return { ok: true, body: reply };
+		return {
+			ok: false,
+			error:
+				(words.field ? reply?.error?.fields?.[words.field] : undefined) ??
+				reply?.error?.message ??
+				`${words.failed} (${res.status}).`
+		};
 	}
 
 	/** Answers a CSAT survey (SPEC C8) of the current, the previous or an older conversation. */
 	async rate(conversationId: string, rating: number, comment: string): Promise<string | null> {
 		const session = this.session;
 		if (!session) return 'The chat is not open.';
-		const res = await fetch(`/api/widget/conversations/${conversationId}/csat`, {
-			method: 'POST',
-			headers: {
-				'content-type': 'application/json',
-				authorization: `Bearer ${session.sessionToken}`
-			},
-			body: JSON.stringify({ rating, comment: comment.trim() || undefined })
-		}).catch(() => null);
-		if (!res) return 'You are offline: sending the rating needs a connection.';
-		if (res.ok) return null;
-		const body = await res.json().catch(() => ({}));
-		return (
-			body?.error?.fields?.rating ??
-			body?.error?.message ??
-			`The rating could not be sent (${res.status}).`
+		const r = await this.#post(
+			session,
+			`/api/widget/conversations/${conversationId}/csat`,
+			{ rating, comment: comment.trim() || undefined },
+			{
+				offline: 'You are offline: sending the rating needs a connection.',
+				failed: 'The rating could not be sent',
+				field: 'rating'
+			}
 		);
+		return r.ok ? null : r.error;
 	}
 
 	/** The host site's logout: forget this customer on this device. */

@@ -6,7 +6,7 @@
  */
 import { tick } from 'svelte';
 import { api, type ApiResult } from './api';
-import { guardUnsaved } from './unsaved.svelte';
+import { trackUnsaved } from './unsaved.svelte';
 
 const focusOn = (id: string) => document.getElementById(id)?.focus();
 
@@ -21,13 +21,8 @@ export class EditForm<T extends { id: string | null }> {
 	/** The last thing done ("Template “X” saved."), for a role="status" line. */
 	said = $state('');
 
-	/** The form's value as opened, to tell unsaved changes. */
-	#opened = '';
-
-	/** The open form holds changes not saved yet. */
-	get dirty() {
-		return this.value !== null && JSON.stringify(this.value) !== this.#opened;
-	}
+	/** The open form's changes not saved yet (asked about before leaving the page). */
+	#unsaved = trackUnsaved(() => this.value);
 
 	constructor(
 		private readonly opts: {
@@ -40,16 +35,14 @@ export class EditForm<T extends { id: string | null }> {
 			/** Reads the page's list again. */
 			reload: () => Promise<void>;
 		}
-	) {
-		guardUnsaved(() => this.dirty);
-	}
+	) {}
 
 	async open(value: T) {
 		this.fields = {};
 		this.message = null;
 		this.said = '';
 		this.value = value;
-		this.#opened = JSON.stringify(value);
+		this.#unsaved.mark();
 		await tick();
 		focusOn(this.opts.firstField);
 	}

@@ -7,13 +7,30 @@
 const checks = new Set<() => boolean>();
 
 /** Registers `dirty` while the calling component lives (call during its initialisation). */
-export function guardUnsaved(dirty: () => boolean) {
+function guardUnsaved(dirty: () => boolean) {
 	$effect(() => {
 		checks.add(dirty);
 		return () => {
 			checks.delete(dirty);
 		};
 	});
+}
+
+/**
+ * Guards a form whose value is `current()` (null while closed): `mark()` records it as the
+ * saved (or just opened) state, and it is unsaved while its JSON differs from that.
+ */
+export function trackUnsaved(current: () => unknown) {
+	let marked: string | null = null;
+	guardUnsaved(() => {
+		const now = current();
+		return now !== null && marked !== null && JSON.stringify(now) !== marked;
+	});
+	return {
+		mark() {
+			marked = JSON.stringify(current());
+		}
+	};
 }
 
 export const hasUnsaved = () => [...checks].some((dirty) => dirty());
