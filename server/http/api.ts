@@ -523,7 +523,9 @@ export function createApi(deps: ApiDeps) {
 						startedAt: Number(c.created_at),
 						endedAt: c.ended_at === null ? null : Number(c.ended_at)
 					})),
-					workstream: workstreamView(ws, now)
+					workstream: workstreamView(ws, now),
+					// The server's clock, so that the widget stamps messages in it (server-clock.ts).
+					now
 				};
 			}
 		]

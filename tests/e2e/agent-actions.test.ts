@@ -335,9 +335,10 @@ describe('agent actions in the browser', () => {
 			expect(await log(customer).getByText('NOTE:').count()).toBe(0);
 	});
 
-	it('a message that reached the server minutes after it was written says when it arrived', async () => {
+	it('a message that reached the server minutes after it was written says when it arrived, whatever the device clock', async () => {
 		const ben = await signInAgent('ben@example.com');
-		// A device whose message left five minutes after it was written (its clock says so).
+		// A device whose clock is five minutes behind: its messages are stamped in the server's
+		// clock all the same (learnt when the chat opens), so none of them looks late.
 		const ctx = await browser.newContext();
 		contexts.push(ctx);
 		const late = await ctx.newPage();
@@ -346,11 +347,25 @@ describe('agent actions in the browser', () => {
 		await late.goto(server.base + '/chat?workstream=live');
 		await late.getByLabel('Name').fill('Zoe');
 		await late.getByRole('button', { name: 'Start chat' }).click();
+		await late.getByLabel('Message', { exact: true }).waitFor();
+		// Written offline and held for five minutes. (The device's clock steps back five minutes
+		// while it is offline, with nothing to learn the server's time from, and then forward
+		// again: the same message as one written five minutes before it reached the server.)
+		await ctx.setOffline(true);
+		await late.clock.setSystemTime(Date.now() - 10 * 60_000);
 		await late.getByLabel('Message', { exact: true }).fill('Written on the train');
 		await late.getByLabel('Message', { exact: true }).press('Enter');
+		await late.clock.setSystemTime(Date.now() - 5 * 60_000);
+		await ctx.setOffline(false);
 		await accept(ben, 'New chat from Zoe');
 		const item = log(ben).getByRole('listitem').filter({ hasText: 'Written on the train' });
 		await item.getByText(/^· arrived \d/).waitFor();
+		// Written online on the same slow device: not late.
+		await late.getByLabel('Message', { exact: true }).fill('Hello from a slow clock');
+		await late.getByLabel('Message', { exact: true }).press('Enter');
+		const hello = log(ben).getByRole('listitem').filter({ hasText: 'Hello from a slow clock' });
+		await hello.waitFor();
+		expect(await hello.getByText('arrived').count()).toBe(0);
 		// Ben's own reply, stored as he wrote it, says nothing of the kind.
 		await ben.getByLabel('Message', { exact: true }).fill('Welcome back');
 		await ben.getByLabel('Message', { exact: true }).press('Enter');

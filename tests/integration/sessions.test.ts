@@ -142,6 +142,18 @@ async function replyMakesNewTicket(
 	return again;
 }
 
+describe("the server's clock", () => {
+	it('a widget session carries the server time, so that a device whose clock is off writes in it', async () => {
+		const { srv, clock } = await setup();
+		clock.advance(3 * 3_600_000); // the server three hours ahead of this machine
+		const r = await api<{ now: number }>(srv.base, '/api/widget/session', {
+			body: { workstream: 'live', name: 'Tess' }
+		});
+		expect(r.status).toBe(200);
+		expect(r.body.now).toBe(clock.now());
+	});
+});
+
 describe('End session (SPEC A9, C7)', () => {
 	it('disables messaging silently, keeps the ticket, frees capacity; the next message is a new ticket', async () => {
 		const { srv, ana, anaId, customer, chat, id } = await setup();

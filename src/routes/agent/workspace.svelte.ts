@@ -9,6 +9,7 @@ import { MessageType } from '$lib/domain/protocol';
 import { ChatView } from '$lib/client/chat.svelte';
 import { clearLocalData, followNetwork, indexeddb, syncUrl } from '$lib/client/persistence';
 import { clearDrafts } from '$lib/client/drafts';
+import { learnServerTime, serverNow } from '$lib/client/server-clock';
 import {
 	offersOf,
 	offerTitle,
@@ -48,17 +49,6 @@ export interface Me {
 	mustChangePassword?: boolean;
 }
 
-/**
- * The server's clock minus this device's, in ms. Offers carry server times (`requestedAt`,
- * `expiresAt`), and the server enforces them; a device whose clock is off would otherwise show
- * the wrong time left to answer. Learnt from the `now` of the agent endpoints, halfway through
- * the request.
- */
-let clockOffset = 0;
-
-/** The server's time now, as well as this device can tell. */
-export const serverNow = () => Date.now() + clockOffset;
-
 async function call<T>(
 	path: string,
 	body?: unknown
@@ -72,7 +62,7 @@ async function call<T>(
 	const data = await res
 		.json()
 		.catch(() => ({ error: { message: `Request failed (${res.status})` } }));
-	if (typeof data?.now === 'number') clockOffset = data.now - (sent + Date.now()) / 2;
+	learnServerTime(data?.now, sent);
 	return { ok: res.ok, status: res.status, data };
 }
 
@@ -476,7 +466,8 @@ export class Workspace {
 				readOnly,
 				internal: !readOnly,
 				// Offline, it waits for the network to come back (followNetwork connects it).
-				connect: navigator.onLine
+				connect: navigator.onLine,
+				now: serverNow
 			})
 		);
 	}

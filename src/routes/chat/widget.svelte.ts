@@ -5,6 +5,7 @@
 import { ChatSession } from '$lib/client/chat-session';
 import { ChatView } from '$lib/client/chat.svelte';
 import { clearLocalData, followNetwork, indexeddb, syncUrl } from '$lib/client/persistence';
+import { learnServerTime, serverNow } from '$lib/client/server-clock';
 
 export interface EarlierConversation {
 	id: string;
@@ -134,7 +135,7 @@ export class Widget {
 			const s = JSON.parse(
 				this.#store.getItem(storageKey(this.slug)) ?? 'null'
 			) as WidgetSession | null;
-			return s && s.expiresAt > Date.now() ? s : null;
+			return s && s.expiresAt > serverNow() ? s : null;
 		} catch {
 			return null;
 		}
@@ -246,6 +247,7 @@ export class Widget {
 	async #open(extra: { name?: string; email?: string }) {
 		const cached = this.cached;
 		let res: Response;
+		const sent = Date.now();
 		try {
 			res = await fetch('/api/widget/session', {
 				method: 'POST',
@@ -274,6 +276,7 @@ export class Widget {
 				res.status === 401 ? { kind: 'needs-sign-in', message } : { kind: 'error', message };
 			return;
 		}
+		learnServerTime(body.now, sent);
 		const session = body as WidgetSession;
 		if (cached && cached.customer.principal !== session.customer.principal)
 			await this.#clearLocal(cached.customer.principal);
@@ -397,7 +400,8 @@ export class Widget {
 				name: session.customer.name
 			},
 			params: { token: session.sessionToken },
-			persistence: this.persistent ? indexeddb : undefined
+			persistence: this.persistent ? indexeddb : undefined,
+			now: serverNow
 		});
 	}
 
