@@ -2844,7 +2844,7 @@ export class ConversationService {
 
 	/**
 	 * The customer wrote into an active conversation: a Pending or On-hold ticket opens again
-	 * (SPEC A11), and if none of its agents is working the conversation is handed off (A12).
+	 * (SPEC A11), and if all of its agents are Offline the conversation is handed off (A12).
 	 * Every customer message comes here, so what decides both is read in one query.
 	 */
 	async #customerWroteActive(conversationId: string) {
@@ -2852,7 +2852,7 @@ export class ConversationService {
 		const seen = await this.deps.repo.ticketAndPresence(conversationId);
 		if (!seen) return;
 		const ticket = onCustomerMessage(seen.ticketStatus as TicketStatus);
-		const away = seen.agents.length > 0 && !seen.agents.some((a) => WORKING.has(a.presence));
+		const away = seen.agents.length > 0 && !seen.agents.some((a) => holdsChats(a.presence));
 		if (ticket === 'reopen') await this.#reopenOnReply(conversationId);
 		if (away) await this.#handoff(conversationId);
 		// Nothing to do, and nothing changed while reading: the next message need not ask.
@@ -3021,8 +3021,7 @@ export class ConversationService {
 	}
 
 	/**
-	 * None of an active conversation's agents is working (Available or Busy) when the customer
-	 * writes: it is routed again, to the same agent under *keep the same agent* (waiting for them
+	 * All of an active conversation's agents are Offline when the customer writes: it is routed again, to the same agent under *keep the same agent* (waiting for them
 	 * for the workstream's time), otherwise to whoever is Available (SPEC A12). Checked again
 	 * under the lock.
 	 */
@@ -3032,7 +3031,7 @@ export class ConversationService {
 			const conv = await repo.conversationById(conversationId);
 			if (!conv || conv.status !== 'active') return;
 			const again = await repo.participantPresence(conversationId);
-			if (again.some((a) => WORKING.has(a.presence))) return;
+			if (again.some((a) => holdsChats(a.presence))) return;
 			const ws = await repo.workstreamById(conv.workstream_id);
 			const now = this.deps.clock.now();
 			await repo.db
@@ -3053,8 +3052,13 @@ export class ConversationService {
 	}
 }
 
-/** Agents in these states still work the conversations they hold. */
-const WORKING = new Set(['Available', 'Busy']);
+/**
+ * Whether an agent in this presence still holds their conversations: every state but Offline
+ * (SPEC A12: handoff is for an agent who is offline). Busy, Away and RONA stop new offers only;
+ * an agent who missed one offer (RONA) or stepped away keeps the chats they are in, and one who
+ * really left (signed out, set Offline, or no tab connected for the presence grace) is Offline.
+ */
+const holdsChats = (presence: string) => presence !== 'Offline';
 
 function systemMessage(text: string, now: number): Message {
 	return {

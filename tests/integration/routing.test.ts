@@ -531,6 +531,54 @@ describe('keep the same agent and shift handoff', () => {
 		expect(next.conversationId).toBe(customer.conversationId);
 	});
 
+	it('an agent in RONA or Away keeps the conversations they are in; only Offline hands them off', async () => {
+		const { srv, clock, db } = await setup();
+		await db
+			.updateTable('workstreams')
+			.set({ keep_same_agent: 0 })
+			.where('slug', '=', 'persistent')
+			.execute();
+		const ana = await online(srv, 'ana@example.com', clock);
+		const carla = await customerWrites(srv, 'persistent', 'My card was charged twice');
+		const first = await offerIn(ana.inbox, 'offer to Ana');
+		expect((await accept(srv, ana.agent, first.offerId)).status).toBe(200);
+		// Ana misses another customer's offer: RONA.
+		await customerWrites(srv, 'live', 'Hello?', { name: 'Lou' });
+		await waitFor(() => ana.inbox.offers.size === 1, 'the second offer');
+		clock.advance(60_000);
+		await srv.parley.timers.poll();
+		await waitFor(() => agentStateOf(ana.inbox.doc).get('presence') === 'RONA', 'Ana in RONA');
+		const cleo = await online(srv, 'cleo@example.com', clock);
+		const id = carla.customer.conversationId;
+		const offeredToCleo = () =>
+			[...cleo.inbox.offers.values()].some((o) => o.conversationId === id);
+		const carlaSays = async (text: string) => {
+			carla.chat.send(text);
+			await waitFor(
+				() =>
+					messagesOf(carla.chat.conversation)
+						.toArray()
+						.some((m) => m.text === text),
+				text
+			);
+			await srv.parley.conversations.settled();
+			await srv.parley.conversations.drainQueue();
+		};
+		await carlaSays('Are you still there?');
+		expect((await srv.parley.repo.conversationById(id))?.status).toBe('active');
+		expect(await srv.parley.repo.participantsOf(id)).toEqual([ana.agent.id]);
+		expect(offeredToCleo()).toBe(false);
+		// A break: still hers.
+		await setPresence(srv.base, ana.agent, 'Away');
+		await carlaSays('No rush');
+		expect((await srv.parley.repo.conversationById(id))?.status).toBe('active');
+		expect(offeredToCleo()).toBe(false);
+		// Her shift ends: the next message goes to Cleo.
+		await setPresence(srv.base, ana.agent, 'Offline');
+		carla.chat.send('Anyone?');
+		await waitFor(offeredToCleo, 'handed off to Cleo');
+	});
+
 	it('with keep the same agent off, goes to whoever is Available at once', async () => {
 		const { db, cleo, customer, chat } = await carlaWithAna();
 		await db
