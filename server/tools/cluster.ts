@@ -24,7 +24,16 @@ for (let i = 1; i <= count; i++) {
 		// 16 MB young generation on PostgreSQL + Redis (4 MB, as `npm start` uses on the
 		// embedded store, doubles the p99 here: docs/configuration.md)
 		['--max-semi-space-size=16', '--import', 'tsx', join(root, 'server', 'main.ts')],
-		{ cwd: root, env: { ...process.env, PORT: String(port + i) }, stdio: 'inherit' }
+		{
+			cwd: root,
+			env: {
+				// Links in emails (the CSAT survey) go to the balancer, not to one instance.
+				PARLEY_PUBLIC_URL: `http://localhost:${port}`,
+				...process.env,
+				PORT: String(port + i)
+			},
+			stdio: 'inherit'
+		}
 	);
 	child.on('exit', (code, signal) =>
 		console.error(`instance on :${port + i} exited (${code ?? signal}); the others carry on`)
