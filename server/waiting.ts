@@ -19,10 +19,12 @@ import {
 	FALLBACK_SAMPLE,
 	FALLBACK_WINDOW_MS,
 	estimateWaitMs,
+	textsWithDefaults,
 	waitingNotice,
 	type ServedRequest
 } from '../src/lib/domain/queue-wait';
 import { hasSkills, parseSkills } from '../src/lib/domain/routing';
+import { isOpen, nextOpening, parseHours } from '../src/lib/domain/hours';
 
 export class WaitingNotices {
 	#timer: ReturnType<typeof setTimeout> | null = null;
@@ -89,7 +91,9 @@ export class WaitingNotices {
 				'c.transfer_from',
 				'q.skills',
 				'w.queue_position_text',
-				'w.wait_time_text'
+				'w.wait_time_text',
+				'w.hours',
+				'w.offline_text'
 			])
 			.where('c.status', 'in', ['queued', 'offered'])
 			.where('c.requested_at', 'is not', null)
@@ -160,20 +164,32 @@ export class WaitingNotices {
 			// agent who transferred keeps it until someone accepts): no queue notice for them.
 			if (w.transfer_from !== null) continue;
 			still.add(w.id);
-			const nobodyAvailable = nobodyAvailableFor(w.skills);
-			const estimateMs = estimateWaitMs(position, servedByQueue.get(queue) ?? [], now);
-			const text = waitingNotice(
-				{ position: w.queue_position_text ?? undefined, wait: w.wait_time_text ?? undefined },
-				position,
-				estimateMs
-			);
-			const written = `${nobodyAvailable ? 'nobody' : 'some'}:${text}`;
+			// Outside operating hours (the hours closed while the customer had the widget open:
+			// a new visitor gets the leave-a-message form instead): no position or estimate, which
+			// would promise a chat soon, but the workstream's closed text, when it opens again, and
+			// the offer to reply by email.
+			const hours = parseHours(w.hours);
+			const closed = !isOpen(hours, now);
+			const nobodyAvailable = closed || nobodyAvailableFor(w.skills);
+			const estimateMs = closed
+				? null
+				: estimateWaitMs(position, servedByQueue.get(queue) ?? [], now);
+			const text = closed
+				? textsWithDefaults({ offline: w.offline_text ?? undefined }).offline
+				: waitingNotice(
+						{ position: w.queue_position_text ?? undefined, wait: w.wait_time_text ?? undefined },
+						position,
+						estimateMs
+					);
+			const nextOpenAt = closed ? nextOpening(hours, now) : null;
+			const written = `${nobodyAvailable ? 'nobody' : 'some'}:${nextOpenAt ?? ''}:${text}`;
 			if (this.#written.get(w.id) === written) continue;
 			const info: NonNullable<ConversationMeta['waiting']> = {
 				position,
 				estimateMs,
 				text,
-				...(nobodyAvailable ? { nobodyAvailable: true } : {})
+				...(nobodyAvailable ? { nobodyAvailable: true } : {}),
+				...(closed ? { closed: true, nextOpenAt } : {})
 			};
 			await rooms.with(storedConversationKey(w.id), (room) => {
 				// Another instance may have written the same text already (each sweeps the queue).
@@ -181,7 +197,8 @@ export class WaitingNotices {
 				if (
 					current?.text === text &&
 					current.position === position &&
-					(current.nobodyAvailable ?? false) === nobodyAvailable
+					(current.nobodyAvailable ?? false) === nobodyAvailable &&
+					(current.nextOpenAt ?? null) === nextOpenAt
 				)
 					return;
 				room.doc.transact(() => metaOf(room.doc).set('waiting', info), SERVER_ORIGIN);

@@ -72,6 +72,43 @@ describe('live widget', () => {
 		await eli.context().close();
 	});
 
+	it('when the hours close while a customer waits, says so and when they open again', async () => {
+		const hana = await liveCustomer('Hana', 'Are you there?');
+		await hana
+			.getByRole('status')
+			.filter({ hasText: /You are number \d+ in the queue/ })
+			.waitFor();
+		// The admin sets hours that leave only the day after tomorrow open (UTC).
+		const now = new Date();
+		const opensAt = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 2);
+		const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][new Date(opensAt).getUTCDay()];
+		const set = (hours: string | null) => {
+			const db = new Database(`${server.dir}/parley.db`);
+			db.prepare(`update workstreams set hours = ? where slug = 'live'`).run(hours);
+			db.close();
+		};
+		set(JSON.stringify({ timeZone: 'UTC', weekly: { [day]: [['00:00', '24:00']] } }));
+		// Within a queue sweep: no place in the queue or wait any more, but the closed text,
+		// when it opens, and the offer to reply by email.
+		const closed = hana
+			.getByRole('status')
+			.filter({ hasText: /agents are not available right now/ });
+		await closed.waitFor();
+		expect(await closed.textContent()).toContain('We are back');
+		expect(await hana.getByText(/You are number \d+ in the queue/).count()).toBe(0);
+		await hana.getByRole('form', { name: 'Reply by email' }).waitFor();
+		set(null);
+		await hana
+			.getByRole('status')
+			.filter({ hasText: /You are number \d+ in the queue/ })
+			.waitFor();
+		// Hana gives up: her request leaves the queue.
+		await hana.getByRole('button', { name: 'End chat' }).click();
+		await hana.getByRole('button', { name: 'Yes, end chat' }).click();
+		await hana.getByText('This chat has ended.', { exact: false }).waitFor();
+		await hana.context().close();
+	});
+
 	it('outside operating hours, takes a message with an email address instead', async () => {
 		const db = new Database(`${server.dir}/parley.db`);
 		db.prepare(`update workstreams set hours = ? where slug = 'live'`).run(

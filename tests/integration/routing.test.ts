@@ -381,6 +381,39 @@ describe('live chat waiting', () => {
 		await waitFor(() => waiting()?.nobodyAvailable === undefined, 'someone available');
 	});
 
+	it('says so when the hours close while the customer waits, and when they open again', async () => {
+		const { srv, db, clock } = await setup();
+		const { chat } = await customerWrites(srv, 'live', 'Still open?');
+		type Waiting = {
+			text: string;
+			estimateMs: number | null;
+			nobodyAvailable?: boolean;
+			closed?: boolean;
+			nextOpenAt?: number | null;
+		};
+		const waiting = () => metaOf(chat.conversation).get('waiting') as Waiting | undefined;
+		await waitFor(() => waiting()?.text.startsWith('You are number 1'), 'in the queue');
+		// The admin sets hours that leave only the day after tomorrow (UTC) open.
+		const now = new Date(clock.now());
+		const opensAt = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 2);
+		const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][new Date(opensAt).getUTCDay()];
+		const hours = JSON.stringify({ timeZone: 'UTC', weekly: { [day]: [['00:00', '24:00']] } });
+		await db.updateTable('workstreams').set({ hours }).where('slug', '=', 'live').execute();
+		await srv.parley.waiting.refresh();
+		await waitFor(() => waiting()?.closed === true, 'closed');
+		expect(waiting()).toMatchObject({
+			text: 'Our agents are not available right now. Leave a message with your email address and we will reply.',
+			estimateMs: null,
+			nobodyAvailable: true,
+			nextOpenAt: opensAt
+		});
+		// Open again: the queue notice is back.
+		await db.updateTable('workstreams').set({ hours: null }).where('slug', '=', 'live').execute();
+		await srv.parley.waiting.refresh();
+		await waitFor(() => waiting()?.closed === undefined, 'open again');
+		expect(waiting()?.text).toMatch(/^You are number 1 in the queue/);
+	});
+
 	it('uses the workstream texts; persistent chat gets no such messages', async () => {
 		const { srv, db } = await setup();
 		await db

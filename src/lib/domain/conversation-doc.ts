@@ -25,6 +25,10 @@ export interface ConversationMeta {
 		estimateMs: number | null;
 		text: string;
 		nobodyAvailable?: boolean;
+		/** Outside the workstream's operating hours: `text` is its closed text. */
+		closed?: boolean;
+		/** While closed: when the hours open again (ms since the epoch), null if never. */
+		nextOpenAt?: number | null;
 	};
 	/** A message left outside operating hours, and the address to reply to. */
 	offlineMessage?: { email: string | null };
