@@ -1502,11 +1502,15 @@ export class ConversationService {
 			const agent = await this.deps.repo.agentById(agentId);
 			if (!agent || agent.presence === 'Offline') return;
 			this.deps.log.info({ agent: agentId, was: agent.presence }, 'agent gone: Offline');
-			await this.#setPresence(agentId, 'Offline');
+			await this.#setPresence(agentId, 'Offline', 'disconnected');
 		});
 	}
 
-	async #setPresence(agentId: string, presence: PresenceChoice | 'RONA') {
+	/**
+	 * `reason`, when the server set it rather than the agent: `disconnected` (no workspace tab
+	 * connected for the presence grace). The workspace says so; RONA explains itself.
+	 */
+	async #setPresence(agentId: string, presence: PresenceChoice | 'RONA', reason?: 'disconnected') {
 		const { repo, clock, rooms } = this.deps;
 		const now = clock.now();
 		const before = await repo.agentById(agentId);
@@ -1523,7 +1527,12 @@ export class ConversationService {
 		this.forgetCalm();
 		if (this.deps.sharedStore) this.deps.presenceChanged?.(agentId);
 		await rooms.with(storedInboxKey(agentId), (inbox) => {
-			inbox.doc.transact(() => agentStateOf(inbox.doc).set('presence', presence), SERVER_ORIGIN);
+			inbox.doc.transact(() => {
+				const state = agentStateOf(inbox.doc);
+				state.set('presence', presence);
+				if (reason) state.set('presenceReason', reason);
+				else if (state.has('presenceReason')) state.delete('presenceReason');
+			}, SERVER_ORIGIN);
 			return inbox.whenDurable();
 		});
 		if (presence !== 'Available')

@@ -290,6 +290,18 @@ describe('agent actions in the browser', () => {
 		const side = ana.getByRole('complementary', { name: 'Details' });
 		await side.getByText('Ana set it to Waiting').waitFor();
 		await side.getByText('The customer wrote again').waitFor();
+		// A break: no new chats, but Gina stays hers and what she writes still comes to Ana.
+		await setPresence(ana, 'Away');
+		await ana
+			.getByRole('navigation', { name: 'Conversations' })
+			.getByRole('status')
+			.getByText('No new chats while Away; your conversations stay yours.')
+			.waitFor();
+		await box.fill('One more thing');
+		await box.press('Enter');
+		await log(ana).getByText('One more thing').waitFor();
+		expect(await ana.getByText('Being routed to another agent', { exact: false }).count()).toBe(0);
+		await setPresence(ana, 'Available');
 	});
 
 	it('each conversation keeps its own draft and channel: a half-written note never moves to another customer', async () => {

@@ -827,5 +827,14 @@ describe('going Offline when every tab closes', () => {
 		clock.advance(1);
 		await srv.parley.timers.poll();
 		expect(await presenceOf(srv, ana.agent)).toBe('Offline');
+		// Back, the workspace learns why (its inbox says so) until she sets a presence herself.
+		ana.inbox.provider.connect();
+		await waitFor(
+			() => agentStateOf(ana.inbox.doc).get('presenceReason') === 'disconnected',
+			'told why'
+		);
+		expect(agentStateOf(ana.inbox.doc).get('presence')).toBe('Offline');
+		await setPresence(srv.base, ana.agent, 'Available');
+		await waitFor(() => !agentStateOf(ana.inbox.doc).has('presenceReason'), 'reason gone');
 	});
 });

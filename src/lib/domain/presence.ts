@@ -6,3 +6,30 @@ export type PresenceChoice = (typeof PRESENCE_CHOICES)[number];
 
 export const isPresenceChoice = (v: unknown): v is PresenceChoice =>
 	typeof v === 'string' && (PRESENCE_CHOICES as readonly string[]).includes(v);
+
+/**
+ * What the workspace says about the agent's presence next to their conversations: why no
+ * chats arrive, and what happens to the ones they have. Null when there is nothing to say.
+ * `reason` is the inbox's `presenceReason` (the server set Offline for a lost connection).
+ */
+export function presenceHint(
+	presence: string,
+	reason: string | undefined,
+	hasConversations: boolean
+): string | null {
+	if (presence === 'Available') return hasConversations ? null : 'Waiting for customers…';
+	if (presence === 'RONA')
+		return (
+			'You did not answer an offer in time (RONA). Set Available to receive chats again.' +
+			(hasConversations ? ' Your conversations stay yours.' : '')
+		);
+	if (presence === 'Offline' && reason === 'disconnected')
+		return (
+			'You were set Offline: no workspace was connected for over a minute (network lost or every tab closed). ' +
+			'Set Available to receive chats again.'
+		);
+	if (!hasConversations) return 'Set Available to receive chats.';
+	if (presence === 'Offline')
+		return 'You are Offline: a customer who writes now goes to another agent. Set Available to receive chats.';
+	return `No new chats while ${presence}; your conversations stay yours.`;
+}

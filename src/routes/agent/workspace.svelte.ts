@@ -239,6 +239,14 @@ export class Workspace {
 		);
 	}
 
+	/** Why the server set the presence, if it did (`disconnected`: see presenceHint). */
+	get presenceReason(): string | undefined {
+		void this.#version;
+		return this.#inbox
+			? (agentStateOf(this.#inbox.doc).get('presenceReason') as string | undefined)
+			: undefined;
+	}
+
 	get offers(): OfferView[] {
 		void this.#version;
 		if (!this.#inbox) return [];
