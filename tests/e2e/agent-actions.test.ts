@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import Database from 'better-sqlite3';
 import {
 	acceptOffer,
 	conversationLog,
@@ -384,5 +385,21 @@ describe('agent actions in the browser', () => {
 		const reply = log(ben).getByRole('listitem').filter({ hasText: 'Welcome back' });
 		await expect.poll(() => reply.getByTestId('delivery').textContent()).toMatch(/Sent|Read/);
 		expect(await reply.getByText('arrived').count()).toBe(0);
+	});
+	it('tells an agent at capacity why no new chats come', async () => {
+		const db = new Database(`${server.dir}/parley.db`);
+		db.prepare(`update agents set capacity = 1 where email = 'cleo@example.com'`).run();
+		db.close();
+		for (const other of ['ana@example.com', 'ben@example.com'])
+			await setPresence(await signInAgent(other), 'Offline');
+		const cleo = await signInAgent('cleo@example.com');
+		await liveCustomer('Vera', 'Hello there');
+		await accept(cleo, 'New chat from Vera');
+		await log(cleo).getByText('Hello there').waitFor();
+		await cleo
+			.getByRole('navigation', { name: 'Conversations' })
+			.getByRole('status')
+			.getByText('You are at capacity (1 of 1 chats): new chats wait until one of yours ends.')
+			.waitFor();
 	});
 });

@@ -5,6 +5,10 @@ describe('presenceHint', () => {
 	it('says why no chats arrive and what becomes of the ones held', () => {
 		expect(presenceHint('Available', undefined, false)).toBe('Waiting for customers…');
 		expect(presenceHint('Available', undefined, true)).toBeNull();
+		expect(presenceHint('Available', undefined, true, { load: 2, capacity: 3 })).toBeNull();
+		expect(presenceHint('Available', undefined, true, { load: 3, capacity: 3 })).toBe(
+			'You are at capacity (3 of 3 chats): new chats wait until one of yours ends.'
+		);
 		expect(presenceHint('RONA', undefined, false)).toBe(
 			'You did not answer an offer in time (RONA). Set Available to receive chats again.'
 		);

@@ -10,14 +10,20 @@ export const isPresenceChoice = (v: unknown): v is PresenceChoice =>
 /**
  * What the workspace says about the agent's presence next to their conversations: why no
  * chats arrive, and what happens to the ones they have. Null when there is nothing to say.
- * `reason` is the inbox's `presenceReason` (the server set Offline for a lost connection).
+ * `reason` is the inbox's `presenceReason` (the server set Offline for a lost connection);
+ * `room`, the agent's load (counted as routing counts it) and capacity.
  */
 export function presenceHint(
 	presence: string,
 	reason: string | undefined,
-	hasConversations: boolean
+	hasConversations: boolean,
+	room?: { load: number; capacity: number }
 ): string | null {
-	if (presence === 'Available') return hasConversations ? null : 'Waiting for customers…';
+	if (presence === 'Available') {
+		if (room && room.capacity > 0 && room.load >= room.capacity)
+			return `You are at capacity (${room.load} of ${room.capacity} chats): new chats wait until one of yours ends.`;
+		return hasConversations ? null : 'Waiting for customers…';
+	}
 	if (presence === 'RONA')
 		return (
 			'You did not answer an offer in time (RONA). Set Available to receive chats again.' +

@@ -281,6 +281,29 @@ export class Workspace {
 	}
 
 	/**
+	 * Chats that count toward capacity, as routing counts them (server/routing.ts
+	 * `availableAgents`): held conversations that are active or being transferred, and offers.
+	 */
+	get load(): number {
+		void this.#version;
+		if (!this.#inbox) return 0;
+		let load = this.offers.length;
+		for (const c of inboxConversationsOf(this.#inbox.doc).values()) {
+			if (c.left) continue;
+			// Until its document loads (just accepted, or offline), a held conversation counts
+			// unless its session ended: so the count does not dip while it connects.
+			const status = this.#chats.get(c.conversationId)?.meta.status;
+			if (
+				status === undefined
+					? !c.sessionEnded
+					: status === 'active' || status === 'queued' || status === 'offered'
+			)
+				load++;
+		}
+		return load;
+	}
+
+	/**
 	 * Keeps one session per held conversation (for unread counts and alerts), closes those the
 	 * server took away (handed to another agent), and announces new offers.
 	 */
