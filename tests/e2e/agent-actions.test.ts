@@ -402,4 +402,29 @@ describe('agent actions in the browser', () => {
 			.getByText('You are at capacity (1 of 1 chats): new chats wait until one of yours ends.')
 			.waitFor();
 	});
+
+	it('a modal dialog says when an offer is waiting behind it, with its time left', async () => {
+		// Ben holds chats from the tests above: room for two more.
+		const db = new Database(`${server.dir}/parley.db`);
+		db.prepare(`update agents set capacity = 12 where email = 'ben@example.com'`).run();
+		db.close();
+		const ben = await signInAgent('ben@example.com');
+		await liveCustomer('Wes', 'About my order');
+		await accept(ben, 'New chat from Wes');
+		await log(ben).getByText('About my order').waitFor();
+		await ben.getByRole('button', { name: 'End', exact: true }).click();
+		const wrapUp = ben.getByRole('dialog', { name: 'Wrap-up' });
+		await wrapUp.waitFor();
+		await liveCustomer('Xena', 'Quick question');
+		const notice = wrapUp.getByRole('status').filter({
+			hasText:
+				/^New chat from Xena is waiting\.\s+Finish here or close this to answer it\.\s+\d:\d\d left to accept\.$/
+		});
+		await notice.waitFor();
+		// Closing the dialog reaches the offer.
+		await ben.keyboard.press('Escape');
+		await wrapUp.waitFor({ state: 'detached' });
+		await accept(ben, 'New chat from Xena');
+		await log(ben).getByText('Quick question').waitFor();
+	});
 });
