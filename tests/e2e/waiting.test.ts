@@ -96,7 +96,10 @@ describe('live widget', () => {
 		await closed.waitFor();
 		expect(await closed.textContent()).toContain('We are back');
 		expect(await hana.getByText(/You are number \d+ in the queue/).count()).toBe(0);
-		await hana.getByRole('form', { name: 'Reply by email' }).waitFor();
+		const form = hana.getByRole('form', { name: 'Reply by email' });
+		await form.getByLabel('Email').waitFor();
+		// The notice above already asks for the address: the form does not say it again.
+		expect(await form.getByText('Nobody is available right now', { exact: false }).count()).toBe(0);
 		set(null);
 		await hana
 			.getByRole('status')
