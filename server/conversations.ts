@@ -3030,9 +3030,10 @@ export class ConversationService {
 	}
 
 	/**
-	 * All of an active conversation's agents are Offline when the customer writes: it is routed again, to the same agent under *keep the same agent* (waiting for them
-	 * for the workstream's time), otherwise to whoever is Available (SPEC A12). Checked again
-	 * under the lock.
+	 * All of an active conversation's agents are Offline when the customer writes: it is routed
+	 * again, to the same agent under *keep the same agent* (waiting for them for the
+	 * workstream's time), otherwise to whoever is Available (SPEC A12). Checked again under the
+	 * lock.
 	 */
 	async #handoff(conversationId: string) {
 		const { repo } = this.deps;

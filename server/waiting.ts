@@ -19,7 +19,7 @@ import {
 	FALLBACK_SAMPLE,
 	FALLBACK_WINDOW_MS,
 	estimateWaitMs,
-	textsWithDefaults,
+	offlineText,
 	waitingNotice,
 	type ServedRequest
 } from '../src/lib/domain/queue-wait';
@@ -154,6 +154,12 @@ export class WaitingNotices {
 			}
 			return nobody;
 		};
+		// Each workstream's hours, parsed once per refresh (many customers share one).
+		const parsedHours = new Map<string | null, ReturnType<typeof parseHours>>();
+		const hoursOf = (json: string | null) => {
+			if (!parsedHours.has(json)) parsedHours.set(json, parseHours(json));
+			return parsedHours.get(json)!;
+		};
 		const positions = new Map<string, number>();
 		const still = new Set<string>();
 		for (const w of waiting) {
@@ -168,14 +174,14 @@ export class WaitingNotices {
 			// a new visitor gets the leave-a-message form instead): no position or estimate, which
 			// would promise a chat soon, but the workstream's closed text, when it opens again, and
 			// the offer to reply by email.
-			const hours = parseHours(w.hours);
+			const hours = hoursOf(w.hours);
 			const closed = !isOpen(hours, now);
 			const nobodyAvailable = closed || nobodyAvailableFor(w.skills);
 			const estimateMs = closed
 				? null
 				: estimateWaitMs(position, servedByQueue.get(queue) ?? [], now);
 			const text = closed
-				? textsWithDefaults({ offline: w.offline_text ?? undefined }).offline
+				? offlineText(w.offline_text)
 				: waitingNotice(
 						{ position: w.queue_position_text ?? undefined, wait: w.wait_time_text ?? undefined },
 						position,

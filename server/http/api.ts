@@ -20,7 +20,7 @@ import { PRESENCE_CHOICES } from '../../src/lib/domain/presence';
 import { TransitionError } from '../../src/lib/domain/conversation-state';
 import { RateLimiter } from './rate-limit';
 import { isOpen, nextOpening, parseHours } from '../../src/lib/domain/hours';
-import { textsWithDefaults } from '../../src/lib/domain/queue-wait';
+import { offlineText } from '../../src/lib/domain/queue-wait';
 import type { Principal } from '../principal';
 import type { Mailer } from '../mail';
 import { TICKET_STATUSES, TicketTransitionError } from '../../src/lib/domain/ticket-state';
@@ -723,6 +723,6 @@ function workstreamView(
 		/** Inside operating hours now (always, without hours). */
 		open: isOpen(hours, now),
 		nextOpenAt: nextOpening(hours, now),
-		offlineText: textsWithDefaults({ offline: ws.offline_text ?? undefined }).offline
+		offlineText: offlineText(ws.offline_text)
 	};
 }

@@ -11,13 +11,19 @@ export interface WaitingOffer {
 	expiresAt: number;
 }
 
+interface WaitingOffers {
+	get: () => WaitingOffer[];
+	/** Time left until `until`, as the offer cards show it (the page's ticking clock). */
+	remaining: (until: number) => string;
+}
+
 const KEY = Symbol('waiting-offers');
 
-export function provideWaitingOffers(get: () => WaitingOffer[], now: () => number) {
-	setContext(KEY, { get, now });
+export function provideWaitingOffers(offers: WaitingOffers) {
+	setContext(KEY, offers);
 }
 
 /** Outside the workspace (the admin console): none. Call during component init. */
-export function useWaitingOffers(): { get: () => WaitingOffer[]; now: () => number } {
-	return getContext(KEY) ?? { get: () => [], now: () => Date.now() };
+export function useWaitingOffers(): WaitingOffers {
+	return getContext<WaitingOffers>(KEY) ?? { get: () => [], remaining: () => '' };
 }

@@ -94,3 +94,7 @@ function stripEmpty(texts: Partial<WaitTexts>): Partial<WaitTexts> {
 export function textsWithDefaults(texts: Partial<WaitTexts>): WaitTexts {
 	return { ...DEFAULT_TEXTS, ...stripEmpty(texts) };
 }
+
+/** The workstream's text for outside its hours (`offline_text`), or the default. */
+export const offlineText = (custom: string | null | undefined): string =>
+	textsWithDefaults({ offline: custom ?? undefined }).offline;
